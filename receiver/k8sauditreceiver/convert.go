@@ -1,0 +1,86 @@
+package k8sauditreceiver
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/audit"
+	"github.com/podtrail/podtrail/receiver/k8sauditreceiver/internal/metadata"
+)
+
+// newLogs starts a plog.Logs for one batch of audit events.
+func newLogs(input string) (plog.Logs, plog.LogRecordSlice) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().Attributes().PutStr(attr.AuditInput, input)
+	return ld, sl.LogRecords()
+}
+
+// appendEvent adds one audit event: the original JSON as body, the fields
+// that correlation and rules need as attributes.
+func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, observed pcommon.Timestamp) {
+	lr := lrs.AppendEmpty()
+	lr.SetEventName(attr.EventAudit)
+	lr.SetObservedTimestamp(observed)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.StageTimestamp))
+	lr.SetSeverityNumber(plog.SeverityNumberInfo)
+	lr.SetSeverityText("Info")
+	lr.Body().SetStr(string(raw))
+
+	a := lr.Attributes()
+	a.EnsureCapacity(16)
+	a.PutStr(attr.AuditID, ev.AuditID)
+	a.PutStr(attr.AuditStage, ev.Stage)
+	putNonEmpty(a, attr.AuditLevel, ev.Level)
+	a.PutStr(attr.AuditVerb, ev.Verb)
+	putNonEmpty(a, attr.AuditRequestURI, ev.RequestURI)
+	if r := ev.ObjectRef; r != nil {
+		putNonEmpty(a, attr.AuditResource, r.Resource)
+		putNonEmpty(a, attr.AuditSubresource, r.Subresource)
+		putNonEmpty(a, attr.AuditAPIGroup, r.APIGroup)
+		putNonEmpty(a, attr.K8sNamespaceName, r.Namespace)
+		putNonEmpty(a, attr.AuditObjectName, r.Name)
+		if r.Resource == "pods" && r.APIGroup == "" {
+			putNonEmpty(a, attr.K8sPodName, r.Name)
+			putNonEmpty(a, attr.K8sPodUID, r.UID)
+		}
+	}
+	putNonEmpty(a, attr.UserName, ev.User.Username)
+	if len(ev.User.Groups) > 0 {
+		putStrings(a, attr.AuditUserGroups, ev.User.Groups)
+	}
+	if ev.ImpersonatedUser != nil {
+		putNonEmpty(a, attr.AuditImpersonUser, ev.ImpersonatedUser.Username)
+	}
+	if len(ev.SourceIPs) > 0 {
+		a.PutStr(attr.ClientAddress, ev.SourceIPs[0])
+		putStrings(a, attr.AuditSourceIPs, ev.SourceIPs)
+	}
+	putNonEmpty(a, attr.UserAgentOriginal, ev.UserAgent)
+	if c := ev.Code(); c != 0 {
+		a.PutInt(attr.HTTPStatusCode, int64(c))
+	}
+	putNonEmpty(a, attr.AuditDecision, ev.Decision())
+	putNonEmpty(a, attr.AuditReason, ev.Annotations[audit.AnnotationReason])
+}
+
+func putNonEmpty(m pcommon.Map, k, v string) {
+	if v != "" {
+		m.PutStr(k, v)
+	}
+}
+
+func putStrings(m pcommon.Map, k string, vs []string) {
+	s := m.PutEmptySlice(k)
+	s.EnsureCapacity(len(vs))
+	for _, v := range vs {
+		s.AppendEmpty().SetStr(v)
+	}
+}
+
+func now() pcommon.Timestamp { return pcommon.NewTimestampFromTime(time.Now()) }
