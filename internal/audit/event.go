@@ -84,6 +84,10 @@ var ErrNotAuditEvent = errors.New("not an audit event")
 func Decode(data []byte) (*Event, error) {
 	ev := new(Event)
 	if err := json.Unmarshal(data, ev); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, fmt.Errorf("%w: %v", ErrNotAuditEvent, err)
+		}
 		return nil, fmt.Errorf("invalid audit event JSON: %w", err)
 	}
 	if err := ev.validate(); err != nil {

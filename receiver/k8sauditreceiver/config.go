@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
 )
 
 // Config is the k8s_audit receiver configuration. At least one of webhook and
@@ -43,6 +44,24 @@ type FileConfig struct {
 }
 
 var _ component.Config = (*Config)(nil)
+
+// Unmarshal decodes the embedded HTTP server settings and the webhook's own.
+// It is needed because confighttp.ServerConfig has an Unmarshal of its own,
+// which would otherwise be promoted and decode only its fields.
+func (w *WebhookConfig) Unmarshal(conf *confmap.Conf) error {
+	if err := w.ServerConfig.Unmarshal(conf); err != nil {
+		return err
+	}
+	own := struct {
+		Path       string        `mapstructure:"path"`
+		RetryAfter time.Duration `mapstructure:"retry_after"`
+	}{Path: w.Path, RetryAfter: w.RetryAfter}
+	if err := conf.Unmarshal(&own, confmap.WithIgnoreUnused()); err != nil {
+		return err
+	}
+	w.Path, w.RetryAfter = own.Path, own.RetryAfter
+	return nil
+}
 
 func defaultWebhookConfig() WebhookConfig {
 	sc := confighttp.NewDefaultServerConfig()

@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"sync"
 
-	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza/adapter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza/fileconsumer"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
@@ -51,6 +51,7 @@ type auditReceiver struct {
 	logged   sync.Map // reason -> struct{}: log each reason once at warn level
 
 	server   *http.Server
+	addr     net.Addr // where the webhook listens, once started
 	serverWG sync.WaitGroup
 	files    *fileconsumer.Manager
 	storage  storage.Client
@@ -105,6 +106,7 @@ func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host, w
 		return fmt.Errorf("k8s_audit webhook: listen on %s: %w", w.NetAddr.Endpoint, err)
 	}
 	r.server = srv
+	r.addr = ln.Addr()
 	r.set.Logger.Info("audit webhook listening", zap.String("endpoint", ln.Addr().String()), zap.String("path", w.Path))
 	r.serverWG.Add(1)
 	go func() {

@@ -96,4 +96,3 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(ans)
 }
-
