@@ -1,0 +1,179 @@
+package rules
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/podtrail/podtrail/internal/podrecord"
+)
+
+// Inventory is what the security team approved: the workloads that may run,
+// the images they may run and the namespaces that belong to the system.
+type Inventory struct {
+	SystemNamespaces []string   `yaml:"system_namespaces" expr:"system_namespaces"`
+	Workloads        []Workload `yaml:"workloads" expr:"workloads"`
+	Images           []Image    `yaml:"images" expr:"images"`
+}
+
+// Workload is an approved workload: its pods are named after it.
+type Workload struct {
+	Namespace string `yaml:"namespace" expr:"namespace"`
+	Name      string `yaml:"name" expr:"name"`
+	// Kind is the controller kind: Deployment, DaemonSet, StatefulSet, Job,
+	// CronJob, or Node for static pods.
+	Kind string `yaml:"kind" expr:"kind"`
+}
+
+// Image is an approved image repository (a glob such as ghcr.io/acme/*), with
+// the tags and digests it may be run by. No tags and no digests: any.
+type Image struct {
+	Repository string   `yaml:"repository" expr:"repository"`
+	Tags       []string `yaml:"tags" expr:"tags"`
+	Digests    []string `yaml:"digests" expr:"digests"`
+}
+
+// DefaultSystemWorkloads are names that Kubernetes distributions give their
+// own pods; a pod that imitates them is suspect even when the inventory
+// does not list them.
+var DefaultSystemWorkloads = []Workload{
+	{Namespace: "kube-system", Name: "kube-proxy", Kind: "DaemonSet"},
+	{Namespace: "kube-system", Name: "coredns", Kind: "Deployment"},
+	{Namespace: "kube-system", Name: "kube-dns", Kind: "Deployment"},
+	{Namespace: "kube-system", Name: "kube-apiserver", Kind: "Node"},
+	{Namespace: "kube-system", Name: "kube-controller-manager", Kind: "Node"},
+	{Namespace: "kube-system", Name: "kube-scheduler", Kind: "Node"},
+	{Namespace: "kube-system", Name: "etcd", Kind: "Node"},
+	{Namespace: "kube-system", Name: "metrics-server", Kind: "Deployment"},
+	{Namespace: "kube-system", Name: "aws-node", Kind: "DaemonSet"},
+	{Namespace: "kube-system", Name: "calico-node", Kind: "DaemonSet"},
+	{Namespace: "kube-system", Name: "cilium", Kind: "DaemonSet"},
+}
+
+// LoadInventory reads an inventory YAML file.
+func LoadInventory(file string) (*Inventory, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	inv := new(Inventory)
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(inv); err != nil {
+		return nil, fmt.Errorf("inventory %s: %w", file, err)
+	}
+	for i, im := range inv.Images {
+		if _, err := path.Match(im.Repository, ""); err != nil || im.Repository == "" {
+			return nil, fmt.Errorf("inventory %s: images[%d]: bad repository pattern %q", file, i, im.Repository)
+		}
+	}
+	if len(inv.SystemNamespaces) == 0 {
+		inv.SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
+	}
+	return inv, nil
+}
+
+// ImageApproved reports whether the inventory approves image: a repository
+// entry matches and the tag or digest is allowed. Entries that name the
+// repository exactly take precedence over glob entries (ghcr.io/acme/*), so
+// pinning one repository's digests is not undone by a wider pattern.
+func (inv *Inventory) ImageApproved(image string) bool {
+	ref := ParseImage(image)
+	exact := false
+	for _, im := range inv.Images {
+		if strings.ToLower(im.Repository) == ref.Repository {
+			exact = true
+			if allows(im, ref) {
+				return true
+			}
+		}
+	}
+	if exact {
+		return false
+	}
+	for _, im := range inv.Images {
+		if ok, _ := path.Match(strings.ToLower(im.Repository), ref.Repository); ok && allows(im, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+func allows(im Image, ref ImageRef) bool {
+	switch {
+	case len(im.Tags) == 0 && len(im.Digests) == 0:
+		return true
+	case ref.Digest != "":
+		// pinned by digest: the digest decides, or the tag when only tags are listed
+		return contains(im.Digests, ref.Digest) || len(im.Digests) == 0 && contains(im.Tags, ref.Tag)
+	default:
+		return contains(im.Tags, ref.Tag)
+	}
+}
+
+// Imitates returns the approved or system workload whose pods r's name
+// imitates without being one of them, or "" when it imitates none. A pod is
+// one of a workload's own when its controlling owner is the workload (or its
+// ReplicaSet / Job, or the Node for static pods) in the workload's namespace.
+func (inv *Inventory) Imitates(r *podrecord.Record) string {
+	name := r.Name
+	if name == "" {
+		name = r.GenerateName
+	}
+	if name == "" {
+		return ""
+	}
+	base := baseName(name)
+	for _, list := range [][]Workload{inv.Workloads, DefaultSystemWorkloads} {
+		for _, w := range list {
+			if !resembles(name, base, w.Name) {
+				continue
+			}
+			if ownedBy(r, w) {
+				return ""
+			}
+			return w.Namespace + "/" + w.Name
+		}
+	}
+	return ""
+}
+
+// resembles: the pod's name is the workload's, derived from it, or within a
+// small edit distance of it (kube-proxx, kube-prxoy, coredns1).
+func resembles(name, base, workload string) bool {
+	if base == workload || name == workload || strings.HasPrefix(name, workload+"-") {
+		return true
+	}
+	maxDist := 1
+	if len(workload) >= 8 {
+		maxDist = 2
+	}
+	return Distance(base, workload) <= maxDist
+}
+
+func ownedBy(r *podrecord.Record, w Workload) bool {
+	if r.Namespace != w.Namespace || r.Owner.Kind == "" {
+		return false
+	}
+	switch r.Owner.Kind {
+	case "ReplicaSet", "Job":
+		// Deployment → ReplicaSet <name>-<hash>; CronJob → Job <name>-<schedule time>
+		return baseName(r.Owner.Name) == w.Name || r.Owner.Name == w.Name
+	case "Node":
+		return w.Kind == "Node"
+	default:
+		return r.Owner.Kind == w.Kind && r.Owner.Name == w.Name
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
