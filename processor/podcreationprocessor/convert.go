@@ -1,0 +1,196 @@
+package podcreationprocessor
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/podrecord"
+	"github.com/podtrail/podtrail/internal/rules"
+)
+
+// podtrail's own keys on records and findings.
+const (
+	keyGenerateName   = "podtrail.pod.generate_name"
+	keyLabels         = "podtrail.pod.labels"
+	keyOwnerKind      = "podtrail.pod.owner.kind"
+	keyOwnerName      = "podtrail.pod.owner.name"
+	keyOwnerUID       = "podtrail.pod.owner.uid"
+	keyServiceAccount = "podtrail.pod.service_account"
+	keyContainers     = "podtrail.pod.containers"
+	keyImages         = "podtrail.pod.images"
+	keyHostNamespaces = "podtrail.pod.host_namespaces"
+	keyActorKind      = "podtrail.actor.kind"
+	keyActorGroups    = "podtrail.actor.groups"
+	keyActorSA        = "podtrail.actor.service_account"
+	keyImpersonatedBy = "podtrail.actor.impersonated_by"
+	keyChannel        = "podtrail.channel"
+	keyFieldManager   = "podtrail.field_manager"
+	keyManagers       = "podtrail.managers"
+	keyDecision       = "podtrail.decision"
+	keyAllowed        = "podtrail.allowed"
+	keyReason         = "podtrail.reason"
+	keyRequestedAt    = "podtrail.requested_at"
+	keySources        = "podtrail.sources"
+	keyMissing        = "podtrail.missing"
+
+	keyRuleID       = "podtrail.rule.id"
+	keyRuleTitle    = "podtrail.rule.title"
+	keyRuleDesc     = "podtrail.rule.description"
+	keyRuleSeverity = "podtrail.rule.severity"
+	keyRuleMITRE    = "podtrail.rule.mitre"
+	keyRuleTags     = "podtrail.rule.tags"
+	keyFindingField = "podtrail.finding." // + output name
+)
+
+func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
+	lr := lrs.AppendEmpty()
+	lr.SetEventName(attr.EventPodCreation)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(r.CompletedAt))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	if r.Allowed {
+		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		lr.SetSeverityText("Info")
+	} else {
+		lr.SetSeverityNumber(plog.SeverityNumberWarn)
+		lr.SetSeverityText("Warn")
+	}
+	lr.Body().SetStr(Summary(r))
+
+	a := lr.Attributes()
+	a.EnsureCapacity(32)
+	putPodIdentity(a, r)
+	put(a, keyGenerateName, r.GenerateName)
+	if len(r.Labels) > 0 {
+		m := a.PutEmptyMap(keyLabels)
+		for _, k := range sortedKeys(r.Labels) {
+			m.PutStr(k, r.Labels[k])
+		}
+	}
+	put(a, keyOwnerKind, r.Owner.Kind)
+	put(a, keyOwnerName, r.Owner.Name)
+	put(a, keyOwnerUID, r.Owner.UID)
+	put(a, keyServiceAccount, r.ServiceAccount)
+	put(a, attr.K8sNodeName, r.Node)
+	if len(r.Containers) > 0 {
+		cs := a.PutEmptySlice(keyContainers)
+		imgs := make([]string, 0, len(r.Containers))
+		for _, c := range r.Containers {
+			m := cs.AppendEmpty().SetEmptyMap()
+			m.PutStr("name", c.Name)
+			m.PutStr("image", c.Image)
+			m.PutStr("type", c.Type)
+			if c.Privileged {
+				m.PutBool("privileged", true)
+			}
+			imgs = append(imgs, c.Image)
+		}
+		putStrings(a, keyImages, imgs)
+	}
+	var hostNS []string
+	for name, on := range map[string]bool{"network": r.HostNetwork, "pid": r.HostPID, "ipc": r.HostIPC} {
+		if on {
+			hostNS = append(hostNS, name)
+		}
+	}
+	sort.Strings(hostNS)
+	putStrings(a, keyHostNamespaces, hostNS)
+	put(a, attr.UserID, r.Actor.UID)
+	putStrings(a, keyActorGroups, r.Actor.Groups)
+	put(a, keyActorSA, r.Actor.ServiceAccount)
+	put(a, keyImpersonatedBy, r.Actor.ImpersonatedBy)
+	if len(r.SourceIPs) > 0 {
+		a.PutStr(attr.ClientAddress, r.SourceIPs[0])
+		putStrings(a, attr.AuditSourceIPs, r.SourceIPs)
+	}
+	put(a, attr.UserAgentOriginal, r.UserAgent)
+	put(a, keyFieldManager, r.FieldManager)
+	putStrings(a, keyManagers, r.Managers)
+	put(a, keyDecision, r.Decision)
+	a.PutBool(keyAllowed, r.Allowed)
+	a.PutInt(attr.HTTPStatusCode, int64(r.Code))
+	put(a, keyReason, r.Reason)
+	put(a, attr.AuditLevel, r.AuditLevel)
+	a.PutStr(keyRequestedAt, r.RequestedAt.UTC().Format(time.RFC3339Nano))
+	putStrings(a, keySources, r.Sources)
+	putStrings(a, keyMissing, r.Missing)
+}
+
+// putPodIdentity writes what records and findings share, so that a finding
+// can be joined to its record (podtrail.audit.id) and read on its own.
+func putPodIdentity(a pcommon.Map, r *podrecord.Record) {
+	a.PutStr(attr.AuditID, r.AuditID)
+	a.PutStr(attr.K8sNamespaceName, r.Namespace)
+	put(a, attr.K8sPodName, r.Name)
+	put(a, attr.K8sPodUID, r.UID)
+	put(a, attr.UserName, r.Actor.Username)
+	a.PutStr(keyActorKind, r.Actor.Kind)
+	a.PutStr(keyChannel, r.Channel)
+}
+
+var severityNumbers = map[string]plog.SeverityNumber{
+	"info": plog.SeverityNumberInfo, "low": plog.SeverityNumberInfo2, "medium": plog.SeverityNumberWarn,
+	"high": plog.SeverityNumberError, "critical": plog.SeverityNumberFatal,
+}
+
+func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Finding) {
+	lr := lrs.AppendEmpty()
+	lr.SetEventName(attr.EventFinding)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(r.CompletedAt))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.SetSeverityNumber(severityNumbers[f.Severity])
+	lr.SetSeverityText(strings.ToUpper(f.Severity))
+	lr.Body().SetStr(FindingSummary(r, f))
+
+	a := lr.Attributes()
+	putPodIdentity(a, r)
+	a.PutStr(keyRuleID, f.RuleID)
+	a.PutStr(keyRuleTitle, f.Title)
+	put(a, keyRuleDesc, f.Description)
+	a.PutStr(keyRuleSeverity, f.Severity)
+	putStrings(a, keyRuleMITRE, f.MITRE)
+	putStrings(a, keyRuleTags, f.Tags)
+	for _, k := range sortedKeys(f.Output) {
+		a.PutStr(keyFindingField+k, f.Output[k])
+	}
+}
+
+// FindingSummary is the one line a person reads about a finding.
+func FindingSummary(r *podrecord.Record, f *rules.Finding) string {
+	var b strings.Builder
+	b.WriteString("finding " + strings.ToUpper(f.Severity) + " " + f.RuleID + " " + f.Title + ": pod " + r.DisplayName())
+	for _, k := range sortedKeys(f.Output) {
+		b.WriteString(" " + k + "=" + f.Output[k])
+	}
+	return b.String()
+}
+
+func put(m pcommon.Map, k, v string) {
+	if v != "" {
+		m.PutStr(k, v)
+	}
+}
+
+func putStrings(m pcommon.Map, k string, vs []string) {
+	if len(vs) == 0 {
+		return
+	}
+	s := m.PutEmptySlice(k)
+	s.EnsureCapacity(len(vs))
+	for _, v := range vs {
+		s.AppendEmpty().SetStr(v)
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

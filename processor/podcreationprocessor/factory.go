@@ -1,0 +1,25 @@
+package podcreationprocessor
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+
+	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
+)
+
+// NewFactory returns the pod_creation processor factory.
+func NewFactory() processor.Factory {
+	return processor.NewFactory(metadata.Type, createDefaultConfig,
+		processor.WithLogs(createLogs, metadata.LogsStability))
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{DedupAuditIDs: 100_000}
+}
+
+func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	return newProcessor(set, cfg.(*Config), next)
+}

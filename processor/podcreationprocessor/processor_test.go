@@ -1,0 +1,260 @@
+package podcreationprocessor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/samples"
+	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
+	"github.com/podtrail/podtrail/receiver/k8sauditreceiver"
+)
+
+var packDir = filepath.Join("..", "..", "distributions", "otelcol-podtrail", "rules")
+
+func newTestProcessor(t *testing.T, cfg *Config, tel *componenttest.Telemetry) (*podCreationProcessor, *consumertest.LogsSink) {
+	t.Helper()
+	set := processortest.NewNopSettings(metadata.Type)
+	if tel != nil {
+		set.TelemetrySettings = tel.NewTelemetrySettings()
+	}
+	sink := new(consumertest.LogsSink)
+	p, err := newProcessor(set, cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	return p, sink
+}
+
+// byEvent returns the log records of sink with the given event name.
+func byEvent(sink *consumertest.LogsSink, name string) []plog.LogRecord {
+	var out []plog.LogRecord
+	for _, ld := range sink.AllLogs() {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			sls := rls.At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					if lrs.At(k).EventName() == name {
+						out = append(out, lrs.At(k))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func str(lr plog.LogRecord, k string) string {
+	if v, ok := lr.Attributes().Get(k); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// startReceiver runs the real k8s_audit receiver with cfg (a confmap of its
+// config) in front of the processor.
+func startReceiver(t *testing.T, conf map[string]any, next *podCreationProcessor) (receiver.Logs, string) {
+	t.Helper()
+	f := k8sauditreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig()
+	require.NoError(t, confmap.NewFromStringMap(conf).Unmarshal(cfg))
+	set := receivertest.NewNopSettings(f.Type())
+	r, err := f.CreateLogs(context.Background(), set, cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+	return r, ""
+}
+
+// freeEndpoint returns a loopback address nothing listens on.
+func freeEndpoint(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func recordKeys(recs []plog.LogRecord) []string {
+	var keys []string
+	for _, lr := range recs {
+		keys = append(keys, strings.Join([]string{str(lr, attr.AuditID), str(lr, attr.K8sNamespaceName), str(lr, attr.K8sPodName),
+			str(lr, attr.K8sPodUID), str(lr, attr.UserName), str(lr, keyChannel), lr.Body().Str()}, " | "))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TestLiveCaptureWebhookAndFileAgree is the foundation bar: the real v1.33
+// capture fed to the webhook (webhook-bodies.jsonl, over HTTP) and to the file
+// input (audit.log) gives the same six pod-creation records.
+func TestLiveCaptureWebhookAndFileAgree(t *testing.T) {
+	dir := samples.Dir(t, "k8s-audit-live", "levels")
+	cfg := &Config{DedupAuditIDs: 1000}
+
+	pw, sinkW := newTestProcessor(t, cfg, nil)
+	ep := freeEndpoint(t)
+	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep, "path": "/audit"}}, pw)
+	f, err := os.Open(filepath.Join(dir, "webhook-bodies.jsonl"))
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 8<<20)
+	for sc.Scan() {
+		resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(sc.Bytes()))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+	}
+
+	pf, sinkF := newTestProcessor(t, cfg, nil)
+	startReceiver(t, map[string]any{"file": map[string]any{
+		"include": []any{filepath.Join(dir, "audit.log")}, "start_at": "beginning", "poll_interval": "20ms",
+	}}, pf)
+	require.Eventually(t, func() bool { return len(byEvent(sinkF, attr.EventPodCreation)) >= 6 }, 20*time.Second, 20*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+
+	web, file := byEvent(sinkW, attr.EventPodCreation), byEvent(sinkF, attr.EventPodCreation)
+	require.Len(t, web, 6)
+	require.Len(t, file, 6)
+	assert.Equal(t, recordKeys(web), recordKeys(file))
+	names := map[string]bool{}
+	for _, lr := range web {
+		names[str(lr, attr.K8sNamespaceName)+"/"+str(lr, attr.K8sPodName)] = true
+	}
+	// Generated names are known at RequestResponse level only (the capture's README).
+	for _, n := range []string{"default/gen-5zjvg", "default/web-796cf5c97c-kx68n", "lvl-request/", "lvl-metadata/"} {
+		assert.True(t, names[n], "%s in %v", n, names)
+	}
+}
+
+func TestDuplicatesAndBrokenBodies(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	p, sink := newTestProcessor(t, &Config{DedupAuditIDs: 10}, tel)
+	ep := freeEndpoint(t)
+	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+	data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
+	for _, body := range bytes.Split(data, []byte("\n\n")) {
+		for range 2 { // a webhook retry delivers the batch again
+			resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(body))
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode)
+		}
+	}
+	recs := byEvent(sink, attr.EventPodCreation)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "kube-system", str(recs[0], attr.K8sNamespaceName))
+	assert.Equal(t, "webhook-audit", str(recs[0], attr.K8sPodName))
+	assert.Equal(t, "kubectl", str(recs[0], keyChannel))
+	assert.Equal(t, "kubectl-run", str(recs[0], keyFieldManager))
+	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_duplicates"))
+
+	// A log record that claims to be a pod create but whose body is not an
+	// audit event is counted; the batch's other records still go through.
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	bad := lrs.AppendEmpty()
+	bad.Attributes().PutStr(attr.AuditVerb, "create")
+	bad.Attributes().PutStr(attr.AuditResource, "pods")
+	bad.Attributes().PutStr(attr.AuditStage, "ResponseComplete")
+	bad.Body().SetStr(`{"auditID":`)
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_errors"))
+}
+
+func sum(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
+	t.Helper()
+	m, err := tel.GetMetric(name)
+	require.NoError(t, err)
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
+}
+
+func TestRulesAndFindings(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	cfg := &Config{DedupAuditIDs: 10, RulesFile: filepath.Join(packDir, "rules.yaml"), InventoryFile: filepath.Join(packDir, "inventory.yaml")}
+	p, sink := newTestProcessor(t, cfg, tel)
+	ep := freeEndpoint(t)
+	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+	// kubectl run webhook-audit in kube-system by kubernetes-admin (real sample):
+	// a person in a system namespace with an image the inventory lacks.
+	data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
+	for _, body := range bytes.Split(data, []byte("\n\n")) {
+		resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	findings := byEvent(sink, attr.EventFinding)
+	var ids []string
+	for _, f := range findings {
+		ids = append(ids, str(f, keyRuleID))
+		assert.Equal(t, "webhook-audit", str(f, attr.K8sPodName))
+		assert.NotEmpty(t, str(f, attr.AuditID), "a finding references its record")
+	}
+	assert.Equal(t, []string{"PT-0001", "PT-0003"}, ids)
+	assert.Equal(t, plog.SeverityNumberError, findings[0].SeverityNumber())
+	assert.Contains(t, findings[0].Body().Str(), "finding HIGH PT-0001")
+	assert.Equal(t, int64(2), sum(t, tel, "otelcol_pod_creation_findings"))
+}
+
+func TestBrokenRuleStopsStartup(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - id: GOOD\n    condition: pod.allowed\n  - id: BROKEN\n    condition: pod.nmespace == \"x\"\n"), 0o600))
+	cfg := &Config{DedupAuditIDs: 10, RulesFile: rulesFile, InventoryFile: filepath.Join(packDir, "inventory.yaml")}
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, new(consumertest.LogsSink))
+	require.NoError(t, err)
+	err = p.Start(context.Background(), componenttest.NewNopHost())
+	require.Error(t, err)
+	for _, want := range []string{rulesFile + ":4", `rule "BROKEN"`, "nmespace"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestPassthrough(t *testing.T) {
+	for _, pass := range []bool{false, true} {
+		p, sink := newTestProcessor(t, &Config{DedupAuditIDs: 10, Passthrough: pass}, nil)
+		ep := freeEndpoint(t)
+		startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+		data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
+		for _, body := range bytes.Split(data, []byte("\n\n")) {
+			resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(body))
+			require.NoError(t, err)
+			resp.Body.Close()
+		}
+		audits := len(byEvent(sink, attr.EventAudit))
+		assert.Len(t, byEvent(sink, attr.EventPodCreation), 1)
+		if pass {
+			assert.Equal(t, 2, audits)
+		} else {
+			assert.Zero(t, audits)
+		}
+	}
+}
