@@ -279,3 +279,13 @@ func BenchmarkDecodeLiveAuditLog(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(lines))/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestDecodePodStatus(t *testing.T) {
+	p, err := DecodePod([]byte(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods is forbidden","reason":"Forbidden","details":{"kind":"pods"},"code":403}`))
+	if p != nil || err != nil {
+		t.Fatalf("a Status is neither a pod nor an error: %v %v", p, err)
+	}
+	if _, err := DecodePod([]byte(`{"kind":"Pod","spec":{"containers":"x"}}`)); err == nil {
+		t.Fatal("a broken pod is an error")
+	}
+}

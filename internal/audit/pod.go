@@ -95,6 +95,14 @@ func DecodePod(raw json.RawMessage) (*Pod, error) {
 	}
 	p := new(Pod)
 	if err := json.Unmarshal(raw, p); err != nil {
+		// A failed create logs the Status it answered with, whose fields
+		// (status: "Failure") do not fit a Pod: not a pod, not an error.
+		var k struct {
+			Kind string `json:"kind"`
+		}
+		if json.Unmarshal(raw, &k) == nil && k.Kind != "" && k.Kind != "Pod" {
+			return nil, nil
+		}
 		return nil, err
 	}
 	if p.Kind != "" && p.Kind != "Pod" {
