@@ -122,7 +122,8 @@ func (p *Parser) containerdRunSandbox(r *rec, rest string, dst []Event) []Event 
 		}
 		ev.Kind, ev.SandboxID = KindSandboxReady, id
 		meta = rest[:j]
-	} else if j := strings.LastIndex(rest, " failed"); j >= 0 && (j == len(rest)-len(" failed") || hasPrefixAt(rest, j, " failed,") || hasPrefixAt(rest, j, " failed:")) {
+	} else if j := strings.Index(rest, " failed"); j >= 0 && (j == len(rest)-len(" failed") || hasPrefixAt(rest, j, " failed,") || hasPrefixAt(rest, j, " failed:")) {
+		// Metadata values hold no spaces, so the first " failed" ends them.
 		meta = rest[:j]
 		if e, ok := r.field("error"); ok && e != "" {
 			ev.Error = e

@@ -68,8 +68,22 @@ func (p *Parser) crioMsg(r *rec, dst []Event) ([]Event, bool) {
 			}
 			p.setVersion(SourceCRIO, v)
 			return dst, true
-		case strings.HasPrefix(m, "Stopping container: "), strings.HasPrefix(m, "Stopping pod sandbox: "),
-			strings.HasPrefix(m, "Setting stage for resource "):
+		case strings.HasPrefix(m, "Setting stage for resource "):
+			// "Setting stage for resource k8s_<pod>_<ns>_<uid>_<attempt> from
+			// sandbox network creation to ..." is logged while a
+			// RunPodSandbox is in progress (debug level).
+			name := m[len("Setting stage for resource "):]
+			if sp := strings.IndexByte(name, ' '); sp >= 0 {
+				name = name[:sp]
+			}
+			kn, ok := ParseKubeName(name)
+			if !ok || !kn.Sandbox {
+				return dst, true
+			}
+			ev := p.crioEvent(r, KindSandboxRequested)
+			ev.PodName, ev.PodNamespace, ev.PodUID, ev.Attempt = kn.PodName, kn.PodNamespace, kn.PodUID, kn.Attempt
+			return append(dst, ev), true
+		case strings.HasPrefix(m, "Stopping container: "), strings.HasPrefix(m, "Stopping pod sandbox: "):
 			return dst, true
 		}
 	case 's':

@@ -57,7 +57,7 @@ func (r *rec) field(key string) (string, bool) {
 
 func normLevel(l string) string {
 	switch l {
-	case "info", "INFO", "INFO[", "I":
+	case "info", "INFO", "I":
 		return "info"
 	case "debug", "DEBU", "DEBUG", "trace", "TRAC", "TRACE":
 		return "debug"
@@ -372,6 +372,12 @@ func scanValue(s string, i int) (string, int) {
 		return scanQuoted(s, i)
 	case '{', '[':
 		return scanBalanced(s, i)
+	case '&':
+		// Go %+v of a struct pointer: &{ID:x Type:y Data:z}
+		if i+1 < len(s) && s[i+1] == '{' {
+			v, e := scanBalanced(s, i+1)
+			return s[i : i+1+len(v)], e
+		}
 	}
 	j := i
 	for j < len(s) && s[j] != ' ' {
@@ -503,7 +509,7 @@ func qtok(s string, i int) (string, int, bool) {
 		if k < len(s) && s[k] == '"' {
 			k++
 		}
-		return v, k, true
+		return v, k, v != ""
 	}
 	if j != i {
 		return "", i, false

@@ -162,8 +162,8 @@ func FuzzIsRecordStart(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		if bytes.IndexByte(line, '\n') >= 0 {
-			return
+		if bytes.IndexByte(line, '\n') >= 0 || len(line) > 512 {
+			return // the RE2 check is slow on long runs of blanks; starts are short
 		}
 		if IsRecordStart(line) && !lineStartRE.Match(line) {
 			t.Fatalf("IsRecordStart(%q) but LineStartPattern does not match", line)

@@ -2,6 +2,7 @@ package noderuntime
 
 import (
 	"bytes"
+	"strings"
 	"unsafe"
 )
 
@@ -10,12 +11,15 @@ import (
 // filelog receiver's multiline.line_start_pattern). It approximates
 // IsRecordStart: leading indentation and "# ", "> ", "HH:MM:SS # " paste
 // prefixes, then a journald/syslog short stamp (any month token), an
-// ISO-8601 date, a klog header, logrus time=/level=/msg= keys or a quoted
+// ISO-8601 date (optionally after a weekday: journalctl short-full), a
+// short-monotonic "[ 123.456]" stamp, a klog header, logrus time=/level=/msg= keys or a quoted
 // time, a logrus TTY tag (INFO[...]), a JSON object, a journalctl "-- "
 // marker or a syslog <PRI>.
 const LineStartPattern = `^[ \t]*(?:(?:[0-9]{2}:[0-9]{2}:[0-9]{2} )?# |> )?(?:` +
 	`[^ \t]{1,16} {1,2}[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2}` +
 	`|[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:` +
+	`|[^ \t]{2,5} [0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:` +
+	`|\[ *[0-9]+\.[0-9]+\] ` +
 	`|[IWEF][0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}` +
 	`|(?:time|level|msg)=` +
 	`|"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]` +
@@ -66,9 +70,18 @@ func IsRecordStart(line []byte) bool {
 	if parseKlog(s, &r) {
 		return true
 	}
+	if c == '[' {
+		var pre syslogPrefix
+		_, ok := parseSyslogPrefix(s, &pre) // short-monotonic "[ 123.456] host ident:"
+		return ok
+	}
 	var st stamp
-	_, ok := parseShortStamp(s, &st)
-	return ok
+	if _, ok := parseShortStamp(s, &st); ok {
+		return true
+	}
+	// short-full: "Fri 2024-11-29 18:13:11 UTC"
+	sp := strings.IndexByte(s, ' ')
+	return sp >= 2 && sp <= 5 && looksISO(s[sp+1:])
 }
 
 func hasAnyPrefix(s string, ps ...string) bool {

@@ -28,6 +28,13 @@ func (p *Parser) kubeletMsg(r *rec, dst []Event) []Event {
 		case m == "SyncLoop (PLEG): event for pod":
 			pod, _ := r.field("pod")
 			e, _ := r.field("event")
+			if strings.HasPrefix(e, "&{") {
+				// k8s 1.21-1.26: event=&{ID:<uid> Type:ContainerStarted Data:<id>}
+				id, _ := metaVal(e, "ID:", "ID:")
+				typ, _ := metaVal(e, "Type:", "Type:")
+				data, _ := metaVal(e, "Data:", "Data:")
+				return p.kubeletPLEG(r, pod, id, typ, data, dst)
+			}
 			return p.kubeletPLEG(r, pod, jsonString(e, "ID"), jsonString(e, "Type"), jsonString(e, "Data"), dst)
 		}
 	case 'N':

@@ -76,7 +76,7 @@ func (p *Parser) Parse(line []byte) (ev Event, ok bool, err error) {
 		return Event{}, false, err
 	}
 	ev = p.one[0]
-	p.one[0] = Event{}
+	clear(p.one)
 	return ev, true, err
 }
 
@@ -269,6 +269,9 @@ func (p *Parser) parseRecord(s string, dst []Event) ([]Event, Source, error) {
 	case parseJSON(payload, &r):
 	case parseDockerEvent(payload, &r):
 	default:
+		if klogShaped(payload) {
+			return dst, r.src, parseError(r.src, ReasonTimestamp)
+		}
 		if hasPre {
 			if !r.srcSure {
 				return dst, SourceUnknown, nil
@@ -281,6 +284,16 @@ func (p *Parser) parseRecord(s string, dst []Event) ([]Event, Source, error) {
 		p.stampTime(&r.ts) // moves the reference for later year-less records
 	}
 	return p.dispatch(&r, dst)
+}
+
+// klogShaped reports whether s has a klog header's shape (its stamp was
+// rejected, e.g. "I1399 25:00:00").
+func klogShaped(s string) bool {
+	if len(s) < 12 || (s[0] != 'I' && s[0] != 'W' && s[0] != 'E' && s[0] != 'F') || s[5] != ' ' || s[8] != ':' {
+		return false
+	}
+	_, ok := digits(s, 1, 4)
+	return ok
 }
 
 // looksLikeDaemonPayload reports whether a record from an unknown unit still
@@ -306,9 +319,6 @@ func (p *Parser) dispatch(r *rec, dst []Event) ([]Event, Source, error) {
 			}
 		case formDockerEvent:
 			src = SourceDocker
-		}
-		if src == SourceUnknown && r.form == formKlog {
-			src = SourceKubelet
 		}
 	}
 	switch src {
@@ -338,11 +348,14 @@ func (p *Parser) runtimeGuess(r *rec, dst []Event) ([]Event, Source) {
 	if dst, ok = p.crioMsg(r, dst); ok {
 		return dst, SourceCRIO
 	}
+	n := len(dst)
 	if dst, ok = p.dockerMsg(r, SourceUnknown, dst); ok {
+		if len(dst) > n {
+			return dst, dst[n].Source // docker or cri-dockerd
+		}
 		return dst, SourceDocker
 	}
 	if r.form == formJSON {
-		n := len(dst)
 		dst = p.kubeletMsg(r, dst)
 		if len(dst) > n {
 			return dst, SourceKubelet

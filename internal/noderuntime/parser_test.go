@@ -234,6 +234,11 @@ func TestPrefixesAndTime(t *testing.T) {
 			err:   ReasonNoFormat,
 		},
 		{
+			name:  "klog header with an impossible date",
+			lines: []string{`I1399 25:00:00.000000    2775 kubelet.go:2449] "SyncLoop ADD" source="api" pods=["default/nginx"]`},
+			err:   ReasonTimestamp,
+		},
+		{
 			name:  "unknown payload of a kubelet unit",
 			lines: []string{"Nov 29 18:13:11 aks kubelet[2775]: Flag --pod-infra-container-image has been deprecated"},
 			err:   ReasonPayload,
@@ -316,6 +321,11 @@ func TestKubelet(t *testing.T) {
 			name:  "PLEG structured",
 			lines: []string{`I1129 18:20:18.668321    2775 kubelet.go:2465] "SyncLoop (PLEG): event for pod" pod="default/nginx" event={"ID":"` + uid1 + `","Type":"ContainerRemoved","Data":"` + c1 + `"}`},
 			want:  []string{"container_removed t=2024-11-29T18:20:18.668321Z src=kubelet lvl=info ns=default pod=nginx uid=" + uid1 + " cid=" + c1},
+		},
+		{
+			name:  "PLEG Go struct form (1.21-1.26)",
+			lines: []string{`May 02 08:55:56 gke-node kubelet[2264]: I0502 08:55:56.177637    2264 kubelet.go:2231] "SyncLoop (PLEG): event for pod" pod="kube-system/kube-multus-ds-kk2r8" event=&{ID:7eaba53e-63d2-4906-9a16-ff315c3337fd Type:ContainerStarted Data:d08bfba7963c51291ff456fc9639ab91efe1ee5c716137335895e9744eb746ff}`},
+			want:  []string{"container_started t=2024-05-02T08:55:56.177637Z src=kubelet lvl=info node=gke-node ns=kube-system pod=kube-multus-ds-kk2r8 uid=7eaba53e-63d2-4906-9a16-ff315c3337fd cid=d08bfba7963c51291ff456fc9639ab91efe1ee5c716137335895e9744eb746ff"},
 		},
 		{
 			name:  "PLEG ContainerChanged ignored",
@@ -425,6 +435,11 @@ func TestContainerd(t *testing.T) {
 			name:  "RunPodSandbox failed",
 			lines: []string{`time="2023-11-22T07:37:36Z" level=error msg="RunPodSandbox for &PodSandboxMetadata{Name:doca,Uid:fb3979320f71f4ddc8ae1e75c69dda05,Namespace:default,Attempt:1,} failed, error" error="failed to reserve sandbox name"`},
 			want:  []string{"sandbox_requested t=2023-11-22T07:37:36Z src=containerd lvl=error ns=default pod=doca uid=fb3979320f71f4ddc8ae1e75c69dda05 attempt=1 err=failed to reserve sandbox name"},
+		},
+		{
+			name:  "pager-wrapped cri-containerd klog failure",
+			lines: []string{"Jan 16 04:43:05 tiny cri-containerd[2019]: E0116 04:43:05.279222    2019 instrumented_service.go:40] RunPodSandbox for &PodSandboxMetadata{Name:kube-dns-574cf969f4-c64mq,Uid:b6d08be0-fa77-11e7-8e33-12612308a448,Namespace:kube-system,Attem\npt:0,} failed, error: failed to setup network for sandbox \"ba21\": x"},
+			want:  []string{`sandbox_requested t=2024-01-16T04:43:05.279222Z src=containerd lvl=error node=tiny ns=kube-system pod=kube-dns-574cf969f4-c64mq uid=b6d08be0-fa77-11e7-8e33-12612308a448 err=failed to setup network for sandbox "ba21": x`},
 		},
 		{
 			name:  "cri-containerd 1.0 TTY with relative time",
@@ -672,6 +687,19 @@ func TestWrappedRecord(t *testing.T) {
 	for i, l := range lines {
 		if IsContinuation([]byte(l)) != (i >= 1 && i <= 3) {
 			t.Errorf("IsContinuation(%q) wrong", l)
+		}
+	}
+	for _, l := range []string{
+		"Fri 2024-11-29 19:20:18 CET node1 kubelet[2775]: x",
+		"[  123.456789] node1 containerd[2506]: x",
+		"<30>1 2024-11-29T18:13:11.9Z node1 crio 2440 - - x",
+		"sept. 20 16:41:05 erebos kubelet[8665]: x",
+		"9月 20 16:41:05 node kubelet[1]: x",
+		`INFO[0097] RunPodSandbox`,
+		`{"ts":1}`,
+	} {
+		if !IsRecordStart([]byte(l)) || !lineStartRE.MatchString(l) {
+			t.Errorf("%q: IsRecordStart=%v pattern=%v", l, IsRecordStart([]byte(l)), lineStartRE.MatchString(l))
 		}
 	}
 }

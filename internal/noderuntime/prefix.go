@@ -127,7 +127,7 @@ func parseISO(s string, st *stamp) (int, bool) {
 	if !ok1 || !ok2 || !ok3 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ' && s[10] != 't') {
 		return 0, false
 	}
-	if mo < 1 || mo > 12 || d < 1 || d > 31 {
+	if mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1900 {
 		return 0, false
 	}
 	*st = stamp{year: y, month: mo, day: d}
@@ -142,8 +142,15 @@ func parseISO(s string, st *stamp) (int, bool) {
 
 // looksISO is a cheap check for a leading YYYY-MM-DD[T ]HH: date.
 func looksISO(s string) bool {
-	return len(s) >= 19 && isDigit(s[0]) && isDigit(s[3]) && s[4] == '-' && s[7] == '-' &&
-		(s[10] == 'T' || s[10] == ' ') && s[13] == ':'
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' {
+		return false
+	}
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12} {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // monthNames maps lowercase abbreviated month names as journalctl prints them
@@ -488,7 +495,7 @@ func stripWrappers(s string) string {
 		case len(s) >= 2 && (s[0] == '#' || s[0] == '>') && s[1] == ' ':
 			s = s[2:]
 		case len(s) >= 11 && s[2] == ':' && s[5] == ':' && s[8] == ' ' && s[9] == '#' && s[10] == ' ' &&
-			isDigit(s[0]) && isDigit(s[1]) && isDigit(s[3]) && isDigit(s[7]):
+			isDigit(s[0]) && isDigit(s[1]) && isDigit(s[3]) && isDigit(s[4]) && isDigit(s[6]) && isDigit(s[7]):
 			s = s[11:]
 		default:
 			return s

@@ -57,7 +57,7 @@ func TestDefaultPack(t *testing.T) {
 			Containers: ctr("busybox:1.36")}, []string{"PT-0004"}},
 		{"approved digest", podrecord.Record{Namespace: "shop", Name: "payments-5d8f7c9b6d-q9wzt", Actor: rsCtrl, Allowed: true,
 			Owner:      podrecord.Owner{Kind: "ReplicaSet", Name: "payments-5d8f7c9b6d"},
-			Containers: ctr("ghcr.io/acme/payments@sha256:5b0c3f1e8d2a4b6c9e7f1a3d5c7e9b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e")}, nil},
+			Containers: ctr("ghcr.io/acme/payments@sha256:dbeb97c24f107f57a887833791df5761c5c671279fcffcfa4d562189f90edc6a")}, nil},
 		{"digest not approved", podrecord.Record{Namespace: "shop", Name: "payments-5d8f7c9b6d-q9wzt", Actor: rsCtrl, Allowed: true,
 			Owner:      podrecord.Owner{Kind: "ReplicaSet", Name: "payments-5d8f7c9b6d"},
 			Containers: ctr("ghcr.io/acme/payments@sha256:0000000000000000000000000000000000000000000000000000000000000000")}, []string{"PT-0003"}},
