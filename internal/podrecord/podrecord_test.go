@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/podtrail/podtrail/internal/audit"
@@ -244,3 +247,29 @@ func BenchmarkFromAudit(b *testing.B) {
 }
 
 func has(ss []string, s string) bool { return contains(ss, s) }
+
+// BenchmarkSeen reports the memory Seen holds per remembered audit ID when it
+// is full (the processor's default is 100 000 IDs), and the cost of Add.
+func BenchmarkSeen(b *testing.B) {
+	const n = 100_000
+	ids := make([]string, 2*n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", i, i&0xffff, i&0xfff, i&0xfff, i)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := NewSeen(n)
+	for _, id := range ids[:n] {
+		s.Add(strings.Clone(id)) // as decoding gives each event its own string
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perID := float64(after.HeapAlloc-before.HeapAlloc) / n
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Add(ids[i%len(ids)])
+	}
+	b.ReportMetric(perID, "heap-bytes/id")
+}

@@ -17,6 +17,18 @@ type Inventory struct {
 	SystemNamespaces []string   `yaml:"system_namespaces" expr:"system_namespaces"`
 	Workloads        []Workload `yaml:"workloads" expr:"workloads"`
 	Images           []Image    `yaml:"images" expr:"images"`
+	// Namespaces lists who may create pods in a namespace, and through which
+	// channel. A namespace not listed allows any creator and channel.
+	Namespaces []Namespace `yaml:"namespaces" expr:"namespaces"`
+}
+
+// Namespace names the people and service accounts (username globs such as
+// system:serviceaccount:argocd:*) and the channels (kubectl, helm, argocd,
+// ...) allowed to create pods in it. An empty list allows any.
+type Namespace struct {
+	Name     string   `yaml:"name" expr:"name"`
+	Creators []string `yaml:"creators" expr:"creators"`
+	Channels []string `yaml:"channels" expr:"channels"`
 }
 
 // Workload is an approved workload: its pods are named after it.
@@ -70,6 +82,16 @@ func LoadInventory(file string) (*Inventory, error) {
 			return nil, fmt.Errorf("inventory %s: images[%d]: bad repository pattern %q", file, i, im.Repository)
 		}
 	}
+	for i, ns := range inv.Namespaces {
+		if ns.Name == "" {
+			return nil, fmt.Errorf("inventory %s: namespaces[%d]: name is empty", file, i)
+		}
+		for _, c := range ns.Creators {
+			if _, err := path.Match(c, ""); err != nil {
+				return nil, fmt.Errorf("inventory %s: namespaces[%d]: bad creator pattern %q", file, i, c)
+			}
+		}
+	}
 	if len(inv.SystemNamespaces) == 0 {
 		inv.SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 	}
@@ -112,6 +134,30 @@ func allows(im Image, ref ImageRef) bool {
 	default:
 		return contains(im.Tags, ref.Tag)
 	}
+}
+
+// CreatorAllowed reports whether the inventory allows r's actor to create
+// pods in r's namespace through r's channel. Pods made by controllers and
+// kubelets are judged by their owner (Imitates), not here.
+func (inv *Inventory) CreatorAllowed(r *podrecord.Record) bool {
+	for _, ns := range inv.Namespaces {
+		if ns.Name != r.Namespace {
+			continue
+		}
+		if len(ns.Channels) > 0 && !contains(ns.Channels, r.Channel) {
+			return false
+		}
+		if len(ns.Creators) == 0 {
+			return true
+		}
+		for _, c := range ns.Creators {
+			if ok, _ := path.Match(c, r.Actor.Username); ok {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // Imitates returns the approved or system workload whose pods r's name

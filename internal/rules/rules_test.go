@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -65,6 +66,14 @@ func TestDefaultPack(t *testing.T) {
 			Owner: podrecord.Owner{Kind: "ReplicaSet", Name: "cart-6f7d9c8b4"}, Containers: ctr("ghcr.io/acme-corp/cart:1.2.0")}, []string{"PT-0003"}},
 		{"cronjob pod", podrecord.Record{Namespace: "batch", Name: "report-nightly-29411040-8dk2x", Actor: podrecord.Actor{Kind: podrecord.ActorController}, Allowed: true,
 			Owner: podrecord.Owner{Kind: "Job", Name: "report-nightly-29411040"}, Containers: ctr("ghcr.io/acme/report:1.0.0")}, nil},
+		{"person's bare pod in a namespace only Argo CD deploys to", podrecord.Record{Namespace: "monitoring", Name: "node-exporter-debug", Actor: person, Allowed: true,
+			Channel: "kubectl", Containers: ctr("quay.io/prometheus/node-exporter:v1.8.2")}, []string{"PT-0006"}},
+		{"Argo CD in its namespace", podrecord.Record{Namespace: "monitoring", Name: "probe", Allowed: true, Channel: "argocd",
+			Actor:      podrecord.Actor{Username: "system:serviceaccount:argocd:argocd-application-controller", Kind: podrecord.ActorServiceAccount},
+			Containers: ctr("quay.io/prometheus/node-exporter:v1.8.2")}, nil},
+		{"Argo CD through kubectl", podrecord.Record{Namespace: "monitoring", Name: "probe", Allowed: true, Channel: "kubectl",
+			Actor:      podrecord.Actor{Username: "system:serviceaccount:argocd:argocd-application-controller", Kind: podrecord.ActorServiceAccount},
+			Containers: ctr("quay.io/prometheus/node-exporter:v1.8.2")}, []string{"PT-0006"}},
 		{"metadata level record has no spec", podrecord.Record{Namespace: "default", Actor: person, Allowed: true}, nil},
 	}
 	for _, tt := range tests {
@@ -214,4 +223,25 @@ func BenchmarkDefaultPack(b *testing.B) {
 		_, _ = e.Evaluate(&r)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*e.Len()), "ns/rule")
+}
+
+func TestLoadInventoryErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"unknown key", "imagez: []\n", "field imagez not found"},
+		{"bad repository glob", "images: [{repository: \"ghcr.io/[acme\"}]\n", "images[0]: bad repository pattern"},
+		{"namespace without name", "namespaces: [{creators: [bob]}]\n", "namespaces[0]: name is empty"},
+		{"bad creator glob", "namespaces: [{name: shop, creators: [\"[ci\"]}]\n", "namespaces[0]: bad creator pattern"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "inventory.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadInventory(file)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), file) {
+				t.Fatalf("got %v, want an error naming %s and %q", err, file, tt.want)
+			}
+		})
+	}
 }

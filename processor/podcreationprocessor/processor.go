@@ -67,7 +67,8 @@ func (p *podCreationProcessor) Start(_ context.Context, _ component.Host) error 
 func (p *podCreationProcessor) Shutdown(context.Context) error { return nil }
 
 func (p *podCreationProcessor) Capabilities() consumer.Capabilities {
-	return consumer.Capabilities{MutatesData: false}
+	// With passthrough the records are appended to the incoming logs.
+	return consumer.Capabilities{MutatesData: p.cfg.Passthrough}
 }
 
 func (p *podCreationProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
