@@ -74,8 +74,9 @@ type SecurityContext struct {
 
 // PodStatusV1 is the part of core/v1 PodStatus podtrail reads.
 type PodStatusV1 struct {
-	Phase             string            `json:"phase,omitempty"`
-	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
+	Phase                 string            `json:"phase,omitempty"`
+	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
+	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 }
 
 // ContainerStatus is the part of core/v1 ContainerStatus that resolves digests.
@@ -84,6 +85,11 @@ type ContainerStatus struct {
 	Image       string `json:"image,omitempty"`
 	ImageID     string `json:"imageID,omitempty"`
 	ContainerID string `json:"containerID,omitempty"`
+	State       struct {
+		Running *struct {
+			StartedAt *time.Time `json:"startedAt,omitempty"`
+		} `json:"running,omitempty"`
+	} `json:"state"`
 }
 
 // DecodePod decodes a Pod from a requestObject or responseObject. It returns

@@ -21,6 +21,12 @@ const (
 	MissingPodSpec       = "pod_spec"       // Metadata level: no images, labels or owner
 )
 
+// Annotations podtrail reads.
+const (
+	AnnotationMirror      = "kubernetes.io/config.mirror"
+	annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+)
+
 // FromAudit builds the record of a pod create from the final stage
 // (ResponseComplete or Panic) of its audit event.
 func FromAudit(ev *audit.Event) (*Record, error) {
@@ -74,6 +80,20 @@ func FromAudit(ev *audit.Event) (*Record, error) {
 		r.Missing = append(r.Missing, MissingUID)
 	}
 	r.Channel = channelOf(r)
+	r.Origin = OriginAPI
+	if r.Annotations[AnnotationMirror] != "" {
+		r.Origin = OriginStatic
+	}
+	if _, ok := r.Annotations[annotationLastApplied]; ok {
+		// The whole manifest again, often kilobytes: not worth its memory.
+		a := make(map[string]string, len(r.Annotations)-1)
+		for k, v := range r.Annotations {
+			if k != annotationLastApplied {
+				a[k] = v
+			}
+		}
+		r.Annotations = a
+	}
 	return r, nil
 }
 

@@ -58,12 +58,41 @@ type Record struct {
 	RequestedAt time.Time `json:"requested_at" expr:"requested_at"`
 	CompletedAt time.Time `json:"completed_at" expr:"completed_at"`
 
+	// Initiator is who last created or changed the pod template of the
+	// pod's owner chain, when a controller made the pod. Chain lists the
+	// owners from the pod's up, as Kind/name.
+	Initiator *Initiator `json:"initiator,omitempty" expr:"initiator"`
+	Chain     []string   `json:"chain,omitempty" expr:"chain"`
+
+	// Origin is api (created through the API server), static (a kubelet
+	// file/http pod or its mirror pod) or node_only (the node ran it, the API
+	// never said it was created: a missing audit source or a bypass).
+	Origin      string    `json:"origin" expr:"origin"`
+	ScheduledAt time.Time `json:"scheduled_at,omitzero" expr:"scheduled_at"`
+	Sandbox     Sandbox   `json:"sandbox,omitzero" expr:"sandbox"`
+	StartedAt   time.Time `json:"started_at,omitzero" expr:"started_at"`
+	DeletedAt   time.Time `json:"deleted_at,omitzero" expr:"deleted_at"`
+	Timings     Timings   `json:"timings,omitzero" expr:"timings"`
+	// Partial names why the record was emitted before its sources were
+	// complete: window, evicted, shutdown. Empty for a complete record.
+	Partial string `json:"partial,omitempty" expr:"partial"`
+	// Join says how the parts were matched: uid, name, or
+	// generate_name_prefix (namespace + generateName + time: weakest).
+	Join string `json:"join,omitempty" expr:"join"`
+
 	// Sources lists what contributed to the record (audit); Missing what
 	// podtrail would use but has not seen, e.g. the generated name below
 	// the RequestResponse audit level.
 	Sources []string `json:"sources" expr:"sources"`
 	Missing []string `json:"missing,omitempty" expr:"missing"`
 }
+
+// Origins (Record.Origin).
+const (
+	OriginAPI      = "api"
+	OriginStatic   = "static"
+	OriginNodeOnly = "node_only"
+)
 
 // Owner is the pod's controlling owner reference, empty when it has none.
 type Owner struct {
@@ -92,6 +121,47 @@ type Container struct {
 	// Type is container, init or ephemeral.
 	Type       string `json:"type" expr:"type"`
 	Privileged bool   `json:"privileged,omitempty" expr:"privileged"`
+	// ID is the runtime's container id (no runtime:// prefix) of the first
+	// attempt seen.
+	ID        string    `json:"id,omitempty" expr:"id"`
+	StartedAt time.Time `json:"started_at,omitzero" expr:"started_at"`
+	// Digest is the repo digest (sha256:...) the node resolved the image to;
+	// DigestSource says who told: spec (pinned in the image reference),
+	// pod_status (kubelet's imageID), or the runtime (containerd, crio, ...).
+	Digest       string `json:"digest,omitempty" expr:"digest"`
+	DigestSource string `json:"digest_source,omitempty" expr:"digest_source"`
+}
+
+// Initiator is the person, service account or pipeline behind a
+// controller-made pod.
+type Initiator struct {
+	Username string `json:"username" expr:"username"`
+	Kind     string `json:"kind" expr:"kind"`
+	Channel  string `json:"channel" expr:"channel"`
+	// Object is the owner they created or changed, as Kind/name, and Verb how.
+	Object string    `json:"object" expr:"object"`
+	Verb   string    `json:"verb" expr:"verb"`
+	At     time.Time `json:"at" expr:"at"`
+}
+
+// Sandbox is the pod sandbox the node's runtime made.
+type Sandbox struct {
+	ID             string    `json:"id,omitempty" expr:"id"`
+	Runtime        string    `json:"runtime,omitempty" expr:"runtime"`
+	RuntimeVersion string    `json:"runtime_version,omitempty" expr:"runtime_version"`
+	RequestedAt    time.Time `json:"requested_at,omitzero" expr:"requested_at"`
+	ReadyAt        time.Time `json:"ready_at,omitzero" expr:"ready_at"`
+	Attempts       int       `json:"attempts,omitempty" expr:"attempts"`
+	Error          string    `json:"error,omitempty" expr:"error"`
+}
+
+// Timings are seconds from the API create (RequestedAt) to each step; 0
+// when the step was not seen.
+type Timings struct {
+	Scheduled    float64 `json:"scheduled,omitempty" expr:"scheduled"`
+	SandboxReady float64 `json:"sandbox_ready,omitempty" expr:"sandbox_ready"`
+	Started      float64 `json:"started,omitempty" expr:"started"`
+	Lifetime     float64 `json:"lifetime,omitempty" expr:"lifetime"`
 }
 
 // DisplayName is namespace/name, or namespace/generateName* when the

@@ -1,0 +1,59 @@
+package correlate
+
+import "github.com/podtrail/podtrail/internal/noderuntime"
+
+// orphans holds node events that name only a sandbox or container id not
+// known yet ("StartContainer for <id>" before the line that tied <id> to its
+// pod), bounded FIFO. They are replayed when a pod learns the id.
+type orphans struct {
+	max   int
+	n     int
+	byID  map[string][]*noderuntime.Event
+	order []string
+}
+
+func newOrphans(max int) *orphans { return &orphans{max: max, byID: map[string][]*noderuntime.Event{}} }
+
+func (o *orphans) add(ev *noderuntime.Event) {
+	id := ev.ContainerID
+	if id == "" {
+		id = ev.SandboxID
+	}
+	cp := *ev
+	cp.Line = ""
+	o.byID[id] = append(o.byID[id], &cp)
+	o.order = append(o.order, id)
+	o.n++
+	if len(o.order) > 2*o.max+64 {
+		live := o.order[:0]
+		for _, id := range o.order {
+			if len(o.byID[id]) > 0 {
+				live = append(live, id)
+			}
+		}
+		o.order = append([]string(nil), live...)
+	}
+	for o.n > o.max && len(o.order) > 0 {
+		old := o.order[0]
+		o.order = o.order[1:]
+		if evs := o.byID[old]; len(evs) > 0 {
+			o.n--
+			if len(evs) == 1 {
+				delete(o.byID, old)
+			} else {
+				o.byID[old] = evs[1:]
+			}
+		}
+	}
+}
+
+// take returns and forgets the events waiting for id.
+func (o *orphans) take(id string) []*noderuntime.Event {
+	evs := o.byID[id]
+	if len(evs) == 0 {
+		return nil
+	}
+	delete(o.byID, id)
+	o.n -= len(evs)
+	return evs
+}

@@ -1,0 +1,215 @@
+package correlate
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"sort"
+)
+
+// Persisted state layout, in any key-value store (the processor uses a
+// collector storage extension, which cannot list keys):
+//
+//	p/<id>      one pod entry (pending or tombstone), JSON
+//	pi/<shard>  the ids of the entries in that shard, JSON list
+//	o/<key>     one workload, JSON
+//	oi/<shard>  the keys of the workloads in that shard
+//
+// Persist writes only what changed since the last Persist: the changed
+// entries and workloads and the index shards that list them.
+const shards = 256
+
+func shardOf(s string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return int(h.Sum32() % shards)
+}
+
+// Persist hands every change since the last call to put; a nil value
+// deletes the key. Call it after the records the changes emitted were
+// delivered.
+func (c *Correlator) Persist(put func(key string, val []byte) error) error {
+	dirtyShards := map[int]bool{}
+	for id := range c.dirty {
+		dirtyShards[shardOf(id)] = true
+		var val []byte
+		if e := c.entries[id]; e != nil {
+			var err error
+			if val, err = json.Marshal(e); err != nil {
+				return err
+			}
+		}
+		if err := put("p/"+id, val); err != nil {
+			return err
+		}
+	}
+	if err := putIndex(put, "pi/", dirtyShards, &c.ids); err != nil {
+		return err
+	}
+	clear(c.dirty)
+
+	ownerShards := map[int]bool{}
+	for key := range c.owners.dirty {
+		ownerShards[shardOf(key)] = true
+		var val []byte
+		if w := c.owners.m[key]; w != nil {
+			var err error
+			if val, err = json.Marshal(persistedOwner{w.Key, w.Parent, w.Change, w.seq}); err != nil {
+				return err
+			}
+		}
+		if err := put("o/"+key, val); err != nil {
+			return err
+		}
+	}
+	if err := putIndex(put, "oi/", ownerShards, &c.owners.ids); err != nil {
+		return err
+	}
+	clear(c.owners.dirty)
+	return nil
+}
+
+type persistedOwner struct {
+	Key    string `json:"key"`
+	Parent string `json:"parent,omitempty"`
+	Change any    `json:"change,omitempty"`
+	Seq    uint64 `json:"seq"`
+}
+
+func putIndex(put func(string, []byte) error, prefix string, dirty map[int]bool, keys *shardSet) error {
+	for s := range dirty {
+		ids := keys.list(s)
+		sort.Strings(ids)
+		val, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			val = nil
+		}
+		if err := put(fmt.Sprintf("%s%d", prefix, s), val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shardSet keeps the keys of a map by shard, so that an index shard is
+// written without walking the whole map.
+type shardSet [shards]map[string]struct{}
+
+func (ss *shardSet) add(k string) {
+	s := shardOf(k)
+	if ss[s] == nil {
+		ss[s] = map[string]struct{}{}
+	}
+	ss[s][k] = struct{}{}
+}
+
+func (ss *shardSet) remove(k string) { delete(ss[shardOf(k)], k) }
+
+func (ss *shardSet) list(s int) []string {
+	out := make([]string, 0, len(ss[s]))
+	for k := range ss[s] {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Restore loads what Persist wrote into an empty Correlator. get returns
+// nil, nil for a missing key.
+func (c *Correlator) Restore(get func(key string) ([]byte, error)) error {
+	var pending, done []*entry
+	for s := 0; s < shards; s++ {
+		ids, err := getList(get, fmt.Sprintf("pi/%d", s))
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			val, err := get("p/" + id)
+			if err != nil {
+				return err
+			}
+			if val == nil {
+				continue
+			}
+			e := new(entry)
+			if err := json.Unmarshal(val, e); err != nil {
+				return fmt.Errorf("correlation state p/%s: %w", id, err)
+			}
+			c.entries[e.ID] = e
+			c.ids.add(e.ID)
+			c.index(e)
+			if e.Done {
+				done = append(done, e)
+			} else {
+				pending = append(pending, e)
+			}
+		}
+		keys, err := getList(get, fmt.Sprintf("oi/%d", s))
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			val, err := get("o/" + k)
+			if err != nil {
+				return err
+			}
+			if val == nil {
+				continue
+			}
+			var w owner
+			var p struct {
+				Seq uint64 `json:"seq"`
+			}
+			if err := json.Unmarshal(val, &w); err != nil {
+				return fmt.Errorf("correlation state o/%s: %w", k, err)
+			}
+			_ = json.Unmarshal(val, &p)
+			w.seq = p.Seq
+			c.owners.m[w.Key] = &w
+			c.owners.ids.add(w.Key)
+			if p.Seq > c.owners.seq {
+				c.owners.seq = p.Seq
+			}
+		}
+	}
+	sort.Slice(pending, func(i, j int) bool { return pending[i].First.Before(pending[j].First) })
+	for _, e := range pending {
+		c.enqueue(e)
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].First.Before(done[j].First) })
+	for _, e := range done {
+		if old := c.done[c.doneNext]; old != nil {
+			c.unindex(old)
+			delete(c.entries, old.ID)
+			c.ids.remove(old.ID)
+			c.dirty[old.ID] = true
+			c.nDone--
+		}
+		c.done[c.doneNext] = e
+		c.doneNext = (c.doneNext + 1) % len(c.done)
+		c.nDone++
+	}
+	ws := make([]*owner, 0, len(c.owners.m))
+	for _, w := range c.owners.m {
+		ws = append(ws, w)
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].seq < ws[j].seq })
+	for _, w := range ws {
+		c.owners.order = append(c.owners.order, ownerPos{w.Key, w.seq})
+	}
+	return nil
+}
+
+func getList(get func(string) ([]byte, error), key string) ([]string, error) {
+	val, err := get(key)
+	if err != nil || val == nil {
+		return nil, err
+	}
+	var out []string
+	if err := json.Unmarshal(val, &out); err != nil {
+		return nil, fmt.Errorf("correlation state %s: %w", key, err)
+	}
+	return out, nil
+}
