@@ -56,6 +56,9 @@ type Config struct {
 	Tombstones int
 	// MaxImages is how many node image digests are remembered.
 	MaxImages int
+	// Persistent tracks what changed for Persist. Off: no Persist, and no
+	// memory spent on tracking.
+	Persistent bool
 }
 
 // DefaultConfig returns the defaults.
@@ -148,7 +151,7 @@ func New(cfg Config) *Correlator {
 		entries: map[string]*entry{}, byUID: map[string]*entry{}, byName: map[string]*entry{},
 		byAudit: map[string]*entry{}, bySandbox: map[string]*entry{}, byCtr: map[string]*entry{},
 		done:   make([]*entry, cfg.Tombstones),
-		owners: newOwners(cfg.MaxOwners), images: newImages(cfg.MaxImages), orphans: newOrphans(cfg.MaxImages),
+		owners: newOwners(cfg.MaxOwners, cfg.Persistent), images: newImages(cfg.MaxImages), orphans: newOrphans(cfg.MaxImages),
 		dirty: map[string]bool{},
 	}
 	for _, s := range cfg.Expect {
@@ -658,7 +661,9 @@ func (c *Correlator) newEntry(id string, now time.Time) *entry {
 	}
 	e := &entry{ID: id, First: now}
 	c.entries[id] = e
-	c.ids.add(id)
+	if c.cfg.Persistent {
+		c.ids.add(id)
+	}
 	c.enqueue(e)
 	return e
 }
@@ -725,7 +730,11 @@ func (c *Correlator) unindex(e *entry) {
 	}
 }
 
-func (c *Correlator) touch(e *entry) { c.dirty[e.ID] = true }
+func (c *Correlator) touch(e *entry) {
+	if c.cfg.Persistent {
+		c.dirty[e.ID] = true
+	}
+}
 
 // complete reports whether every expected source has said its part.
 func (c *Correlator) complete(e *entry) bool {
@@ -865,8 +874,10 @@ func (c *Correlator) emit(e *entry, partial string) []*podrecord.Record {
 	if old := c.done[c.doneNext]; old != nil {
 		c.unindex(old)
 		delete(c.entries, old.ID)
-		c.ids.remove(old.ID)
-		c.dirty[old.ID] = true
+		if c.cfg.Persistent {
+			c.ids.remove(old.ID)
+			c.dirty[old.ID] = true
+		}
 		c.nDone--
 	}
 	c.done[c.doneNext] = e

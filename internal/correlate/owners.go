@@ -1,6 +1,8 @@
 package correlate
 
 import (
+	"strings"
+
 	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
@@ -29,10 +31,12 @@ type owners struct {
 	seq   uint64
 	dirty map[string]bool
 	ids   shardSet
+	// persistent: track dirty and ids for Persist
+	persistent bool
 }
 
-func newOwners(max int) *owners {
-	return &owners{max: max, m: map[string]*owner{}, dirty: map[string]bool{}}
+func newOwners(max int, persistent bool) *owners {
+	return &owners{max: max, m: map[string]*owner{}, dirty: map[string]bool{}, persistent: persistent}
 }
 
 func (o *owners) len() int { return len(o.m) }
@@ -59,12 +63,16 @@ func (o *owners) observe(ev *audit.Event) {
 	if w == nil {
 		w = &owner{Key: key}
 		o.m[key] = w
-		o.ids.add(key)
+		if o.persistent {
+			o.ids.add(key)
+		}
 	}
 	o.seq++
 	w.seq = o.seq
 	o.order = append(o.order, ownerPos{key, o.seq})
-	o.dirty[key] = true
+	if o.persistent {
+		o.dirty[key] = true
+	}
 	if obj != nil {
 		for _, ref := range obj.Metadata.OwnerReferences {
 			if ref.Controller != nil && *ref.Controller {
@@ -93,8 +101,10 @@ func (o *owners) trim() {
 		o.order = o.order[1:]
 		if w := o.m[p.key]; w != nil && w.seq == p.seq {
 			delete(o.m, p.key)
-			o.ids.remove(p.key)
-			o.dirty[p.key] = true
+			if o.persistent {
+				o.ids.remove(p.key)
+				o.dirty[p.key] = true
+			}
 		}
 	}
 	if len(o.order) > 2*len(o.m)+1024 {
@@ -128,8 +138,29 @@ func (o *owners) chain(ns, kind, name string) ([]string, *podrecord.Initiator) {
 			who = &c
 		}
 		key = w.Parent
+		if key == "" {
+			key = o.parentByName(ns, rest)
+		}
 	}
 	return chain, who
+}
+
+// parentByName guesses the owner of a ReplicaSet or Job whose event did
+// not carry its ownerReferences (Metadata audit level): Deployment web owns
+// ReplicaSet web-796cf5c97c, CronJob report owns Job report-29919435. Only a
+// workload the log showed is returned.
+func (o *owners) parentByName(ns, kindName string) string {
+	kind, name, _ := cut(kindName)
+	parentKind := map[string]string{"ReplicaSet": "Deployment", "Job": "CronJob"}[kind]
+	i := strings.LastIndex(name, "-")
+	if parentKind == "" || i <= 0 {
+		return ""
+	}
+	k := ownerKey(ns, parentKind, name[:i])
+	if o.m[k] == nil {
+		return ""
+	}
+	return k
 }
 
 // cut splits namespace/Kind/name into the namespace and Kind/name.

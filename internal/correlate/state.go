@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -29,6 +30,9 @@ func shardOf(s string) int {
 // deletes the key. Call it after the records the changes emitted were
 // delivered.
 func (c *Correlator) Persist(put func(key string, val []byte) error) error {
+	if !c.cfg.Persistent {
+		return errors.New("correlate: Persist needs Config.Persistent")
+	}
 	dirtyShards := map[int]bool{}
 	for id := range c.dirty {
 		dirtyShards[shardOf(id)] = true

@@ -2,8 +2,11 @@ package podcreationprocessor
 
 import (
 	"errors"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/podtrail/podtrail/internal/correlate"
 )
 
 // Config is the pod_creation processor configuration.
@@ -12,18 +15,48 @@ type Config struct {
 	RulesFile string `mapstructure:"rules_file"`
 	// InventoryFile is the approved inventory the rules compare against.
 	InventoryFile string `mapstructure:"inventory_file"`
-	// Passthrough forwards the incoming logs (audit events and anything
-	// else) along with the records and findings. Off: only records and
-	// findings leave the processor.
+	// Passthrough forwards the incoming logs (audit events, node events and
+	// anything else) along with the records and findings. Off: only records
+	// and findings leave the processor.
 	Passthrough bool `mapstructure:"passthrough"`
-	// DedupAuditIDs is how many audit IDs of emitted records are remembered,
-	// so that a re-delivered event produces no second record.
-	DedupAuditIDs int `mapstructure:"dedup_audit_ids"`
+	// Correlation bounds how records wait for their sources.
+	Correlation CorrelationConfig `mapstructure:"correlation"`
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// CorrelationConfig is how the processor joins audit and node events.
+type CorrelationConfig struct {
+	// Expect lists the sources that complete a record: audit, scheduler,
+	// node. A record still waiting for one after Window is emitted as
+	// partial, naming what is missing.
+	Expect []string `mapstructure:"expect"`
+	// Window is how long a record waits for the expected sources.
+	Window time.Duration `mapstructure:"window"`
+	// MaxPending is the most pods waiting at once; when full, the oldest is
+	// emitted as partial (evicted).
+	MaxPending int `mapstructure:"max_pending"`
+	// MaxOwners is the most workloads remembered for attribution chains.
+	MaxOwners int `mapstructure:"max_owners"`
+	// Tombstones is how many emitted pods are remembered, so that a
+	// re-delivered or late event produces no second record.
+	Tombstones int `mapstructure:"tombstones"`
+	// Storage names a storage extension (file_storage) that keeps the
+	// correlation state across restarts. None: state is in memory and a
+	// shutdown emits what waits as partial.
+	Storage *component.ID `mapstructure:"storage"`
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
 
 var _ component.Config = (*Config)(nil)
+
+func (c CorrelationConfig) correlate() correlate.Config {
+	cc := correlate.DefaultConfig()
+	cc.Expect, cc.Window, cc.MaxPending, cc.MaxOwners, cc.Tombstones = c.Expect, c.Window, c.MaxPending, c.MaxOwners, c.Tombstones
+	cc.Persistent = c.Storage != nil
+	return cc
+}
 
 // Validate checks the configuration.
 func (cfg *Config) Validate() error {
@@ -31,8 +64,8 @@ func (cfg *Config) Validate() error {
 	if (cfg.RulesFile == "") != (cfg.InventoryFile == "") {
 		errs = append(errs, errors.New("rules_file and inventory_file go together: set both or neither"))
 	}
-	if cfg.DedupAuditIDs < 1 {
-		errs = append(errs, errors.New("dedup_audit_ids must be at least 1"))
+	if err := cfg.Correlation.correlate().Validate(); err != nil {
+		errs = append(errs, errors.New("correlation: "+err.Error()))
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package podcreationprocessor
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,6 +15,8 @@ import (
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
+var storageID = component.MustNewID("file_storage")
+
 func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
@@ -22,10 +25,14 @@ func TestLoadConfig(t *testing.T) {
 		want    *Config
 		wantErr string
 	}{
-		{name: "", want: &Config{DedupAuditIDs: 100_000}},
-		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml", Passthrough: true, DedupAuditIDs: 5000}},
+		{name: "", want: NewFactory().CreateDefaultConfig().(*Config)},
+		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml", Passthrough: true,
+			Correlation: CorrelationConfig{Expect: []string{"audit", "scheduler"}, Window: 10 * time.Second, MaxPending: 1000, MaxOwners: 5000,
+				Tombstones: 2000, Storage: &storageID}}},
 		{name: "halfrules", wantErr: "set both or neither"},
-		{name: "nodedup", wantErr: "dedup_audit_ids must be at least 1"},
+		{name: "badexpect", wantErr: `expect: unknown source "kubelet"`},
+		{name: "nowindow", wantErr: "window must be positive"},
+		{name: "nopending", wantErr: "must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

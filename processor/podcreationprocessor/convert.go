@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
 )
@@ -37,6 +38,16 @@ const (
 	keyRequestedAt    = "podtrail.requested_at"
 	keySources        = "podtrail.sources"
 	keyMissing        = "podtrail.missing"
+	keyOrigin         = "podtrail.origin"
+	keyPartial        = "podtrail.partial"
+	keyJoin           = "podtrail.join"
+	keyChain          = "podtrail.pod.owner.chain"
+	keyInitiator      = "podtrail.initiator." // username, kind, channel, object, verb, at
+	keyScheduledAt    = "podtrail.scheduled_at"
+	keyStartedAt      = "podtrail.started_at"
+	keyDeletedAt      = "podtrail.deleted_at"
+	keySandbox        = "podtrail.sandbox." // id, runtime, runtime_version, ready_at, attempts, error
+	keyTimings        = "podtrail.timings." // scheduled, sandbox_ready, started, lifetime (seconds)
 
 	keyRuleID       = "podtrail.rule.id"
 	keyRuleTitle    = "podtrail.rule.title"
@@ -87,6 +98,10 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 			if c.Privileged {
 				m.PutBool("privileged", true)
 			}
+			put(m, "id", c.ID)
+			put(m, "digest", c.Digest)
+			put(m, "digest_source", c.DigestSource)
+			putTime(m, "started_at", c.StartedAt)
 			imgs = append(imgs, c.Image)
 		}
 		putStrings(a, keyImages, imgs)
@@ -118,6 +133,73 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	a.PutStr(keyRequestedAt, r.RequestedAt.UTC().Format(time.RFC3339Nano))
 	putStrings(a, keySources, r.Sources)
 	putStrings(a, keyMissing, r.Missing)
+	put(a, keyOrigin, r.Origin)
+	put(a, keyPartial, r.Partial)
+	put(a, keyJoin, r.Join)
+	putStrings(a, keyChain, r.Chain)
+	if in := r.Initiator; in != nil {
+		a.PutStr(keyInitiator+"username", in.Username)
+		a.PutStr(keyInitiator+"kind", in.Kind)
+		a.PutStr(keyInitiator+"channel", in.Channel)
+		put(a, keyInitiator+"object", in.Object)
+		put(a, keyInitiator+"verb", in.Verb)
+		putTime(a, keyInitiator+"at", in.At)
+	}
+	putTime(a, keyScheduledAt, r.ScheduledAt)
+	putTime(a, keyStartedAt, r.StartedAt)
+	putTime(a, keyDeletedAt, r.DeletedAt)
+	sb := r.Sandbox
+	put(a, keySandbox+"id", sb.ID)
+	put(a, keySandbox+"runtime", sb.Runtime)
+	put(a, keySandbox+"runtime_version", sb.RuntimeVersion)
+	putTime(a, keySandbox+"ready_at", sb.ReadyAt)
+	if sb.Attempts > 0 {
+		a.PutInt(keySandbox+"attempts", int64(sb.Attempts))
+		put(a, keySandbox+"error", sb.Error)
+	}
+	for k, v := range map[string]float64{"scheduled": r.Timings.Scheduled, "sandbox_ready": r.Timings.SandboxReady,
+		"started": r.Timings.Started, "lifetime": r.Timings.Lifetime} {
+		if v != 0 {
+			a.PutDouble(keyTimings+k, v)
+		}
+	}
+}
+
+func putTime(m pcommon.Map, k string, t time.Time) {
+	if !t.IsZero() {
+		m.PutStr(k, t.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// nodeEvent reads back a node_runtime receiver's log record.
+func nodeEvent(lr plog.LogRecord) (noderuntime.Event, bool) {
+	a := lr.Attributes()
+	str := func(k string) string {
+		if v, ok := a.Get(k); ok {
+			return v.AsString()
+		}
+		return ""
+	}
+	kind := noderuntime.Kind(strings.TrimPrefix(lr.EventName(), attr.EventNodePrefix))
+	if k := str(attr.NodeEventKind); k != "" {
+		kind = noderuntime.Kind(k)
+	}
+	if kind == "" {
+		return noderuntime.Event{}, false
+	}
+	ev := noderuntime.Event{
+		Kind: kind, Time: lr.Timestamp().AsTime(), Source: noderuntime.Source(str(attr.NodeSource)),
+		RuntimeVersion: str(attr.NodeRuntimeVersion), Node: str(attr.K8sNodeName),
+		PodNamespace: str(attr.K8sNamespaceName), PodName: str(attr.K8sPodName), PodUID: str(attr.K8sPodUID),
+		PodSource: str(attr.NodePodSource), SandboxID: str(attr.NodeSandboxID),
+		ContainerID: str(attr.ContainerID), ContainerName: str(attr.ContainerName),
+		Image: str(attr.ContainerImage), ImageID: str(attr.NodeImageID), RepoDigest: str(attr.NodeRepoDigest),
+		Error: str(attr.NodeError),
+	}
+	if v, ok := a.Get(attr.NodeAttempt); ok {
+		ev.Attempt = int(v.Int())
+	}
+	return ev, true
 }
 
 // putPodIdentity writes what records and findings share, so that a finding

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
@@ -17,7 +18,10 @@ func NewFactory() processor.Factory {
 }
 
 func createDefaultConfig() component.Config {
-	return &Config{DedupAuditIDs: 100_000}
+	d := correlate.DefaultConfig()
+	return &Config{Correlation: CorrelationConfig{
+		Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
+	}}
 }
 
 func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
@@ -17,25 +20,37 @@ import (
 
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/audit"
+	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
+
+// expireEvery is how often records whose window passed are looked for.
+const expireEvery = 250 * time.Millisecond
 
 type podCreationProcessor struct {
 	set  processor.Settings
 	cfg  *Config
 	next consumer.Logs
 
-	mu     sync.Mutex // guards seen and engine (its VM is reused)
-	seen   *podrecord.Seen
+	// mu serializes the correlator, the rule engine (its VM is reused),
+	// delivery of what they emit, and the state writes that follow it, so
+	// that persisted state never runs ahead of what was delivered.
+	mu     sync.Mutex
+	corr   *correlate.Correlator
 	engine *rules.Engine
+	client storage.Client // nil: state in memory only
 
-	records, findings, duplicates, errs metric.Int64Counter
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	records, findings, partial, late, duplicates, errs metric.Int64Counter
+	last                                                correlate.Stats
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*podCreationProcessor, error) {
-	p := &podCreationProcessor{set: set, cfg: cfg, next: next, seen: podrecord.NewSeen(cfg.DedupAuditIDs)}
+	p := &podCreationProcessor{set: set, cfg: cfg, next: next, corr: correlate.New(cfg.Correlation.correlate()), stop: make(chan struct{})}
 	meter := set.MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	counter := func(name, desc, unit string) metric.Int64Counter {
@@ -43,28 +58,97 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 		err = errors.Join(err, e)
 		return c
 	}
-	p.records = counter("otelcol_pod_creation_records", "Pod-creation records emitted.", "{records}")
+	p.records = counter("otelcol_pod_creation_records", "Pod-creation records emitted, by origin.", "{records}")
 	p.findings = counter("otelcol_pod_creation_findings", "Findings emitted, by rule and severity.", "{findings}")
-	p.duplicates = counter("otelcol_pod_creation_duplicates", "Pod create events dropped because their audit ID already produced a record.", "{events}")
-	p.errs = counter("otelcol_pod_creation_errors", "Audit events that could not be read, and rule evaluations that failed, by reason.", "{errors}")
+	p.partial = counter("otelcol_pod_creation_partial", "Records emitted before their expected sources were complete, by reason (window, evicted, shutdown).", "{records}")
+	p.late = counter("otelcol_pod_creation_late", "Events about a pod whose record was already emitted.", "{events}")
+	p.duplicates = counter("otelcol_pod_creation_duplicates", "Re-delivered pod create events (webhook retries, two inputs) that produced no second record.", "{events}")
+	p.errs = counter("otelcol_pod_creation_errors", "Events that could not be read, rule evaluations and state writes that failed, by reason.", "{errors}")
+	_, e := meter.Int64ObservableGauge("otelcol_pod_creation_pending", metric.WithDescription("Pods waiting for their sources."),
+		metric.WithUnit("{pods}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			p.mu.Lock()
+			s := p.corr.Stats()
+			p.mu.Unlock()
+			o.Observe(int64(s.Pending))
+			return nil
+		}))
+	err = errors.Join(err, e)
 	return p, err
 }
 
-func (p *podCreationProcessor) Start(_ context.Context, _ component.Host) error {
-	if p.cfg.RulesFile == "" {
-		return nil
+func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) error {
+	if p.cfg.RulesFile != "" {
+		e, err := rules.Load(p.cfg.RulesFile, p.cfg.InventoryFile)
+		if err != nil {
+			return fmt.Errorf("pod_creation: loading rules: %w", err)
+		}
+		p.engine = e
+		p.set.Logger.Info("detection rules loaded", zap.String("rules_file", p.cfg.RulesFile),
+			zap.String("inventory_file", p.cfg.InventoryFile), zap.Int("rules", e.Len()))
 	}
-	e, err := rules.Load(p.cfg.RulesFile, p.cfg.InventoryFile)
-	if err != nil {
-		return fmt.Errorf("pod_creation: loading rules: %w", err)
+	if id := p.cfg.Correlation.Storage; id != nil {
+		ext, ok := host.GetExtensions()[*id]
+		if !ok {
+			return fmt.Errorf("pod_creation: storage extension %s not found", id)
+		}
+		se, ok := ext.(storage.Extension)
+		if !ok {
+			return fmt.Errorf("pod_creation: extension %s is not a storage extension", id)
+		}
+		client, err := se.GetClient(ctx, component.KindProcessor, p.set.ID, "")
+		if err != nil {
+			return fmt.Errorf("pod_creation: storage %s: %w", id, err)
+		}
+		p.client = client
+		if err := p.corr.Restore(func(k string) ([]byte, error) { return client.Get(ctx, k) }); err != nil {
+			return fmt.Errorf("pod_creation: restoring correlation state from %s: %w", id, err)
+		}
+		s := p.corr.Stats()
+		p.set.Logger.Info("correlation state restored", zap.Int("pending", s.Pending), zap.Int("owners", s.Owners), zap.Int("emitted_remembered", s.Done))
 	}
-	p.engine = e
-	p.set.Logger.Info("detection rules loaded", zap.String("rules_file", p.cfg.RulesFile),
-		zap.String("inventory_file", p.cfg.InventoryFile), zap.Int("rules", e.Len()))
+	p.wg.Add(1)
+	go p.expireLoop()
 	return nil
 }
 
-func (p *podCreationProcessor) Shutdown(context.Context) error { return nil }
+func (p *podCreationProcessor) expireLoop() {
+	defer p.wg.Done()
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			recs := p.corr.Expire(now)
+			if err := p.deliver(context.Background(), recs, nil); err != nil {
+				p.set.Logger.Warn("delivering expired pod-creation records", zap.Error(err))
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *podCreationProcessor) Shutdown(ctx context.Context) error {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client == nil {
+		// Nothing keeps the state: emit what waits rather than lose it.
+		if err := p.deliver(ctx, p.corr.Drain(correlate.PartialShutdown), nil); err != nil {
+			return err
+		}
+		return nil
+	}
+	err := p.persist(ctx)
+	return errors.Join(err, p.client.Close(ctx))
+}
 
 func (p *podCreationProcessor) Capabilities() consumer.Capabilities {
 	// With passthrough the records are appended to the incoming logs.
@@ -72,94 +156,142 @@ func (p *podCreationProcessor) Capabilities() consumer.Capabilities {
 }
 
 func (p *podCreationProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	var out plog.Logs
-	var outRecords plog.LogRecordSlice
-	emit := func() plog.LogRecordSlice {
-		if outRecords == (plog.LogRecordSlice{}) {
-			out = plog.NewLogs()
-			sl := out.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
-			sl.Scope().SetName(metadata.ScopeName)
-			outRecords = sl.LogRecords()
-		}
-		return outRecords
-	}
-
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var recs []*podrecord.Record
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		sls := rls.At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
-				if rec := p.podCreate(ctx, lrs.At(k)); rec != nil {
-					p.emitRecord(ctx, emit(), rec)
-				}
+				recs = append(recs, p.consume(ctx, lrs.At(k), now)...)
 			}
 		}
 	}
-
-	switch {
-	case p.cfg.Passthrough && outRecords != (plog.LogRecordSlice{}):
-		out.ResourceLogs().MoveAndAppendTo(ld.ResourceLogs())
-		return p.next.ConsumeLogs(ctx, ld)
-	case p.cfg.Passthrough:
-		return p.next.ConsumeLogs(ctx, ld)
-	case outRecords != (plog.LogRecordSlice{}):
-		return p.next.ConsumeLogs(ctx, out)
-	default:
-		return nil
+	if p.cfg.Passthrough {
+		return p.deliver(ctx, recs, &ld)
 	}
+	return p.deliver(ctx, recs, nil)
 }
 
-// podCreate returns the record of lr when it is the final stage of a pod
-// create not seen before. It looks at the lifted attributes first and decodes
-// the body only for pod creates.
-func (p *podCreationProcessor) podCreate(ctx context.Context, lr plog.LogRecord) *podrecord.Record {
+// consume hands one log record to the correlator. It looks at the lifted
+// attributes first and decodes an audit body only when the event can be
+// about a pod's creation.
+func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, now time.Time) []*podrecord.Record {
 	a := lr.Attributes()
-	if v, ok := a.Get(attr.AuditVerb); !ok || v.Str() != "create" {
-		return nil
+	if strings.HasPrefix(lr.EventName(), attr.EventNodePrefix) {
+		ev, ok := nodeEvent(lr)
+		if !ok {
+			return nil
+		}
+		return p.corr.AddNode(&ev, now)
 	}
-	if v, ok := a.Get(attr.AuditResource); !ok || v.Str() != "pods" {
-		return nil
-	}
-	if _, ok := a.Get(attr.AuditSubresource); ok {
-		return nil
-	}
-	if v, ok := a.Get(attr.AuditStage); !ok || (v.Str() != audit.StageResponseComplete && v.Str() != audit.StagePanic) {
+	if !relevantAudit(a) {
 		return nil
 	}
 	ev, err := audit.Decode([]byte(lr.Body().Str()))
 	if err != nil {
 		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid_audit_event")))
-		p.set.Logger.Debug("pod create log record has no readable audit event body", zap.Error(err))
+		p.set.Logger.Debug("audit log record has no readable audit event body", zap.Error(err))
 		return nil
 	}
-	rec, err := podrecord.FromAudit(ev)
+	return p.corr.AddAudit(ev, now)
+}
+
+// relevantAudit reports whether an audit event record (by its attributes)
+// is the final stage of something the correlator uses: pods and their
+// binding, status and delete, and workloads that own pods.
+func relevantAudit(a pcommon.Map) bool {
+	stage, ok := a.Get(attr.AuditStage)
+	if !ok || (stage.Str() != audit.StageResponseComplete && stage.Str() != audit.StagePanic) {
+		return false
+	}
+	res, ok := a.Get(attr.AuditResource)
+	if !ok {
+		return false
+	}
+	return res.Str() == "pods" || podrecord.WorkloadKinds[res.Str()] != ""
+}
+
+// deliver sends records, their findings and the passthrough logs on, then
+// writes the correlation state. Called with mu held.
+func (p *podCreationProcessor) deliver(ctx context.Context, recs []*podrecord.Record, pass *plog.Logs) error {
+	var out plog.Logs
+	if len(recs) > 0 {
+		out = plog.NewLogs()
+		sl := out.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(metadata.ScopeName)
+		for _, r := range recs {
+			p.emitRecord(ctx, sl.LogRecords(), r)
+		}
+	}
+	p.count(ctx)
+	var err error
+	switch {
+	case pass != nil && pass.ResourceLogs().Len() > 0 && len(recs) > 0:
+		out.ResourceLogs().MoveAndAppendTo(pass.ResourceLogs())
+		err = p.next.ConsumeLogs(ctx, *pass)
+	case pass != nil && pass.ResourceLogs().Len() > 0:
+		err = p.next.ConsumeLogs(ctx, *pass)
+	case len(recs) > 0:
+		err = p.next.ConsumeLogs(ctx, out)
+	}
 	if err != nil {
-		if !errors.Is(err, podrecord.ErrNotPodCreate) {
-			p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid_pod_object")))
-			p.set.Logger.Debug("pod create with unreadable pod object", zap.String("audit_id", ev.AuditID), zap.Error(err))
+		// The records stay emitted in memory but their state is not
+		// written: a restart re-reads their events and emits them again.
+		return err
+	}
+	return p.persist(ctx)
+}
+
+// count moves the correlator's counters into the metrics.
+func (p *podCreationProcessor) count(ctx context.Context) {
+	s := p.corr.Stats()
+	p.late.Add(ctx, int64(s.Late-p.last.Late))
+	p.duplicates.Add(ctx, int64(s.Duplicates-p.last.Duplicates))
+	if d := s.Evicted - p.last.Evicted; d > 0 {
+		p.set.Logger.Warn("correlation state full: oldest pending pods emitted as partial records", zap.Uint64("evicted", d), zap.Int("max_pending", p.cfg.Correlation.MaxPending))
+	}
+	p.last = s
+}
+
+func (p *podCreationProcessor) persist(ctx context.Context) error {
+	if p.client == nil {
+		return nil
+	}
+	var ops []*storage.Operation
+	if err := p.corr.Persist(func(k string, v []byte) error {
+		if v == nil {
+			ops = append(ops, storage.DeleteOperation(k))
+		} else {
+			ops = append(ops, storage.SetOperation(k, v))
 		}
 		return nil
+	}); err != nil {
+		return err
 	}
-	p.mu.Lock()
-	fresh := p.seen.Add(rec.AuditID)
-	p.mu.Unlock()
-	if !fresh {
-		p.duplicates.Add(ctx, 1)
+	if len(ops) == 0 {
 		return nil
 	}
-	return rec
+	if err := p.client.Batch(ctx, ops...); err != nil {
+		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "state_write")))
+		return fmt.Errorf("pod_creation: writing correlation state: %w", err)
+	}
+	return nil
 }
 
 func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecordSlice, rec *podrecord.Record) {
 	appendRecord(lrs, rec)
-	p.records.Add(ctx, 1)
+	p.records.Add(ctx, 1, metric.WithAttributes(attribute.String("origin", rec.Origin)))
+	if rec.Partial != "" {
+		p.partial.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", rec.Partial)))
+	}
 	if p.engine == nil {
 		return
 	}
-	p.mu.Lock()
 	fs, errs := p.engine.Evaluate(rec)
-	p.mu.Unlock()
 	for _, err := range errs {
 		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "rule_evaluation")))
 		p.set.Logger.Warn("rule evaluation failed", zap.String("audit_id", rec.AuditID), zap.Error(err))
@@ -175,22 +307,41 @@ func Summary(r *podrecord.Record) string {
 	var b strings.Builder
 	b.WriteString("pod ")
 	b.WriteString(r.DisplayName())
-	if r.Allowed {
+	switch {
+	case r.Origin == podrecord.OriginNodeOnly:
+		b.WriteString(" RAN ON " + r.Node + " WITHOUT AN API CREATE")
+		if r.Sandbox.Runtime != "" {
+			b.WriteString(" (" + r.Sandbox.Runtime + ")")
+		}
+	case r.Allowed:
 		b.WriteString(" created by ")
-	} else {
+	default:
 		b.WriteString(" FORBIDDEN for ")
 	}
-	b.WriteString(r.Actor.Username)
-	b.WriteString(" (" + r.Actor.Kind + ") via " + r.Channel)
+	if r.Origin != podrecord.OriginNodeOnly {
+		b.WriteString(r.Actor.Username)
+		b.WriteString(" (" + r.Actor.Kind + ") via " + r.Channel)
+	}
 	if r.Owner.Kind != "" {
 		b.WriteString(" owner=" + r.Owner.Kind + "/" + r.Owner.Name)
+	}
+	if in := r.Initiator; in != nil {
+		b.WriteString(" initiator=" + in.Username + " via " + in.Channel)
 	}
 	if imgs := r.Images(); len(imgs) > 0 {
 		b.WriteString(" images=" + strings.Join(imgs, ","))
 	}
-	fmt.Fprintf(&b, " decision=%s code=%d", r.Decision, r.Code)
+	if r.Node != "" && r.Origin != podrecord.OriginNodeOnly {
+		b.WriteString(" node=" + r.Node)
+	}
+	if r.Decision != "" {
+		fmt.Fprintf(&b, " decision=%s code=%d", r.Decision, r.Code)
+	}
 	if len(r.Missing) > 0 {
 		b.WriteString(" missing=" + strings.Join(r.Missing, ","))
+	}
+	if r.Partial != "" {
+		b.WriteString(" partial=" + r.Partial)
 	}
 	return b.String()
 }

@@ -45,6 +45,20 @@ func newTestProcessor(t *testing.T, cfg *Config, tel *componenttest.Telemetry) (
 	return p, sink
 }
 
+// auditOnly is the default configuration with records complete on their
+// audit event alone (no scheduler, no node logs in these tests).
+func auditOnly() *Config {
+	c := NewFactory().CreateDefaultConfig().(*Config)
+	c.Correlation.Expect = []string{"audit"}
+	return c
+}
+
+func withRules(rulesFile, inventoryFile string) *Config {
+	c := auditOnly()
+	c.RulesFile, c.InventoryFile = rulesFile, inventoryFile
+	return c
+}
+
 // byEvent returns the log records of sink with the given event name.
 func byEvent(sink *consumertest.LogsSink, name string) []plog.LogRecord {
 	var out []plog.LogRecord
@@ -111,7 +125,7 @@ func recordKeys(recs []plog.LogRecord) []string {
 // input (audit.log) gives the same six pod-creation records.
 func TestLiveCaptureWebhookAndFileAgree(t *testing.T) {
 	dir := samples.Dir(t, "k8s-audit-live", "levels")
-	cfg := &Config{DedupAuditIDs: 1000}
+	cfg := auditOnly()
 
 	pw, sinkW := newTestProcessor(t, cfg, nil)
 	ep := freeEndpoint(t)
@@ -152,7 +166,7 @@ func TestLiveCaptureWebhookAndFileAgree(t *testing.T) {
 func TestDuplicatesAndBrokenBodies(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	defer func() { _ = tel.Shutdown(context.Background()) }()
-	p, sink := newTestProcessor(t, &Config{DedupAuditIDs: 10}, tel)
+	p, sink := newTestProcessor(t, auditOnly(), tel)
 	ep := freeEndpoint(t)
 	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
 	data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
@@ -199,7 +213,7 @@ func sum(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
 func TestRulesAndFindings(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	defer func() { _ = tel.Shutdown(context.Background()) }()
-	cfg := &Config{DedupAuditIDs: 10, RulesFile: filepath.Join(packDir, "rules.yaml"), InventoryFile: filepath.Join(packDir, "inventory.yaml")}
+	cfg := withRules(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
 	p, sink := newTestProcessor(t, cfg, tel)
 	ep := freeEndpoint(t)
 	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
@@ -228,7 +242,7 @@ func TestBrokenRuleStopsStartup(t *testing.T) {
 	dir := t.TempDir()
 	rulesFile := filepath.Join(dir, "rules.yaml")
 	require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - id: GOOD\n    condition: pod.allowed\n  - id: BROKEN\n    condition: pod.nmespace == \"x\"\n"), 0o600))
-	cfg := &Config{DedupAuditIDs: 10, RulesFile: rulesFile, InventoryFile: filepath.Join(packDir, "inventory.yaml")}
+	cfg := withRules(rulesFile, filepath.Join(packDir, "inventory.yaml"))
 	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, new(consumertest.LogsSink))
 	require.NoError(t, err)
 	err = p.Start(context.Background(), componenttest.NewNopHost())
@@ -240,7 +254,7 @@ func TestBrokenRuleStopsStartup(t *testing.T) {
 
 func TestPassthrough(t *testing.T) {
 	for _, pass := range []bool{false, true} {
-		p, sink := newTestProcessor(t, &Config{DedupAuditIDs: 10, Passthrough: pass}, nil)
+		p, sink := newTestProcessor(t, func() *Config { c := auditOnly(); c.Passthrough = pass; return c }(), nil)
 		ep := freeEndpoint(t)
 		startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
 		data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
