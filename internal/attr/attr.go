@@ -5,19 +5,20 @@ package attr
 
 // Semantic-convention keys.
 const (
-	K8sNamespaceName  = "k8s.namespace.name"
-	K8sPodName        = "k8s.pod.name"
-	K8sPodUID         = "k8s.pod.uid"
-	K8sNodeName       = "k8s.node.name"
-	ContainerID       = "container.id"
-	ContainerName     = "container.name"
-	ContainerImage    = "container.image.name"
-	UserName          = "user.name"
-	UserID            = "user.id"
-	UserAgentOriginal = "user_agent.original"
-	ClientAddress     = "client.address"
-	HTTPStatusCode    = "http.response.status_code"
-	LogFilePath       = "log.file.path"
+	K8sNamespaceName   = "k8s.namespace.name"
+	K8sPodName         = "k8s.pod.name"
+	K8sPodUID          = "k8s.pod.uid"
+	K8sNodeName        = "k8s.node.name"
+	ContainerID        = "container.id"
+	ContainerName      = "container.name"
+	ContainerImage     = "container.image.name"
+	ContainerImageTags = "container.image.tags"
+	UserName           = "user.name"
+	UserID             = "user.id"
+	UserAgentOriginal  = "user_agent.original"
+	ClientAddress      = "client.address"
+	HTTPStatusCode     = "http.response.status_code"
+	LogFilePath        = "log.file.path"
 )
 
 // Event names (LogRecord.EventName) of what podtrail emits.
@@ -25,6 +26,10 @@ const (
 	EventAudit       = "k8s.audit.event"
 	EventPodCreation = "podtrail.pod_creation"
 	EventFinding     = "podtrail.finding"
+	// EventNodePrefix starts the event names of node runtime records (the
+	// node_runtime receiver): EventNodePrefix + kind, e.g.
+	// "podtrail.node.sandbox_ready", "podtrail.node.container_started".
+	EventNodePrefix = "podtrail.node."
 )
 
 // podtrail's own keys on audit event records (k8s_audit receiver).
@@ -44,4 +49,24 @@ const (
 	AuditDecision     = "podtrail.audit.decision"
 	AuditReason       = "podtrail.audit.reason"
 	AuditInput        = "podtrail.audit.input"
+)
+
+// podtrail's own keys on node runtime event records (node_runtime receiver),
+// beside the semantic-convention keys K8sPodUID, K8sPodName,
+// K8sNamespaceName, K8sNodeName, ContainerID, ContainerName, ContainerImage
+// and LogFilePath.
+const (
+	NodeEventKind      = "podtrail.node.event.kind"      // sandbox_ready, container_started, ...
+	NodeSource         = "podtrail.node.source"          // kubelet, containerd, crio, docker, cri-dockerd
+	NodeInput          = "podtrail.node.input"           // file or journald (scope attribute)
+	NodePodSource      = "podtrail.node.pod_source"      // kubelet config source: api, file, http
+	NodeSandboxID      = "podtrail.node.sandbox_id"      // pod sandbox id
+	NodeAttempt        = "podtrail.node.attempt"         // CRI metadata attempt (int, only when > 0)
+	NodeImageID        = "podtrail.node.image_id"        // sha256:<hex>
+	NodeRepoDigest     = "podtrail.node.repo_digest"     // repo@sha256:<hex>
+	NodeRuntimeVersion = "podtrail.node.runtime_version" // daemon version learned from the stream
+	NodeCRIAPI         = "podtrail.node.cri_api"         // v1, v1alpha2
+	NodeRequestID      = "podtrail.node.request_id"      // CRI-O id=
+	NodeError          = "podtrail.node.error"           // failure text of a failed sandbox request
+	NodeJournalUnit    = "podtrail.node.journal.unit"    // _SYSTEMD_UNIT of a journald entry
 )

@@ -158,7 +158,7 @@ var demoWant = map[string]want{
 		initiator: "system:serviceaccount:argocd:argocd-application-controller/argocd", chain: "ReplicaSet/frontend-7c9d8f6b5,Deployment/frontend", digest: "sha256: containerd"},
 	"batch/report-nightly-29919435-8dk2x": {sources: "audit,containerd,kubelet,scheduler", origin: "api",
 		initiator: "system:serviceaccount:flux-system:kustomize-controller/flux", chain: "Job/report-nightly-29919435,CronJob/report-nightly", digest: "sha256: containerd"},
-	"default/tf-smoke":                {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256:5be1ecc7 containerd"},
+	"default/tf-smoke":               {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256:5be1ecc7 containerd"},
 	"monitoring/node-exporter-debug": {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256: containerd"},
 	"shop/cart-6f7d9c8b4-ttp4z": {sources: "audit,containerd,kubelet,scheduler", origin: "api",
 		initiator: "mallory/kubectl", chain: "ReplicaSet/cart-6f7d9c8b4,Deployment/cart", digest: "sha256: containerd"},
