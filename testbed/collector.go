@@ -1,0 +1,179 @@
+// Package testbed runs the otelcol-podtrail collector as a user does — a
+// built binary, a config file, real files and a real OTLP/HTTP endpoint —
+// for correctness and load tests of the whole pipeline.
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+)
+
+// Root is the repository checkout.
+func Root(tb testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Collector builds bin/otelcol-podtrail as `make build` does (once per test
+// binary) and returns its path.
+func Collector(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "podtrail-testbed")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "otelcol-podtrail")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./distributions/otelcol-podtrail/cmd/otelcol-podtrail")
+		cmd.Dir = Root(tb)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building the collector: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Process is a running collector.
+type Process struct {
+	// LogPath is the file the collector's own log (stderr) goes to.
+	LogPath string
+	cmd     *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+}
+
+// Start runs the collector with config (a file path) and env.
+func Start(tb testing.TB, bin, config string, env ...string) *Process {
+	tb.Helper()
+	cmd := exec.Command(bin, "--config", config)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = io.Discard
+	log, err := os.Create(config + fmt.Sprintf(".%d.log", time.Now().UnixNano()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p := &Process{LogPath: log.Name(), cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); log.Close(); close(p.exited) }()
+	tb.Cleanup(func() { p.Kill() })
+	return p
+}
+
+// Kill ends the process with SIGKILL: no shutdown, no flush.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// Stop asks for a graceful shutdown and waits for it.
+func (p *Process) Stop(tb testing.TB) {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		tb.Fatal("collector did not stop within 30 s of SIGINT")
+	}
+}
+
+// Sink is an OTLP/HTTP logs endpoint that keeps what it receives.
+type Sink struct {
+	URL string
+	mu  sync.Mutex
+	got []plog.LogRecord
+	srv *http.Server
+}
+
+// NewSink listens on a free loopback port.
+func NewSink(tb testing.TB) *Sink {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Sink{URL: "http://" + ln.Addr().String()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req := plogotlp.NewExportRequest()
+		if err := req.UnmarshalProto(body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		rls := req.Logs().ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			sls := rls.At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					lr := plog.NewLogRecord()
+					lrs.At(k).CopyTo(lr)
+					s.got = append(s.got, lr)
+				}
+			}
+		}
+		s.mu.Unlock()
+		resp, _ := plogotlp.NewExportResponse().MarshalProto()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(resp)
+	})
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	tb.Cleanup(func() { _ = s.srv.Shutdown(context.Background()) })
+	return s
+}
+
+// Records returns the log records received with the given event name.
+func (s *Sink) Records(eventName string) []plog.LogRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []plog.LogRecord
+	for _, lr := range s.got {
+		if lr.EventName() == eventName {
+			out = append(out, lr)
+		}
+	}
+	return out
+}
+
+// WaitFor polls until cond holds or the timeout passes.
+func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("waited %s for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
