@@ -62,7 +62,7 @@ type Process struct {
 	// LogPath is the file the collector's own log (stderr) goes to.
 	LogPath string
 	cmd     *exec.Cmd
-	exited chan struct{} // closed when the process has exited
+	exited  chan struct{} // closed when the process has exited
 }
 
 // Start runs the collector with config (a file path) and env.
