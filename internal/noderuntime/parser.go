@@ -87,6 +87,13 @@ func (p *Parser) Parse(line []byte) (ev Event, ok bool, err error) {
 // physical lines is passed with the lines joined by '\n' (see Joiner) and
 // is parsed as their concatenation. ParseAll does not retain line.
 func (p *Parser) ParseAll(line []byte, dst []Event) ([]Event, error) {
+	return p.parse(line, nil, dst)
+}
+
+// parse is ParseAll (m == nil) and ParseMessage (m != nil): it joins a
+// wrapped record, parses it, keeps the counters and gives the events owned
+// strings.
+func (p *Parser) parse(line []byte, m *Meta, dst []Event) ([]Event, error) {
 	if len(line) == 0 {
 		return dst, nil
 	}
@@ -102,7 +109,13 @@ func (p *Parser) ParseAll(line []byte, dst []Event) ([]Event, error) {
 	// events are re-pointed into owned copies below (own).
 	s := unsafe.String(unsafe.SliceData(text), len(text))
 	n0 := len(dst)
-	dst, src, err := p.parseRecord(s, dst)
+	var src Source
+	var err error
+	if m != nil {
+		dst, src, err = p.parseMessage(s, m, dst)
+	} else {
+		dst, src, err = p.parseRecord(s, dst)
+	}
 	si := srcIndex(src)
 	switch {
 	case err != nil:
@@ -259,20 +272,29 @@ func (p *Parser) parseRecord(s string, dst []Event) ([]Event, Source, error) {
 		}
 		payload = stripWrappers(payload)
 	}
+	return p.parsePayload(payload, &r, hasPre, dst)
+}
+
+// parsePayload decodes the payload of a record whose prefix (or journal
+// metadata) is in r, and dispatches it. named says whether a prefix or
+// identifier named the record's writer: an unknown payload of an unnamed
+// writer is ReasonNoFormat, of a daemon ReasonPayload, and of any other
+// writer no error (another unit's line).
+func (p *Parser) parsePayload(payload string, r *rec, named bool, dst []Event) ([]Event, Source, error) {
 	if !r.srcSure && p.opt.Format != SourceUnknown {
 		r.src, r.srcSure = p.opt.Format, true
 	}
 	switch {
-	case parseKlog(payload, &r):
-	case parseLogrus(payload, &r):
-	case parseTTY(payload, &r):
-	case parseJSON(payload, &r):
-	case parseDockerEvent(payload, &r):
+	case parseKlog(payload, r):
+	case parseLogrus(payload, r):
+	case parseTTY(payload, r):
+	case parseJSON(payload, r):
+	case parseDockerEvent(payload, r):
 	default:
 		if klogShaped(payload) {
 			return dst, r.src, parseError(r.src, ReasonTimestamp)
 		}
-		if hasPre {
+		if named {
 			if !r.srcSure {
 				return dst, SourceUnknown, nil
 			}
@@ -283,7 +305,7 @@ func (p *Parser) parseRecord(s string, dst []Event) ([]Event, Source, error) {
 	if r.ts.valid && r.ts.year != 0 && (r.ts.year != p.refY || r.ts.month != p.refM) {
 		p.stampTime(&r.ts) // moves the reference for later year-less records
 	}
-	return p.dispatch(&r, dst)
+	return p.dispatch(r, dst)
 }
 
 // klogShaped reports whether s has a klog header's shape (its stamp was

@@ -1,0 +1,598 @@
+// Package journal decodes the lines `journalctl --output=json` writes: one
+// JSON object per entry whose values are strings, null (a field journalctl
+// did not print), arrays of byte values (a field that is not valid UTF-8)
+// or arrays of those (a field the entry has several times).
+//
+// Decode reads only the fields the node_runtime receiver uses and skips the
+// others without decoding them; it allocates nothing once its buffers have
+// grown.
+package journal
+
+import (
+	"errors"
+	"math"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Field indexes of the values an Entry keeps.
+const (
+	FieldMessage  = iota // MESSAGE
+	FieldIdent           // SYSLOG_IDENTIFIER
+	FieldComm            // _COMM
+	FieldUnit            // _SYSTEMD_UNIT
+	FieldHostname        // _HOSTNAME
+	FieldCursor          // __CURSOR
+	FieldRealtime        // __REALTIME_TIMESTAMP
+	nFields
+)
+
+// FieldNames are the journal field names of the Field* indexes.
+var FieldNames = [nFields]string{"MESSAGE", "SYSLOG_IDENTIFIER", "_COMM", "_SYSTEMD_UNIT", "_HOSTNAME", "__CURSOR", "__REALTIME_TIMESTAMP"}
+
+// Entry is the decoded part of one journal entry. Field values alias the
+// decoded line or the Entry's buffers: they are valid until the next Decode.
+type Entry struct {
+	vals [nFields][]byte
+	has  [nFields]bool
+	bufs [nFields][]byte
+	key  []byte
+}
+
+// Errors of Decode.
+var (
+	ErrSyntax    = errors.New("journal: invalid JSON entry")
+	ErrNotObject = errors.New("journal: entry is not a JSON object")
+)
+
+// Get returns a field's value and whether the entry had it (null values
+// count as absent).
+func (e *Entry) Get(field int) ([]byte, bool) { return e.vals[field], e.has[field] }
+
+// Message returns MESSAGE.
+func (e *Entry) Message() []byte { return e.vals[FieldMessage] }
+
+// Cursor returns __CURSOR.
+func (e *Entry) Cursor() []byte { return e.vals[FieldCursor] }
+
+// Realtime returns __REALTIME_TIMESTAMP (microseconds since the epoch) as a
+// time; ok=false when the entry has none or it is not a number.
+func (e *Entry) Realtime() (time.Time, bool) {
+	v := e.vals[FieldRealtime]
+	if !e.has[FieldRealtime] || len(v) == 0 || len(v) > 19 {
+		return time.Time{}, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return time.Time{}, false
+		}
+		n = n*10 + d
+	}
+	return time.UnixMicro(n), true
+}
+
+// Decode parses one line (one JSON object, surrounding whitespace allowed).
+// Values of the fields the Entry keeps are decoded: strings unescaped,
+// byte arrays turned into bytes, the first value of a repeated field taken,
+// numbers and booleans kept as written; objects and null count as absent.
+// Duplicate keys: the last wins.
+func (e *Entry) Decode(line []byte) error {
+	for i := range e.vals {
+		e.vals[i], e.has[i] = nil, false
+	}
+	d := decoder{s: line}
+	d.ws()
+	if d.i >= len(d.s) || d.s[d.i] != '{' {
+		if d.i >= len(d.s) {
+			return ErrSyntax
+		}
+		if err := d.skipValue(0); err != nil {
+			return err
+		}
+		d.ws()
+		if d.i != len(d.s) {
+			return ErrSyntax
+		}
+		return ErrNotObject
+	}
+	d.i++
+	d.ws()
+	if d.peek() == '}' {
+		d.i++
+	} else {
+		for {
+			d.ws()
+			key, err := d.str(&e.key)
+			if err != nil {
+				return err
+			}
+			d.ws()
+			if d.peek() != ':' {
+				return ErrSyntax
+			}
+			d.i++
+			d.ws()
+			f := fieldIndex(key)
+			if f < 0 {
+				if err := d.skipValue(1); err != nil {
+					return err
+				}
+			} else {
+				v, ok, err := d.fieldValue(&e.bufs[f])
+				if err != nil {
+					return err
+				}
+				e.vals[f], e.has[f] = v, ok
+			}
+			d.ws()
+			c := d.peek()
+			d.i++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return ErrSyntax
+			}
+		}
+	}
+	d.ws()
+	if d.i != len(d.s) {
+		return ErrSyntax
+	}
+	return nil
+}
+
+func fieldIndex(key []byte) int {
+	for i, n := range FieldNames {
+		if string(key) == n {
+			return i
+		}
+	}
+	return -1
+}
+
+// maxDepth bounds nesting in skipped values (encoding/json allows 10000).
+const maxDepth = 10000
+
+type decoder struct {
+	s []byte
+	i int
+}
+
+func (d *decoder) peek() byte {
+	if d.i < len(d.s) {
+		return d.s[d.i]
+	}
+	return 0
+}
+
+func (d *decoder) ws() {
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// fieldValue decodes the value of a kept field.
+func (d *decoder) fieldValue(buf *[]byte) ([]byte, bool, error) {
+	switch c := d.peek(); {
+	case c == '"':
+		v, err := d.str(buf)
+		return v, err == nil, err
+	case c == '[':
+		return d.array(buf)
+	case c == 'n':
+		return nil, false, d.literal("null")
+	case c == '{':
+		return nil, false, d.skipValue(1)
+	case c == 't':
+		start := d.i
+		err := d.literal("true")
+		return d.s[start:d.i], err == nil, err
+	case c == 'f':
+		start := d.i
+		err := d.literal("false")
+		return d.s[start:d.i], err == nil, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := d.i
+		err := d.number()
+		return d.s[start:d.i], err == nil, err
+	}
+	return nil, false, ErrSyntax
+}
+
+// array decodes [b, b, ...] (bytes 0..255) into buf, or takes the first
+// element of any other array (a repeated field) by fieldValue's rules.
+func (d *decoder) array(buf *[]byte) ([]byte, bool, error) {
+	start := d.i
+	d.i++ // [
+	d.ws()
+	if d.peek() == ']' {
+		d.i++
+		return nil, true, nil
+	}
+	out := (*buf)[:0]
+	for {
+		d.ws()
+		n, ok := d.byteValue()
+		if !ok {
+			break
+		}
+		out = append(out, n)
+		d.ws()
+		switch d.peek() {
+		case ',':
+			d.i++
+			continue
+		case ']':
+			d.i++
+			*buf = out
+			return out, true, nil
+		}
+		break
+	}
+	// Not a byte array: the first element is the value; the rest is skipped.
+	*buf = out
+	d.i = start + 1
+	d.ws()
+	v, ok, err := d.firstElement(buf)
+	if err != nil {
+		return nil, false, err
+	}
+	for {
+		d.ws()
+		switch d.peek() {
+		case ',':
+			d.i++
+			d.ws()
+			if err := d.skipValue(1); err != nil {
+				return nil, false, err
+			}
+			continue
+		case ']':
+			d.i++
+			return v, ok, nil
+		}
+		return nil, false, ErrSyntax
+	}
+}
+
+// firstElement decodes the first element of a repeated field: a string or a
+// byte array; numbers and booleans as written; anything else is absent.
+func (d *decoder) firstElement(buf *[]byte) ([]byte, bool, error) {
+	if d.peek() == '[' {
+		start := d.i
+		// Only a byte array counts; deeper nesting is skipped.
+		d.i++
+		d.ws()
+		if d.peek() == ']' {
+			d.i++
+			return nil, true, nil
+		}
+		out := (*buf)[:0]
+		for {
+			d.ws()
+			n, ok := d.byteValue()
+			if !ok {
+				break
+			}
+			out = append(out, n)
+			d.ws()
+			switch d.peek() {
+			case ',':
+				d.i++
+				continue
+			case ']':
+				d.i++
+				*buf = out
+				return out, true, nil
+			}
+			break
+		}
+		*buf = out
+		d.i = start
+		return nil, false, d.skipValue(1)
+	}
+	return d.fieldValue(buf)
+}
+
+// byteValue reads an integer 0..255 written without sign, fraction or
+// exponent, followed by a delimiter.
+func (d *decoder) byteValue() (byte, bool) {
+	start := d.i
+	n := 0
+	for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
+		n = n*10 + int(d.s[d.i]-'0')
+		d.i++
+		if n > 255 {
+			d.i = start
+			return 0, false
+		}
+	}
+	digits := d.i - start
+	if digits == 0 || (digits > 1 && d.s[start] == '0') {
+		d.i = start
+		return 0, false
+	}
+	switch d.peek() {
+	case ',', ']', ' ', '\t', '\n', '\r':
+		return byte(n), true
+	}
+	d.i = start
+	return 0, false
+}
+
+func (d *decoder) literal(lit string) error {
+	if len(d.s)-d.i < len(lit) || string(d.s[d.i:d.i+len(lit)]) != lit {
+		return ErrSyntax
+	}
+	d.i += len(lit)
+	return nil
+}
+
+// number checks a JSON number.
+func (d *decoder) number() error {
+	if d.peek() == '-' {
+		d.i++
+	}
+	switch c := d.peek(); {
+	case c == '0':
+		d.i++
+	case c >= '1' && c <= '9':
+		for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
+			d.i++
+		}
+	default:
+		return ErrSyntax
+	}
+	if d.peek() == '.' {
+		d.i++
+		if c := d.peek(); c < '0' || c > '9' {
+			return ErrSyntax
+		}
+		for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
+			d.i++
+		}
+	}
+	if c := d.peek(); c == 'e' || c == 'E' {
+		d.i++
+		if c := d.peek(); c == '+' || c == '-' {
+			d.i++
+		}
+		if c := d.peek(); c < '0' || c > '9' {
+			return ErrSyntax
+		}
+		for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
+			d.i++
+		}
+	}
+	return nil
+}
+
+// skipValue checks and skips any JSON value.
+func (d *decoder) skipValue(depth int) error {
+	if depth > maxDepth {
+		return ErrSyntax
+	}
+	switch c := d.peek(); {
+	case c == '"':
+		return d.skipString()
+	case c == '{':
+		d.i++
+		d.ws()
+		if d.peek() == '}' {
+			d.i++
+			return nil
+		}
+		for {
+			d.ws()
+			if d.peek() != '"' {
+				return ErrSyntax
+			}
+			if err := d.skipString(); err != nil {
+				return err
+			}
+			d.ws()
+			if d.peek() != ':' {
+				return ErrSyntax
+			}
+			d.i++
+			d.ws()
+			if err := d.skipValue(depth + 1); err != nil {
+				return err
+			}
+			d.ws()
+			c := d.peek()
+			d.i++
+			if c == '}' {
+				return nil
+			}
+			if c != ',' {
+				return ErrSyntax
+			}
+		}
+	case c == '[':
+		d.i++
+		d.ws()
+		if d.peek() == ']' {
+			d.i++
+			return nil
+		}
+		for {
+			d.ws()
+			if err := d.skipValue(depth + 1); err != nil {
+				return err
+			}
+			d.ws()
+			c := d.peek()
+			d.i++
+			if c == ']' {
+				return nil
+			}
+			if c != ',' {
+				return ErrSyntax
+			}
+		}
+	case c == 't':
+		return d.literal("true")
+	case c == 'f':
+		return d.literal("false")
+	case c == 'n':
+		return d.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return d.number()
+	}
+	return ErrSyntax
+}
+
+// skipString checks and skips a string.
+func (d *decoder) skipString() error {
+	d.i++ // "
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			return nil
+		case c == '\\':
+			if d.i+1 >= len(d.s) {
+				return ErrSyntax
+			}
+			switch d.s[d.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				d.i += 2
+			case 'u':
+				if _, ok := hex4(d.s, d.i+2); !ok {
+					return ErrSyntax
+				}
+				d.i += 6
+			default:
+				return ErrSyntax
+			}
+		case c < 0x20:
+			return ErrSyntax
+		default:
+			d.i++
+		}
+	}
+	return ErrSyntax
+}
+
+// str decodes a string at d.i. Without escapes (and with valid UTF-8) the
+// result aliases the line; otherwise it is built in buf. Invalid UTF-8 and
+// lone surrogates become U+FFFD, as encoding/json does.
+func (d *decoder) str(buf *[]byte) ([]byte, error) {
+	if d.peek() != '"' {
+		return nil, ErrSyntax
+	}
+	d.i++
+	start := d.i
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		if c == '"' {
+			v := d.s[start:d.i]
+			d.i++
+			return v, nil
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+		d.i++
+	}
+	out := append((*buf)[:0], d.s[start:d.i]...)
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			*buf = out
+			return out, nil
+		case c == '\\':
+			if d.i+1 >= len(d.s) {
+				return nil, ErrSyntax
+			}
+			e := d.s[d.i+1]
+			d.i += 2
+			switch e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, ok := hex4(d.s, d.i)
+				if !ok {
+					return nil, ErrSyntax
+				}
+				d.i += 4
+				if utf16.IsSurrogate(r) {
+					r2 := utf8.RuneError
+					if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
+						if lo, ok := hex4(d.s, d.i+2); ok {
+							if dec := utf16.DecodeRune(r, lo); dec != utf8.RuneError {
+								r2 = dec
+								d.i += 6
+							}
+						}
+					}
+					r = r2
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				return nil, ErrSyntax
+			}
+		case c < 0x20:
+			return nil, ErrSyntax
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			d.i++
+		default:
+			r, size := utf8.DecodeRune(d.s[d.i:])
+			if r == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, d.s[d.i:d.i+size]...)
+			}
+			d.i += size
+		}
+	}
+	return nil, ErrSyntax
+}
+
+func hex4(s []byte, i int) (rune, bool) {
+	if i < 0 || i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
