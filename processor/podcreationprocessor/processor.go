@@ -328,7 +328,13 @@ func Summary(r *podrecord.Record) string {
 	if in := r.Initiator; in != nil {
 		b.WriteString(" initiator=" + in.Username + " via " + in.Channel)
 	}
-	if imgs := r.Images(); len(imgs) > 0 {
+	var imgs []string
+	for _, im := range r.Images() {
+		if im != "" {
+			imgs = append(imgs, im)
+		}
+	}
+	if len(imgs) > 0 {
 		b.WriteString(" images=" + strings.Join(imgs, ","))
 	}
 	if r.Node != "" && r.Origin != podrecord.OriginNodeOnly {

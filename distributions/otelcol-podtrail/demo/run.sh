@@ -14,7 +14,8 @@ PODTRAIL_HOME=$home PODTRAIL_OUT=$out PODTRAIL_STATE=$state \
   "$bin" --config "$home/distributions/otelcol-podtrail/config/demo.yaml" &
 pid=$!
 
-# The demo is done when the output file exists and has not grown for 2 s.
+# The demo is done when the output file exists and has not grown for 4 s
+# (longer than the correlation window of config/demo.yaml).
 last=-1 still=0
 for _ in $(seq 1 600); do
   sleep 0.1
@@ -26,7 +27,7 @@ for _ in $(seq 1 600); do
   size=$(stat -c %s "$out" 2>/dev/null || echo 0)
   if [ "$size" -gt 0 ] && [ "$size" -eq "$last" ]; then
     still=$((still + 1))
-    [ "$still" -ge 20 ] && break
+    [ "$still" -ge 40 ] && break
   else
     still=0
   fi
