@@ -12,6 +12,9 @@
 //	var evs []noderuntime.Event
 //	evs, err := p.ParseAll(record, evs[:0])
 //
+// A journal entry's MESSAGE, whose daemon, host and time are separate
+// fields, goes to ParseMessage with a Meta instead.
+//
 // Each Event says what happened (Kind: sandbox_requested, container_started,
 // image_pulled, ...), when, on which node, by which daemon (Source), to which
 // pod (namespace, name, uid), sandbox and container (ids, name, attempt) and

@@ -199,6 +199,10 @@ func nodeEvent(lr plog.LogRecord) (noderuntime.Event, bool) {
 	if v, ok := a.Get(attr.NodeAttempt); ok {
 		ev.Attempt = int(v.Int())
 	}
+	// container.image.name is the repository; the tag is apart.
+	if v, ok := a.Get(attr.ContainerImageTags); ok && v.Type() == pcommon.ValueTypeSlice && v.Slice().Len() > 0 && ev.Image != "" {
+		ev.Image += ":" + v.Slice().At(0).Str()
+	}
 	return ev, true
 }
 
