@@ -1,6 +1,9 @@
 package rules
 
-import "strings"
+import (
+	"strings"
+	"sync/atomic"
+)
 
 // ImageRef is a parsed container image reference.
 type ImageRef struct {
@@ -38,4 +41,204 @@ func ParseImage(ref string) ImageRef {
 	}
 	out.Repository = strings.ToLower(name)
 	return out
+}
+
+// KnownRegistries are public registry hosts. Two of them are never taken for
+// lookalikes of each other (ghcr.io and gcr.io are one edit apart and both
+// real); any other host near one of them is.
+var KnownRegistries = []string{
+	"docker.io", "registry.k8s.io", "k8s.gcr.io", "gcr.io", "ghcr.io", "quay.io", "public.ecr.aws",
+	"mcr.microsoft.com", "registry.gitlab.com", "nvcr.io", "icr.io", "registry.access.redhat.com",
+	"registry.redhat.io", "docker.elastic.co", "cgr.dev", "gke.gcr.io",
+}
+
+// DefaultSystemImages are the repositories of DefaultSystemWorkloads' images;
+// an image named like one of them from elsewhere is a lookalike even when
+// the inventory does not list it.
+var DefaultSystemImages = []string{
+	"registry.k8s.io/kube-proxy", "registry.k8s.io/coredns/coredns", "registry.k8s.io/kube-apiserver",
+	"registry.k8s.io/kube-controller-manager", "registry.k8s.io/kube-scheduler", "registry.k8s.io/etcd",
+	"registry.k8s.io/metrics-server/metrics-server", "registry.k8s.io/pause",
+}
+
+// repoRef is a repository an image is compared with: an exact repository
+// (registry.k8s.io/kube-proxy) or, from a glob such as ghcr.io/acme/*, the
+// literal prefix before the first wildcard (ghcr.io/acme). Its parts are
+// split once.
+type repoRef struct {
+	repo   string
+	prefix bool
+	repoParts
+	depth int // path components
+}
+
+// repoParts is a normalized repository split into registry host, path and
+// the path's last component.
+type repoParts struct {
+	host, path, last string
+	knownHost        bool
+}
+
+func partsOf(repo string) repoParts {
+	h, p, _ := strings.Cut(repo, "/")
+	return repoParts{host: h, path: p, last: lastComponent(p), knownHost: contains(KnownRegistries, h)}
+}
+
+// refOf turns an inventory repository pattern into a repoRef.
+func refOf(pattern string) repoRef {
+	p := strings.ToLower(pattern)
+	r := repoRef{repo: p}
+	if i := strings.IndexAny(p, "*?[\\"); i >= 0 {
+		r = repoRef{repo: strings.TrimRight(p[:i], "/"), prefix: true}
+	}
+	r.repoParts = partsOf(r.repo)
+	r.depth = strings.Count(r.path, "/") + 1
+	return r
+}
+
+// RepoLookalike reports whether the image (a reference or a normalized
+// repository) imitates reference, an exact repository or a glob such as
+// ghcr.io/acme/*, without being it or under it:
+//
+//   - the registry host is a near miss (edit distance 1–2, same skeleton) or
+//     an extension (registry.k8s.io.example.net, registry-k8s.io) of the
+//     reference's, and not another known registry;
+//   - the same image name (last path component) from another registry or
+//     organisation (docker.io/kube-proxy-mirror/kube-proxy for
+//     registry.k8s.io/kube-proxy);
+//   - on the same registry, an organisation or path that is a near miss, a
+//     homoglyph, or a decoration (acme-corp, acme_io, acme2) of the
+//     reference's (ghcr.io/acme-corp/cart for ghcr.io/acme/*).
+func RepoLookalike(image, reference string) bool {
+	repo := ParseImage(image).Repository
+	ref := refOf(reference)
+	parts := partsOf(repo)
+	return repoLookalike(repo, &parts, &ref)
+}
+
+func repoLookalike(repo string, img *repoParts, ref *repoRef) bool {
+	if ref.repo == "" || repo == ref.repo || hasSepPrefix(repo, ref.repo, '/') {
+		return false
+	}
+	if img.host != ref.host {
+		if !(img.knownHost && ref.knownHost) && hostLookalike(img.host, ref.host) {
+			return true
+		}
+		if ref.prefix || ref.path == "" {
+			return false
+		}
+		return nameLookalike(img.last, ref.last, true)
+	}
+	if ref.path == "" {
+		return false // the whole registry is the reference, and repo is on it
+	}
+	if ref.prefix {
+		org := firstComponents(img.path, ref.depth)
+		return org != ref.path && (nearMiss(org, ref.path) || Confusable(org, ref.path) || decorated(org, ref.path))
+	}
+	return nearMiss(img.path, ref.path) || Confusable(img.path, ref.path) || nameLookalike(img.last, ref.last, true)
+}
+
+// nameLookalike: a is b (from elsewhere), a near miss of it, or a homoglyph.
+func nameLookalike(a, b string, sameCounts bool) bool {
+	if len(b) < 3 {
+		return false
+	}
+	return sameCounts && a == b || nearMiss(a, b) || Confusable(a, b)
+}
+
+// hostLookalike: h1 imitates h2 (not both known registries: the caller
+// checks).
+func hostLookalike(h1, h2 string) bool {
+	if h1 == h2 {
+		return false
+	}
+	if hasSepSuffix(h1, h2, '.') {
+		return false // a subdomain: us.gcr.io, mirror.gcr.io
+	}
+	return nearMiss(h1, h2) || Confusable(h1, h2) || hasSepPrefix(h1, h2, '.') || hasSepPrefix(h1, h2, '-') ||
+		hasSepSuffix(h1, h2, '-')
+}
+
+// decorated: a is b with something stuck on (acme-corp, acme_io, acme.dev,
+// acme2, corp-acme).
+func decorated(a, b string) bool {
+	if !strings.HasPrefix(a, b) {
+		return hasSepSuffix(a, b, '-') || hasSepSuffix(a, b, '_')
+	}
+	rest := a[len(b):]
+	return rest != "" && (rest[0] == '-' || rest[0] == '_' || rest[0] == '.' || isDigits(rest))
+}
+
+func lastComponent(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func firstComponents(p string, n int) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			n--
+			if n == 0 {
+				return p[:i]
+			}
+		}
+	}
+	return p
+}
+
+// hasSepPrefix: s is prefix, sep, and more.
+func hasSepPrefix(s, prefix string, sep byte) bool {
+	return len(s) > len(prefix) && s[len(prefix)] == sep && s[:len(prefix)] == prefix
+}
+
+// hasSepSuffix: s is something, sep, and suffix.
+func hasSepSuffix(s, suffix string, sep byte) bool {
+	n := len(s) - len(suffix)
+	return n > 0 && s[n-1] == sep && s[n:] == suffix
+}
+
+// imageCache memoizes ParseImage for the references a cluster runs, which
+// repeat from pod to pod: reads are lock-free and do not allocate (a
+// copy-on-write map behind an atomic pointer); it stops growing at
+// maxCachedImages entries.
+type imageCache struct {
+	m atomic.Pointer[map[string]ImageRef]
+}
+
+const maxCachedImages = 1024
+
+func (c *imageCache) parse(ref string) ImageRef {
+	m := c.m.Load()
+	if m != nil {
+		if r, ok := (*m)[ref]; ok {
+			return r
+		}
+	}
+	r := ParseImage(ref)
+	for {
+		old := c.m.Load()
+		if old != nil && len(*old) >= maxCachedImages {
+			return r
+		}
+		next := make(map[string]ImageRef, 1+lenOf(old))
+		if old != nil {
+			for k, v := range *old {
+				next[k] = v
+			}
+		}
+		next[ref] = r
+		if c.m.CompareAndSwap(old, &next) {
+			return r
+		}
+	}
+}
+
+func lenOf(m *map[string]ImageRef) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -12,7 +14,8 @@ import (
 )
 
 // Inventory is what the security team approved: the workloads that may run,
-// the images they may run and the namespaces that belong to the system.
+// the images they may run, the namespaces that belong to the system, who may
+// create pods where, and which identities are trusted CI/CD.
 type Inventory struct {
 	SystemNamespaces []string   `yaml:"system_namespaces" expr:"system_namespaces"`
 	Workloads        []Workload `yaml:"workloads" expr:"workloads"`
@@ -20,6 +23,9 @@ type Inventory struct {
 	// Namespaces lists who may create pods in a namespace, and through which
 	// channel. A namespace not listed allows any creator and channel.
 	Namespaces []Namespace `yaml:"namespaces" expr:"namespaces"`
+	// TrustedIdentities are username globs of the CI/CD and GitOps identities
+	// (system:serviceaccount:ci:*, terraform-ci) whose creates are expected.
+	TrustedIdentities []string `yaml:"trusted_identities" expr:"trusted_identities"`
 }
 
 // Namespace names the people and service accounts (username globs such as
@@ -29,6 +35,8 @@ type Namespace struct {
 	Name     string   `yaml:"name" expr:"name"`
 	Creators []string `yaml:"creators" expr:"creators"`
 	Channels []string `yaml:"channels" expr:"channels"`
+	// RequireDigest: the namespace's pods must pin images by digest.
+	RequireDigest bool `yaml:"require_digest" expr:"require_digest"`
 }
 
 // Workload is an approved workload: its pods are named after it.
@@ -38,10 +46,22 @@ type Workload struct {
 	// Kind is the controller kind: Deployment, DaemonSet, StatefulSet, Job,
 	// CronJob, or Node for static pods.
 	Kind string `yaml:"kind" expr:"kind"`
+	// NamePattern is a glob of its pods' names when they are not derived from
+	// Name the usual way (<name>-<hash>-<suffix>), e.g. "pay-*-worker-*".
+	NamePattern string `yaml:"name_pattern" expr:"name_pattern"`
+	// Labels are selector labels its pods carry; another pod with all of them
+	// in the namespace claims to be one of its pods.
+	Labels map[string]string `yaml:"labels" expr:"labels"`
+	// ServiceAccount its pods run as; "" for any.
+	ServiceAccount string `yaml:"service_account" expr:"service_account"`
 }
 
 // Image is an approved image repository (a glob such as ghcr.io/acme/*), with
 // the tags and digests it may be run by. No tags and no digests: any.
+// Digests may list, for one release, the multi-arch index digest, each
+// platform manifest digest and the config digest (what runtimes report as
+// the image ID): a pod spec pins the index or a platform manifest, node
+// runtime records carry the config digest, and any of them approves.
 type Image struct {
 	Repository string   `yaml:"repository" expr:"repository"`
 	Tags       []string `yaml:"tags" expr:"tags"`
@@ -52,17 +72,17 @@ type Image struct {
 // own pods; a pod that imitates them is suspect even when the inventory
 // does not list them.
 var DefaultSystemWorkloads = []Workload{
-	{Namespace: "kube-system", Name: "kube-proxy", Kind: "DaemonSet"},
-	{Namespace: "kube-system", Name: "coredns", Kind: "Deployment"},
-	{Namespace: "kube-system", Name: "kube-dns", Kind: "Deployment"},
+	{Namespace: "kube-system", Name: "kube-proxy", Kind: "DaemonSet", ServiceAccount: "kube-proxy"},
+	{Namespace: "kube-system", Name: "coredns", Kind: "Deployment", ServiceAccount: "coredns"},
+	{Namespace: "kube-system", Name: "kube-dns", Kind: "Deployment", ServiceAccount: "kube-dns"},
 	{Namespace: "kube-system", Name: "kube-apiserver", Kind: "Node"},
 	{Namespace: "kube-system", Name: "kube-controller-manager", Kind: "Node"},
 	{Namespace: "kube-system", Name: "kube-scheduler", Kind: "Node"},
 	{Namespace: "kube-system", Name: "etcd", Kind: "Node"},
-	{Namespace: "kube-system", Name: "metrics-server", Kind: "Deployment"},
-	{Namespace: "kube-system", Name: "aws-node", Kind: "DaemonSet"},
-	{Namespace: "kube-system", Name: "calico-node", Kind: "DaemonSet"},
-	{Namespace: "kube-system", Name: "cilium", Kind: "DaemonSet"},
+	{Namespace: "kube-system", Name: "metrics-server", Kind: "Deployment", ServiceAccount: "metrics-server"},
+	{Namespace: "kube-system", Name: "aws-node", Kind: "DaemonSet", ServiceAccount: "aws-node"},
+	{Namespace: "kube-system", Name: "calico-node", Kind: "DaemonSet", ServiceAccount: "calico-node"},
+	{Namespace: "kube-system", Name: "cilium", Kind: "DaemonSet", ServiceAccount: "cilium"},
 }
 
 // LoadInventory reads an inventory YAML file.
@@ -71,10 +91,16 @@ func LoadInventory(file string) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseInventory(file, data)
+}
+
+// ParseInventory reads an inventory (the content of file, which names it in
+// errors). Unknown keys are errors.
+func ParseInventory(file string, data []byte) (*Inventory, error) {
 	inv := new(Inventory)
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
-	if err := dec.Decode(inv); err != nil {
+	if err := dec.Decode(inv); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("inventory %s: %w", file, err)
 	}
 	for i, im := range inv.Images {
@@ -92,6 +118,19 @@ func LoadInventory(file string) (*Inventory, error) {
 			}
 		}
 	}
+	for i, w := range inv.Workloads {
+		switch {
+		case w.Name == "" || w.Namespace == "":
+			return nil, fmt.Errorf("inventory %s: workloads[%d]: namespace and name are required", file, i)
+		case w.NamePattern != "" && !validGlob(w.NamePattern):
+			return nil, fmt.Errorf("inventory %s: workloads[%d]: bad name_pattern %q", file, i, w.NamePattern)
+		}
+	}
+	for i, id := range inv.TrustedIdentities {
+		if id == "" || !validGlob(id) {
+			return nil, fmt.Errorf("inventory %s: trusted_identities[%d]: bad pattern %q", file, i, id)
+		}
+	}
 	if len(inv.SystemNamespaces) == 0 {
 		inv.SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 	}
@@ -102,8 +141,9 @@ func LoadInventory(file string) (*Inventory, error) {
 // entry matches and the tag or digest is allowed. Entries that name the
 // repository exactly take precedence over glob entries (ghcr.io/acme/*), so
 // pinning one repository's digests is not undone by a wider pattern.
-func (inv *Inventory) ImageApproved(image string) bool {
-	ref := ParseImage(image)
+func (inv *Inventory) ImageApproved(image string) bool { return inv.refApproved(ParseImage(image)) }
+
+func (inv *Inventory) refApproved(ref ImageRef) bool {
 	exact := false
 	for _, im := range inv.Images {
 		if strings.ToLower(im.Repository) == ref.Repository {
@@ -175,7 +215,7 @@ func (inv *Inventory) Imitates(r *podrecord.Record) string {
 	base := baseName(name)
 	for _, list := range [][]Workload{inv.Workloads, DefaultSystemWorkloads} {
 		for _, w := range list {
-			if !resembles(name, base, w.Name) {
+			if !resembles(name, base, w) {
 				continue
 			}
 			if ownedBy(r, w) {
@@ -187,17 +227,20 @@ func (inv *Inventory) Imitates(r *podrecord.Record) string {
 	return ""
 }
 
-// resembles: the pod's name is the workload's, derived from it, or within a
-// small edit distance of it (kube-proxx, kube-prxoy, coredns1).
-func resembles(name, base, workload string) bool {
-	if base == workload || name == workload || strings.HasPrefix(name, workload+"-") {
+// resembles: the pod's name is the workload's, derived from it, matches its
+// name pattern, or is within a small edit distance of it (kube-proxx,
+// kube-prxoy, coredns1).
+func resembles(name, base string, w Workload) bool {
+	workload := w.Name
+	if base == workload || name == workload || hasDashPrefix(name, workload) {
 		return true
 	}
-	maxDist := 1
-	if len(workload) >= 8 {
-		maxDist = 2
+	if w.NamePattern != "" {
+		if ok, _ := path.Match(w.NamePattern, name); ok {
+			return true
+		}
 	}
-	return Distance(base, workload) <= maxDist
+	return nearMiss(base, workload)
 }
 
 func ownedBy(r *podrecord.Record, w Workload) bool {
@@ -213,6 +256,11 @@ func ownedBy(r *podrecord.Record, w Workload) bool {
 	default:
 		return r.Owner.Kind == w.Kind && r.Owner.Name == w.Name
 	}
+}
+
+func validGlob(p string) bool {
+	_, err := path.Match(p, "")
+	return err == nil
 }
 
 func contains(ss []string, s string) bool {

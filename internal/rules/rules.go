@@ -1,13 +1,20 @@
 package rules
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 
@@ -34,15 +41,21 @@ type Rule struct {
 	line int
 }
 
+// IsEnabled: the rule has no enabled key or enabled: true.
+func (r *Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
+
+// Line is the line of the rule in its file.
+func (r *Rule) Line() int { return r.line }
+
 // File is a rules file.
 type File struct {
-	Rules []Rule `yaml:"rules"`
-}
-
-// Env is what a rule's expressions see: the record as pod and the inventory.
-type Env struct {
-	Pod       *podrecord.Record `expr:"pod"`
-	Inventory *Inventory        `expr:"inventory"`
+	// Lists are named lists of strings; a list's name in an expression is
+	// the list literal.
+	Lists map[string][]string `yaml:"lists"`
+	// Macros are named expressions; a macro's name in an expression is the
+	// macro's expression. Macros may use lists and other macros.
+	Macros map[string]string `yaml:"macros"`
+	Rules  []Rule            `yaml:"rules"`
 }
 
 // Finding is a rule that fired on a record.
@@ -64,47 +77,133 @@ type compiled struct {
 	outputs []*vm.Program
 }
 
-// Engine holds a compiled rule set and its inventory. Evaluate is not safe
-// for concurrent use: it reuses one VM.
+// Engine is a compiled rule set and its inventory. It is immutable once
+// compiled and safe for concurrent use: Evaluate takes a VM from a pool.
 type Engine struct {
 	rules     []compiled
+	all       []Rule
 	inventory *Inventory
-	vm        vm.VM
+	index     *index
+	calls     []callSite
+	pool      sync.Pool
+	hash      string
+	lists     int
+	macros    int
 }
 
 // Load reads and compiles a rules file against an inventory file. Every
 // problem of every rule is reported, each with the file, the rule id and its
 // line, and the expr error.
 func Load(rulesFile, inventoryFile string) (*Engine, error) {
-	inv, err := LoadInventory(inventoryFile)
+	rules, err := os.ReadFile(rulesFile)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(rulesFile)
+	inv, err := os.ReadFile(inventoryFile)
 	if err != nil {
 		return nil, err
 	}
-	return Compile(rulesFile, data, inv)
+	return LoadBytes(rulesFile, rules, inventoryFile, inv)
+}
+
+// LoadBytes compiles rules (the content of rulesFile) against the inventory
+// inv (the content of inventoryFile); the files only name the sources in
+// errors.
+func LoadBytes(rulesFile string, rules []byte, inventoryFile string, inv []byte) (*Engine, error) {
+	i, err := ParseInventory(inventoryFile, inv)
+	if err != nil {
+		return nil, err
+	}
+	e, err := Compile(rulesFile, rules, i)
+	if err != nil {
+		return nil, err
+	}
+	e.hash = contentHash(rules, inv)
+	return e, nil
+}
+
+// contentHash identifies a rules file and inventory by content.
+func contentHash(rules, inv []byte) string {
+	h := sha256.New()
+	a, b := sha256.Sum256(rules), sha256.Sum256(inv)
+	h.Write(a[:])
+	h.Write(b[:])
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Compile compiles rules (the content of file, which names it in errors).
 func Compile(file string, data []byte, inv *Inventory) (*Engine, error) {
+	return compile(file, data, inv, true)
+}
+
+// compile compiles with the fast path (fastpath.go) or, for tests that
+// compare the two, without.
+func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	var f File
-	if err := doc.Decode(&f); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	lines := ruleLines(&doc)
-	e := &Engine{inventory: inv}
+	lines := itemLines(&doc)
+	e := &Engine{inventory: inv, index: newIndex(inv), hash: contentHash(data, nil), lists: len(f.Lists), macros: len(f.Macros)}
+	e.pool.New = func() any { return newEvaluator(e) }
+
+	fns := newFunctions()
+	byName := make(map[string]*function, len(fns))
+	for _, fn := range fns {
+		byName[fn.name] = fn
+	}
 	var errs []error
+	lists := map[string][]string{}
+	for _, name := range sortedKeys(f.Lists) {
+		where := fmt.Sprintf("%s:%d: list %q", file, lines["lists/"+name], name)
+		if err := checkName(name, byName); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			continue
+		}
+		items := f.Lists[name]
+		if items == nil {
+			items = []string{}
+		}
+		lists[name] = items
+	}
+	macros := map[string]string{}
+	for _, name := range sortedKeys(f.Macros) {
+		where := fmt.Sprintf("%s:%d: macro %q", file, lines["macros/"+name], name)
+		switch {
+		case lists[name] != nil:
+			errs = append(errs, fmt.Errorf("%s: a list has the same name", where))
+		case strings.TrimSpace(f.Macros[name]) == "":
+			errs = append(errs, fmt.Errorf("%s: empty", where))
+		default:
+			if err := checkName(name, byName); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+				continue
+			}
+			macros[name] = f.Macros[name]
+		}
+	}
+
+	c := compiler{e: e, fns: fns, byName: byName, lists: lists, macros: macros}
+	if fast {
+		c.fast = &fastPath{e: e, fns: byName, keys: map[string]int{}}
+	}
+	c.fnOpts = exprFunctions(e.index, fns)
+	// A macro is checked on its own first, so that its errors name it.
+	for _, name := range sortedKeys(macros) {
+		if _, err := c.check(macros[name], false); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: macro %q: %w", file, lines["macros/"+name], name, err))
+		}
+	}
+
 	ids := map[string]bool{}
 	for i, r := range f.Rules {
-		if i < len(lines) {
-			r.line = lines[i]
-		}
+		r.line = lines[fmt.Sprintf("rules/%d", i)]
 		where := fmt.Sprintf("%s:%d: rule %q", file, r.line, r.ID)
 		switch {
 		case r.ID == "":
@@ -125,30 +224,31 @@ func Compile(file string, data []byte, inv *Inventory) (*Engine, error) {
 			errs = append(errs, fmt.Errorf("%s: severity %q is not one of %s", where, r.Severity, strings.Join(severities, ", ")))
 			continue
 		}
-		if r.Enabled != nil && !*r.Enabled {
+		e.all = append(e.all, r)
+		if !r.IsEnabled() {
 			continue
 		}
-		c := compiled{rule: r}
-		opts := append(envOptions(inv), expr.AsBool())
+		cr := compiled{rule: r}
 		var err error
-		c.cond, err = expr.Compile(r.Condition, opts...)
+		cr.cond, err = c.compile(r.Condition, true)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: condition: %w", where, err))
 			continue
 		}
-		for k := range r.Output {
-			c.outKeys = append(c.outKeys, k)
-		}
-		sort.Strings(c.outKeys)
-		for _, k := range c.outKeys {
-			p, err := expr.Compile(r.Output[k], envOptions(inv)...)
+		cr.outKeys = sortedKeys(r.Output)
+		ok := true
+		for _, k := range cr.outKeys {
+			p, err := c.compile(r.Output[k], false)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: output %s: %w", where, k, err))
+				ok = false
 				continue
 			}
-			c.outputs = append(c.outputs, p)
+			cr.outputs = append(cr.outputs, p)
 		}
-		e.rules = append(e.rules, c)
+		if ok {
+			e.rules = append(e.rules, cr)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -156,66 +256,145 @@ func Compile(file string, data []byte, inv *Inventory) (*Engine, error) {
 	return e, nil
 }
 
-// ruleLines returns the line of each item of the top-level rules sequence.
-func ruleLines(doc *yaml.Node) []int {
-	if len(doc.Content) == 0 {
-		return nil
+// compiler compiles one rule set's expressions twice: once with the
+// functions' real signatures, which checks types and reports errors as the
+// rule author wrote the expression, then with the fast path, for running.
+type compiler struct {
+	e      *Engine
+	fns    []*function
+	byName map[string]*function
+	fnOpts []expr.Option
+	lists  map[string][]string
+	macros map[string]string
+	fast   *fastPath
+}
+
+func (c *compiler) options(x *expander, asBool bool) []expr.Option {
+	opts := append([]expr.Option{expr.Env(Env{})}, c.fnOpts...)
+	opts = append(opts, expr.Patch(x))
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	return opts
+}
+
+func (c *compiler) check(src string, asBool bool) (*vm.Program, error) {
+	x := newExpander(c.lists, c.macros)
+	p, err := expr.Compile(src, c.options(x, asBool)...)
+	if len(x.errs) > 0 {
+		return nil, bind(src, errors.Join(x.errs...))
+	}
+	return p, err
+}
+
+func (c *compiler) compile(src string, asBool bool) (*vm.Program, error) {
+	p, err := c.check(src, asBool)
+	if err != nil || c.fast == nil {
+		return p, err
+	}
+	x := newExpander(c.lists, c.macros)
+	c.fast.errs = nil
+	p, err = expr.Compile(src, append(c.options(x, asBool), expr.Patch(c.fast))...)
+	if len(c.fast.errs) > 0 {
+		return nil, bind(src, errors.Join(c.fast.errs...))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fast path: %w", err)
+	}
+	return p, nil
+}
+
+// bind adds the source snippet to the expr file errors in err.
+func bind(src string, err error) error {
+	var out []error
+	for _, e := range unjoin(err) {
+		var fe *file.Error
+		if errors.As(e, &fe) {
+			e = fe.Bind(file.NewSource(src))
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// itemLines returns the line of each rule ("rules/<i>"), list
+// ("lists/<name>") and macro ("macros/<name>").
+func itemLines(doc *yaml.Node) map[string]int {
+	out := map[string]int{}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return out
 	}
 	root := doc.Content[0]
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "rules" {
-			var out []int
-			for _, n := range root.Content[i+1].Content {
-				out = append(out, n.Line)
+		key, val := root.Content[i].Value, root.Content[i+1]
+		switch key {
+		case "rules":
+			for j, n := range val.Content {
+				out[fmt.Sprintf("rules/%d", j)] = n.Line
 			}
-			return out
+		case "lists", "macros":
+			for j := 0; j+1 < len(val.Content); j += 2 {
+				out[key+"/"+val.Content[j].Value] = val.Content[j].Line
+			}
 		}
 	}
-	return nil
+	return out
 }
 
-func envOptions(inv *Inventory) []expr.Option {
-	return []expr.Option{
-		expr.Env(Env{}),
-		expr.Function("imitates",
-			func(params ...any) (any, error) { return inv.Imitates(params[0].(*podrecord.Record)), nil },
-			new(func(*podrecord.Record) string)),
-		expr.Function("creatorAllowed",
-			func(params ...any) (any, error) { return inv.CreatorAllowed(params[0].(*podrecord.Record)), nil },
-			new(func(*podrecord.Record) bool)),
-		expr.Function("imageApproved",
-			func(params ...any) (any, error) { return inv.ImageApproved(params[0].(string)), nil },
-			new(func(string) bool)),
-		expr.Function("image",
-			func(params ...any) (any, error) { return ParseImage(params[0].(string)), nil },
-			new(func(string) ImageRef)),
-		expr.Function("isControllerSuffix",
-			func(params ...any) (any, error) { return IsControllerSuffix(params[0].(string)), nil },
-			new(func(string) bool)),
-		expr.Function("distance",
-			func(params ...any) (any, error) { return Distance(params[0].(string), params[1].(string)), nil },
-			new(func(string, string) int)),
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Len is the number of enabled rules.
 func (e *Engine) Len() int { return len(e.rules) }
 
+// Rules returns every rule of the file, enabled or not, in file order.
+func (e *Engine) Rules() []Rule { return append([]Rule(nil), e.all...) }
+
+// Hash identifies the rules file and inventory the engine was compiled from
+// (16 hex digits of SHA-256 over both contents).
+func (e *Engine) Hash() string { return e.hash }
+
+// Inventory is the inventory the rules were compiled against.
+func (e *Engine) Inventory() *Inventory { return e.inventory }
+
 // Evaluate runs every enabled rule on r and returns the findings, in rule
 // order. A rule whose evaluation fails is reported in errs and skipped; the
-// others still run.
+// others still run. Evaluate is safe for concurrent use. Outputs are
+// evaluated only for rules that fire.
 func (e *Engine) Evaluate(r *podrecord.Record) (findings []Finding, errs []error) {
-	env := Env{Pod: r, Inventory: e.inventory}
+	ev := e.pool.Get().(*evaluator)
+	env := ev.begin(r)
+	fired := ev.fired[:0]
 	for i := range e.rules {
 		c := &e.rules[i]
-		out, err := e.vm.Run(c.cond, env)
+		out, err := ev.vm.Run(c.cond, env)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rule %s: %w", c.rule.ID, err))
 			continue
 		}
-		if fired, _ := out.(bool); !fired {
-			continue
+		if ok, _ := out.(bool); ok {
+			fired = append(fired, i)
 		}
+	}
+	ev.fired = fired
+	if len(fired) > 0 {
+		findings = make([]Finding, 0, len(fired))
+	}
+	for _, i := range fired {
+		c := &e.rules[i]
 		f := Finding{
 			RuleID: c.rule.ID, Title: c.rule.Title, Description: c.rule.Description,
 			Severity: c.rule.Severity, MITRE: c.rule.MITRE, Tags: c.rule.Tags,
@@ -223,15 +402,119 @@ func (e *Engine) Evaluate(r *podrecord.Record) (findings []Finding, errs []error
 		if len(c.outputs) > 0 {
 			f.Output = make(map[string]string, len(c.outputs))
 			for j, p := range c.outputs {
-				v, err := e.vm.Run(p, env)
+				v, err := ev.vm.Run(p, env)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("rule %s: output %s: %w", c.rule.ID, c.outKeys[j], err))
 					continue
 				}
-				f.Output[c.outKeys[j]] = fmt.Sprint(v)
+				f.Output[c.outKeys[j]] = sprint(v)
 			}
 		}
 		findings = append(findings, f)
 	}
+	e.release(ev)
 	return findings, errs
+}
+
+// Match evaluates the conditions of the enabled rules on r, without outputs,
+// and appends the indexes (in Rules order of the enabled rules) of those that
+// fire to dst. The first error stops it. It is Evaluate without the findings:
+// for benchmarks and tests of the conditions' cost.
+func (e *Engine) Match(r *podrecord.Record, dst []int) ([]int, error) {
+	ev := e.pool.Get().(*evaluator)
+	defer e.release(ev)
+	env := ev.begin(r)
+	for i := range e.rules {
+		out, err := ev.vm.Run(e.rules[i].cond, env)
+		if err != nil {
+			return dst, fmt.Errorf("rule %s: %w", e.rules[i].rule.ID, err)
+		}
+		if fired, _ := out.(bool); fired {
+			dst = append(dst, i)
+		}
+	}
+	return dst, nil
+}
+
+// begin prepares ev for r and returns the environment to run programs on.
+func (ev *evaluator) begin(r *podrecord.Record) any {
+	ev.rec = r
+	ev.gen++
+	ev.seq++
+	ev.env.Pod = *r
+	// The one allocation per record: expr reads the fields of a value it is
+	// given without copying them, of a pointer with (see Env).
+	return ev.env
+}
+
+// release forgets the record (so the pool does not keep it alive) and puts
+// ev back.
+func (e *Engine) release(ev *evaluator) {
+	ev.rec = nil
+	ev.env.Pod = podrecord.Record{}
+	clear(ev.memoS)
+	clear(ev.memoX)
+	clear(ev.boxStr)
+	clear(ev.boxAny)
+	e.pool.Put(ev)
+}
+
+// EnabledRules returns the enabled rules, in the order Match indexes them.
+func (e *Engine) EnabledRules() []Rule {
+	out := make([]Rule, len(e.rules))
+	for i := range e.rules {
+		out[i] = e.rules[i].rule
+	}
+	return out
+}
+
+// sprint is fmt.Sprint without fmt for the usual output values.
+func sprint(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case bool:
+		return strconv.FormatBool(v)
+	case int:
+		return strconv.Itoa(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// Session holds one record ready for evaluation, to run the enabled rules'
+// conditions one at a time: for tests and per-rule benchmarks. It is not
+// safe for concurrent use; Close it to give its VM back.
+type Session struct {
+	e   *Engine
+	ev  *evaluator
+	env any
+}
+
+// NewSession prepares r for evaluation (the one allocation per record).
+func (e *Engine) NewSession(r *podrecord.Record) *Session {
+	ev := e.pool.Get().(*evaluator)
+	return &Session{e: e, ev: ev, env: ev.begin(r)}
+}
+
+// Match evaluates the condition of the i-th enabled rule (EnabledRules).
+// Record functions computed for an earlier Match are reused until Forget.
+func (s *Session) Match(i int) (bool, error) {
+	out, err := s.ev.vm.Run(s.e.rules[i].cond, s.env)
+	if err != nil {
+		return false, fmt.Errorf("rule %s: %w", s.e.rules[i].rule.ID, err)
+	}
+	fired, _ := out.(bool)
+	return fired, nil
+}
+
+// Forget drops what record functions computed, so that the next Match
+// computes them again: the cost of a rule on its own.
+func (s *Session) Forget() { s.ev.gen++ }
+
+// Close ends the session.
+func (s *Session) Close() {
+	if s.ev != nil {
+		s.e.release(s.ev)
+		s.ev = nil
+	}
 }

@@ -232,10 +232,10 @@ func TestRulesAndFindings(t *testing.T) {
 		assert.Equal(t, "webhook-audit", str(f, attr.K8sPodName))
 		assert.NotEmpty(t, str(f, attr.AuditID), "a finding references its record")
 	}
-	assert.Equal(t, []string{"PT-0001", "PT-0003"}, ids)
+	assert.Equal(t, []string{"PT-0001", "PT-0003", "PT-0023", "PT-0024"}, ids)
 	assert.Equal(t, plog.SeverityNumberError, findings[0].SeverityNumber())
 	assert.Contains(t, findings[0].Body().Str(), "finding HIGH PT-0001")
-	assert.Equal(t, int64(2), sum(t, tel, "otelcol_pod_creation_findings"))
+	assert.Equal(t, int64(4), sum(t, tel, "otelcol_pod_creation_findings"))
 }
 
 func TestBrokenRuleStopsStartup(t *testing.T) {

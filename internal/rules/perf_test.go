@@ -1,0 +1,113 @@
+package rules
+
+import (
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/podtrail/podtrail/internal/podrecord"
+)
+
+// TestAllocations: evaluating the pack's conditions on a record allocates
+// once (boxing the environment, see Env), plus once for each image
+// reference a record function returns for PT-0020, PT-0021 or PT-0024, that
+// is when they fire; each rule's condition on its own allocates nothing, its
+// record functions recomputed (Forget) or not. Findings allocate (their
+// output maps and strings).
+func TestAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector are not the program's")
+	}
+	e := loadPack(t)
+	records := append(demoRecords(t), fixtureRecords(t)...)
+	dst := make([]int, 0, e.Len())
+	for _, r := range records {
+		fs, _ := e.Evaluate(r) // warm up: VMs, image cache
+		want := 1.0
+		for _, id := range ids(fs) {
+			if id == "PT-0020" || id == "PT-0021" || id == "PT-0024" {
+				want++
+			}
+		}
+		if n := testing.AllocsPerRun(20, func() { dst, _ = e.Match(r, dst[:0]) }); n > want || len(fs) == 0 && n != 1 {
+			t.Errorf("%s: %v allocations for the conditions, want %v", r.DisplayName(), n, want)
+		}
+		s := e.NewSession(r)
+		for i, rule := range e.EnabledRules() {
+			n := testing.AllocsPerRun(5, func() {
+				s.Forget()
+				_, _ = s.Match(i)
+			})
+			if n != 0 {
+				t.Errorf("%s: %s allocates %v", r.DisplayName(), rule.ID, n)
+			}
+		}
+		s.Close()
+	}
+	quiet := demoRecords(t)[0] // kube-proxy's own pod: no finding
+	if n := testing.AllocsPerRun(20, func() { _, _ = e.Evaluate(quiet) }); n != 1 {
+		t.Errorf("Evaluate on a quiet record: %v allocations, want 1", n)
+	}
+}
+
+// BenchmarkDefaultPack evaluates the whole default pack (conditions, and
+// outputs of the rules that fire) on one record: quiet is kube-proxy's own
+// pod (no finding), lookalike alice's kube-proxy-x7b2q (6 findings),
+// conditions the same without building findings. It reports the mean, the
+// median of single evaluations (p50-ns), ns per rule and allocations.
+func BenchmarkDefaultPack(b *testing.B) {
+	e := loadPack(b)
+	demo := demoRecords(b)
+	for _, bc := range []struct {
+		name       string
+		r          *podrecord.Record
+		conditions bool
+	}{
+		{"quiet", demo[0], false},
+		{"lookalike", demo[2], false},
+		{"lookalike/conditions", demo[2], true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			dst := make([]int, 0, e.Len())
+			run := func() {
+				if bc.conditions {
+					dst, _ = e.Match(bc.r, dst[:0])
+				} else {
+					_, _ = e.Evaluate(bc.r)
+				}
+			}
+			run()
+			times := make([]time.Duration, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				run()
+				times[i] = time.Since(t0)
+			}
+			b.StopTimer()
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*e.Len()), "ns/rule")
+		})
+	}
+}
+
+// BenchmarkRule measures each enabled rule's condition on its own on the
+// lookalike record, its record functions recomputed every time (Forget):
+// the cost a rule adds to the pack at most.
+func BenchmarkRule(b *testing.B) {
+	e := loadPack(b)
+	r := demoRecords(b)[2]
+	for i, rule := range e.EnabledRules() {
+		b.Run(rule.ID, func(b *testing.B) {
+			s := e.NewSession(r)
+			defer s.Close()
+			b.ReportAllocs()
+			for n := 0; n < b.N; n++ {
+				s.Forget()
+				_, _ = s.Match(i)
+			}
+		})
+	}
+}

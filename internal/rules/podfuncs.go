@@ -1,0 +1,712 @@
+package rules
+
+import (
+	"iter"
+	"path"
+	"strings"
+
+	"github.com/podtrail/podtrail/internal/podrecord"
+)
+
+// index is what the record functions need from an inventory, computed once
+// per compiled set so that evaluating a record allocates nothing.
+type index struct {
+	inv       *Inventory
+	workloads []workload // the inventory's, then DefaultSystemWorkloads
+	refs      []imageRef // the inventory's repositories, DefaultSystemImages, KnownRegistries
+	known     map[string]bool
+	ns        map[string]*Namespace
+	// identities are the trusted identities and namespace creators without
+	// wildcards: the names a lookalike username imitates.
+	identities    []string
+	identityBoxes []any
+	images        imageCache
+	// compiled globs, parallel to inv.Images, inv.Namespaces[].Creators,
+	// inv.TrustedIdentities
+	imageRepos []string // lower case
+	imageGlobs []glob
+	creators   [][]glob
+	trusted    []glob
+}
+
+// nameInfo is what the name functions share about one record's name,
+// computed once per record (evaluator.names).
+type nameInfo struct {
+	gen        uint64
+	name, base string
+	// resembles is the first workload the name resembles, -1 for none;
+	// own: a workload the name resembles owns the pod.
+	resembles int
+	own       bool
+}
+
+type workload struct {
+	Workload
+	id, saID     string // namespace/name, namespace/service_account
+	idBox, saBox any    // the same, boxed once (see podStr)
+	// workloadMismatch's answers, boxed once
+	msgSA, msgLabels, msgName any
+	skel                      string
+	inv                       bool // from the inventory, not a default
+}
+
+type imageRef struct {
+	repoRef
+	name string // as the inventory or the default list writes it
+	box  any    // name, boxed once
+}
+
+// none is the empty result of a string function, boxed without allocating.
+var none any = ""
+
+func newIndex(inv *Inventory) *index {
+	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*Namespace{}}
+	add := func(w Workload, fromInv bool) {
+		id, saID := w.Namespace+"/"+w.Name, w.Namespace+"/"+w.ServiceAccount
+		ix.workloads = append(ix.workloads, workload{Workload: w, id: id, saID: saID, idBox: id, saBox: saID,
+			skel: Skeleton(w.Name), inv: fromInv, msgSA: id + ": service account is not " + w.ServiceAccount,
+			msgLabels: id + ": lacks its labels", msgName: id + ": name outside " + w.NamePattern})
+	}
+	for _, w := range inv.Workloads {
+		add(w, true)
+		ix.known[w.Namespace] = true
+	}
+	for _, w := range DefaultSystemWorkloads {
+		add(w, false)
+	}
+	for _, im := range inv.Images {
+		ix.refs = append(ix.refs, imageRef{refOf(im.Repository), im.Repository, im.Repository})
+	}
+	for _, r := range DefaultSystemImages {
+		ix.refs = append(ix.refs, imageRef{refOf(r), r, r})
+	}
+	for _, r := range KnownRegistries {
+		ix.refs = append(ix.refs, imageRef{refOf(r), r, r})
+	}
+	for _, n := range inv.SystemNamespaces {
+		ix.known[n] = true
+	}
+	for i := range inv.Namespaces {
+		n := &inv.Namespaces[i]
+		ix.known[n.Name] = true
+		if ix.ns[n.Name] == nil {
+			ix.ns[n.Name] = n
+		}
+		for _, c := range n.Creators {
+			if !strings.ContainsAny(c, "*?[") && !contains(ix.identities, c) {
+				ix.identities = append(ix.identities, c)
+			}
+		}
+	}
+	for _, c := range inv.TrustedIdentities {
+		if !strings.ContainsAny(c, "*?[") && !contains(ix.identities, c) {
+			ix.identities = append(ix.identities, c)
+		}
+	}
+	for _, id := range ix.identities {
+		ix.identityBoxes = append(ix.identityBoxes, id)
+	}
+	for _, im := range inv.Images {
+		ix.imageRepos = append(ix.imageRepos, strings.ToLower(im.Repository))
+		ix.imageGlobs = append(ix.imageGlobs, compileGlob(strings.ToLower(im.Repository)))
+	}
+	for _, n := range inv.Namespaces {
+		ix.creators = append(ix.creators, compileGlobs(n.Creators))
+	}
+	ix.trusted = compileGlobs(inv.TrustedIdentities)
+	return ix
+}
+
+// names returns the name analysis of ev's record.
+func (ev *evaluator) names(ix *index) *nameInfo {
+	ni := &ev.nameCache
+	if ni.gen == ev.gen && ev.gen != 0 {
+		return ni
+	}
+	*ni = nameInfo{gen: ev.gen, name: podName(ev.rec), resembles: -1}
+	if ni.name == "" {
+		return ni
+	}
+	ni.base = baseName(ni.name)
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if resembles(ni.name, ni.base, w.Workload) {
+			if ni.resembles < 0 {
+				ni.resembles = i
+			}
+			if ownedBy(ev.rec, w.Workload) {
+				ni.own = true
+				break
+			}
+		}
+	}
+	return ni
+}
+
+func podName(r *podrecord.Record) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.GenerateName
+}
+
+// imitates is Inventory.Imitates returning a precomputed string.
+func (ix *index) imitates(ni *nameInfo) any {
+	if ni.resembles < 0 || ni.own {
+		return none
+	}
+	return ix.workloads[ni.resembles].idBox
+}
+
+// homoglyphOf returns the workload whose name the pod's name (or its base)
+// spells with lookalike characters: same skeleton, different letters.
+func (ix *index) homoglyphOf(r *podrecord.Record, ni *nameInfo, scratch *[]byte) any {
+	name, base := ni.name, ni.base
+	if name == "" || ni.own {
+		return none
+	}
+	buf := appendSkeleton((*scratch)[:0], name)
+	nameSkel := len(buf)
+	buf = appendSkeleton(buf, base)
+	*scratch = buf
+	full, baseSkel := buf[:nameSkel], buf[nameSkel:]
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if base == w.Name || hasDashPrefix(name, w.Name) || len(w.Name) < 3 {
+			continue
+		}
+		if string(baseSkel) == w.skel || len(full) > len(w.skel) && string(full[:len(w.skel)]) == w.skel && full[len(w.skel)] == '-' {
+			if ownedBy(r, w.Workload) {
+				return none
+			}
+			return w.idBox
+		}
+	}
+	return none
+}
+
+// similarWorkload returns the workload whose name the pod's base name is
+// Jaro-Winkler similar to (≥ threshold) without being it or derived from it.
+// Names shorter than 6 characters are left out: short names are all alike.
+func (ix *index) similarWorkload(r *podrecord.Record, ni *nameInfo, threshold float64) any {
+	name, base := ni.name, ni.base
+	if name == "" || ni.own {
+		return none
+	}
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if len(w.Name) < 6 || base == w.Name || hasDashPrefix(name, w.Name) || maxJaroWinkler(len(base), len(w.Name)) < threshold {
+			continue
+		}
+		if JaroWinkler(base, w.Name) >= threshold {
+			if ownedBy(r, w.Workload) {
+				return none
+			}
+			return w.idBox
+		}
+	}
+	return none
+}
+
+// serviceAccountBorrowed returns the workload whose service account the pod
+// runs as, in its namespace, without being one of its pods.
+func (ix *index) serviceAccountBorrowed(r *podrecord.Record) any {
+	sa := r.ServiceAccount
+	if sa == "" || sa == "default" {
+		return none
+	}
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if w.ServiceAccount == sa && w.Namespace == r.Namespace && !ownedBy(r, w.Workload) {
+			if ix.ownedByAny(r, sa) {
+				return none
+			}
+			return w.idBox
+		}
+	}
+	return none
+}
+
+// ownedByAny: another workload with the same service account owns the pod.
+func (ix *index) ownedByAny(r *podrecord.Record, sa string) bool {
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if w.ServiceAccount == sa && w.Namespace == r.Namespace && ownedBy(r, w.Workload) {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceAccountLookalike returns namespace/service-account of the known
+// service account (of an inventory or system workload, in the pod's
+// namespace) that the pod's service account is a near miss or homoglyph of.
+func (ix *index) serviceAccountLookalike(r *podrecord.Record) any {
+	sa := r.ServiceAccount
+	if sa == "" || sa == "default" {
+		return none
+	}
+	for i := range ix.workloads {
+		if w := &ix.workloads[i]; w.ServiceAccount == sa && w.Namespace == r.Namespace {
+			return none
+		}
+	}
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if w.ServiceAccount == "" || w.Namespace != r.Namespace || len(w.ServiceAccount) < 4 {
+			continue
+		}
+		if nearMiss(sa, w.ServiceAccount) || Confusable(sa, w.ServiceAccount) {
+			return w.saBox
+		}
+	}
+	return none
+}
+
+// labelMimicry returns the inventory workload, in the pod's namespace, whose
+// selector labels the pod carries, all of them, without being its pod.
+func (ix *index) labelMimicry(r *podrecord.Record) any {
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if len(w.Labels) == 0 || w.Namespace != r.Namespace || !hasLabels(r.Labels, w.Labels) {
+			continue
+		}
+		if !ownedBy(r, w.Workload) {
+			return w.idBox
+		}
+	}
+	return none
+}
+
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// identityLabels are the label keys whose values name an application: the
+// ones labelValueLookalike reads.
+var identityLabels = []string{"k8s-app", "app", "app.kubernetes.io/name", "app.kubernetes.io/instance",
+	"app.kubernetes.io/component", "component", "name"}
+
+// labelValueLookalike returns the workload whose name the value of an
+// identity label of the pod (k8s-app, app, app.kubernetes.io/name, ...: see
+// identityLabels) is a near miss or homoglyph of (k8s-app=kube-pr0xy), when
+// the pod is not that workload's.
+func (ix *index) labelValueLookalike(r *podrecord.Record, ni *nameInfo) any {
+	if len(r.Labels) == 0 || ni.own {
+		return none
+	}
+	for _, key := range identityLabels {
+		v, ok := r.Labels[key]
+		if !ok || len(v) < 3 {
+			continue
+		}
+		for i := range ix.workloads {
+			w := &ix.workloads[i]
+			if len(w.Name) < 5 || v == w.Name {
+				continue
+			}
+			if nearMiss(v, w.Name) || Confusable(v, w.Name) {
+				if ownedBy(r, w.Workload) {
+					return none
+				}
+				return w.idBox
+			}
+		}
+	}
+	return none
+}
+
+// Deployment tools and the evidence they leave in a request.
+var tools = []struct {
+	name     string
+	box      any
+	claims   func(r *podrecord.Record) bool
+	evidence []string // substrings of the user agent, field manager or managers
+}{
+	{"helm", "helm", func(r *podrecord.Record) bool {
+		return strings.EqualFold(r.Labels["app.kubernetes.io/managed-by"], "Helm") || r.Annotations["meta.helm.sh/release-name"] != ""
+	}, []string{"helm"}},
+	{"argocd", "argocd", func(r *podrecord.Record) bool {
+		return r.Labels["argocd.argoproj.io/instance"] != "" || r.Annotations["argocd.argoproj.io/tracking-id"] != ""
+	}, []string{"argocd"}},
+	{"flux", "flux", func(r *podrecord.Record) bool {
+		return hasKeyPrefix(r.Labels, "kustomize.toolkit.fluxcd.io/") || hasKeyPrefix(r.Labels, "helm.toolkit.fluxcd.io/")
+	}, []string{"kustomize-controller", "helm-controller", "flux"}},
+}
+
+// toolMimicry returns the deployment tool (helm, argocd, flux) whose labels
+// or annotations a pod without an owner carries while nothing in the request
+// (user agent, field manager, managedFields managers) came from that tool.
+// Pods made by controllers inherit their template's labels and are skipped.
+func (ix *index) toolMimicry(r *podrecord.Record) any {
+	if r.Owner.Kind != "" {
+		return none
+	}
+	for _, t := range tools {
+		if !t.claims(r) {
+			continue
+		}
+		seen := false
+		for _, e := range t.evidence {
+			if containsFold(r.UserAgent, e) || containsFold(r.FieldManager, e) || anyContainsFold(r.Managers, e) {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			return t.box
+		}
+	}
+	return none
+}
+
+func hasKeyPrefix(m map[string]string, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold: s contains the lower-case ASCII substr, ignoring case.
+func containsFold(s, substr string) bool {
+	n := len(substr)
+	for i := 0; i+n <= len(s); i++ {
+		if strings.EqualFold(s[i:i+n], substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyContainsFold(ss []string, substr string) bool {
+	for _, s := range ss {
+		if containsFold(s, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameFitsOwner reports whether the pod's name is what its owner's
+// controller would have made: <replicaset>-<5 random>, <daemonset>-<5
+// random>, <job>-[<index>-]<5 random>, <statefulset>-<ordinal>,
+// <static pod>-<node>. It also checks that the pod-template-hash and the
+// DaemonSet's controller-revision-hash labels are hashes a controller makes
+// (456789bcdf, 6–10 long) and that pod-template-hash ends the ReplicaSet's
+// name. Pods without an owner, of other owner kinds, or whose name is not
+// known (below the RequestResponse audit level) fit.
+func nameFitsOwner(r *podrecord.Record) bool {
+	name, owner := r.Name, r.Owner.Name
+	if r.Owner.Kind == "" || name == "" {
+		return true
+	}
+	switch r.Owner.Kind {
+	case "ReplicaSet", "DaemonSet", "Job":
+		if !generatedFrom(name, owner, r.Owner.Kind == "Job") {
+			return false
+		}
+		if h, ok := r.Labels["pod-template-hash"]; ok && r.Owner.Kind == "ReplicaSet" {
+			if !ControllerSuffix(h, "hash") || !strings.HasSuffix(owner, h) || len(owner) <= len(h) || owner[len(owner)-len(h)-1] != '-' {
+				return false
+			}
+		}
+		if h, ok := r.Labels["controller-revision-hash"]; ok && r.Owner.Kind == "DaemonSet" {
+			if i := strings.LastIndexByte(h, '-'); i >= 0 {
+				h = h[i+1:]
+			}
+			if !ControllerSuffix(h, "hash") {
+				return false
+			}
+		}
+		return true
+	case "StatefulSet":
+		return len(name) > len(owner)+1 && strings.HasPrefix(name, owner) && name[len(owner)] == '-' &&
+			ControllerSuffix(name[len(owner)+1:], "ordinal")
+	case "Node":
+		n := r.Node
+		return n == "" || len(name) > len(n)+1 && strings.HasSuffix(name, n) && name[len(name)-len(n)-1] == '-'
+	}
+	return true
+}
+
+// generatedFrom: name is generateName <owner>- (cut to 58 characters by the
+// apiserver) plus 5 random characters, with a Job's completion index before
+// them when indexed.
+func generatedFrom(name, owner string, indexed bool) bool {
+	prefixLen := len(owner) + 1
+	if prefixLen > maxGenerateNameBase {
+		prefixLen = maxGenerateNameBase
+	}
+	if len(name) <= prefixLen {
+		return false
+	}
+	if len(owner) >= prefixLen {
+		if name[:prefixLen] != owner[:prefixLen] {
+			return false
+		}
+	} else if name[:len(owner)] != owner || name[len(owner)] != '-' {
+		return false
+	}
+	rest := name[prefixLen:]
+	if ControllerSuffix(rest, "random") {
+		return true
+	}
+	if indexed {
+		if i := strings.IndexByte(rest, '-'); i > 0 && isDigits(rest[:i]) {
+			return ControllerSuffix(rest[i+1:], "random")
+		}
+	}
+	return false
+}
+
+// workloadMismatch returns "<namespace/name>: <what>" when the pod belongs to
+// an inventory workload (owned by it and named after it) but runs with
+// another service account, lacks its labels, or is named outside its
+// name_pattern.
+func (ix *index) workloadMismatch(r *podrecord.Record, ni *nameInfo) any {
+	name, base := ni.name, ni.base
+	if name == "" {
+		return none
+	}
+	for i := range ix.workloads {
+		w := &ix.workloads[i]
+		if !w.inv || !ownedBy(r, w.Workload) || !resembles(name, base, w.Workload) {
+			continue
+		}
+		switch {
+		case w.ServiceAccount != "" && r.ServiceAccount != w.ServiceAccount:
+			return w.msgSA
+		case !hasLabels(r.Labels, w.Labels):
+			return w.msgLabels
+		case w.NamePattern != "" && r.Name != "":
+			if ok, _ := path.Match(w.NamePattern, r.Name); !ok {
+				return w.msgName
+			}
+		}
+	}
+	return none
+}
+
+// initiatorAllowed applies the namespace's creators and channels to the
+// pod's initiator: who last created or changed the pod template of a
+// controller-made pod's owner chain. Pods without an initiator, or whose
+// initiator is a controller, node or system identity, are allowed.
+func (ix *index) initiatorAllowed(r *podrecord.Record) bool {
+	in := r.Initiator
+	if in == nil || in.Kind != podrecord.ActorUser && in.Kind != podrecord.ActorServiceAccount {
+		return true
+	}
+	for i := range ix.inv.Namespaces {
+		ns := &ix.inv.Namespaces[i]
+		if ns.Name != r.Namespace {
+			continue
+		}
+		if len(ns.Channels) > 0 && !contains(ns.Channels, in.Channel) {
+			return false
+		}
+		return len(ns.Creators) == 0 || matchAny(ix.creators[i], in.Username)
+	}
+	return true
+}
+
+// knownNamespace: the namespace is a system namespace, has an approved
+// workload, or has a namespaces entry.
+func (ix *index) knownNamespace(r *podrecord.Record) bool { return ix.known[r.Namespace] }
+
+// trustedIdentity: the actor's username matches a trusted_identities glob.
+func (ix *index) trustedIdentity(r *podrecord.Record) bool {
+	return matchAny(ix.trusted, r.Actor.Username)
+}
+
+// identityLookalike returns the trusted identity or namespace creator
+// (without wildcards) whose username the actor's is a homoglyph of, or a near
+// miss of when 8 characters or longer, without being trusted itself.
+func (ix *index) identityLookalike(r *podrecord.Record) any {
+	u := r.Actor.Username
+	if u == "" || contains(ix.identities, u) || ix.trustedIdentity(r) {
+		return none
+	}
+	for i, id := range ix.identities {
+		if Confusable(u, id) || len(id) >= 8 && nearMiss(u, id) {
+			return ix.identityBoxes[i]
+		}
+	}
+	return none
+}
+
+// deciding yields the inventory entries that decide an image's repository:
+// the exact entries when there are any, else the glob entries that match.
+func (ix *index) deciding(repo string) iter.Seq[*Image] {
+	return func(yield func(*Image) bool) {
+		exact := false
+		for i := range ix.inv.Images {
+			if ix.imageRepos[i] == repo {
+				exact = true
+				if !yield(&ix.inv.Images[i]) {
+					return
+				}
+			}
+		}
+		if exact {
+			return
+		}
+		for i := range ix.inv.Images {
+			if ix.imageGlobs[i].match(repo) && !yield(&ix.inv.Images[i]) {
+				return
+			}
+		}
+	}
+}
+
+// approved is Inventory.ImageApproved on a parsed reference, with the
+// compiled globs.
+func (ix *index) approved(ref ImageRef) bool {
+	for im := range ix.deciding(ref.Repository) {
+		if allows(*im, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// creatorAllowed is Inventory.CreatorAllowed with the compiled globs.
+func (ix *index) creatorAllowed(r *podrecord.Record) bool {
+	for i := range ix.inv.Namespaces {
+		ns := &ix.inv.Namespaces[i]
+		if ns.Name != r.Namespace {
+			continue
+		}
+		if len(ns.Channels) > 0 && !contains(ns.Channels, r.Channel) {
+			return false
+		}
+		return len(ns.Creators) == 0 || matchAny(ix.creators[i], r.Actor.Username)
+	}
+	return true
+}
+
+// imagesApproved: every container's image is approved (ImageApproved).
+func (ix *index) imagesApproved(r *podrecord.Record) bool {
+	for i := range r.Containers {
+		if !ix.approved(ix.images.parse(r.Containers[i].Image)) {
+			return false
+		}
+	}
+	return true
+}
+
+// digestMismatch returns the first image pinned by a digest that the
+// inventory entry deciding its repository does not list, when that entry
+// lists digests: a rebuilt or swapped image behind an approved name.
+func (ix *index) digestMismatch(r *podrecord.Record) string {
+	for i := range r.Containers {
+		image := r.Containers[i].Image
+		ref := ix.images.parse(image)
+		if ref.Digest == "" {
+			continue
+		}
+		pinned, listed := false, false
+		for im := range ix.deciding(ref.Repository) {
+			if len(im.Digests) > 0 {
+				pinned = true
+				listed = listed || contains(im.Digests, ref.Digest)
+			}
+		}
+		if pinned && !listed {
+			return image
+		}
+	}
+	return ""
+}
+
+// digestMissing returns the first image referenced by tag only where a
+// digest is required: the namespace has require_digest, or the entry
+// deciding its repository lists digests and no tags.
+func (ix *index) digestMissing(r *podrecord.Record) string {
+	nsRequires := false
+	if ns := ix.ns[r.Namespace]; ns != nil {
+		nsRequires = ns.RequireDigest
+	}
+	for i := range r.Containers {
+		image := r.Containers[i].Image
+		ref := ix.images.parse(image)
+		if ref.Digest != "" {
+			continue
+		}
+		if nsRequires {
+			return image
+		}
+		for im := range ix.deciding(ref.Repository) {
+			if len(im.Digests) > 0 && len(im.Tags) == 0 {
+				return image
+			}
+		}
+	}
+	return ""
+}
+
+// unpinnedImage returns the first image that names no version: tag latest,
+// written or implied, and no digest.
+func (ix *index) unpinnedImage(r *podrecord.Record) string {
+	for i := range r.Containers {
+		ref := ix.images.parse(r.Containers[i].Image)
+		if ref.Digest == "" && ref.Tag == "latest" {
+			return r.Containers[i].Image
+		}
+	}
+	return ""
+}
+
+// imageLookalike returns the inventory repository, system image or known
+// registry that image imitates (RepoLookalike), or "" when it imitates none
+// or is approved.
+func (ix *index) imageLookalike(image string) any {
+	ref := ix.images.parse(image)
+	if ix.approved(ref) {
+		return none
+	}
+	repo := ref.Repository
+	parts := partsOf(repo)
+	for i := range ix.refs {
+		if repoLookalike(repo, &parts, &ix.refs[i].repoRef) {
+			return ix.refs[i].box
+		}
+	}
+	return none
+}
+
+func (ix *index) podImageLookalike(r *podrecord.Record) any {
+	for i := range r.Containers {
+		if s := ix.imageLookalike(r.Containers[i].Image); s != none {
+			return s
+		}
+	}
+	return none
+}
+
+// imageFrom: the image's repository is one of prefixes (registries or
+// repository paths, each ending in "/") or under one.
+func (ix *index) imageFrom(image string, prefixes []string) bool {
+	repo := ix.images.parse(image).Repository
+	for _, p := range prefixes {
+		if strings.HasPrefix(repo, p) || len(repo) == len(p)-1 && repo == p[:len(p)-1] {
+			return true
+		}
+	}
+	return false
+}
+
+func privileged(r *podrecord.Record) bool {
+	for i := range r.Containers {
+		if r.Containers[i].Privileged {
+			return true
+		}
+	}
+	return false
+}
