@@ -19,7 +19,7 @@ import (
 //     NFKD folds more, which suits names that must be ASCII anyway.
 //  2. drops nonspacing marks (é → e). Not in UTS #39, which keeps them.
 //  3. maps Cyrillic, Greek, Armenian, Lisu and Latin-extension lookalikes of
-//     ASCII letters to those letters (the table below, about 120 code points;
+//     ASCII letters to those letters (the table below, 116 code points;
 //     other characters are left as they are).
 //  4. maps ASCII lookalikes as confusables.txt does: 0 → o, 1 | I → l,
 //     m → rn, w → vv, d → cl; then folds case (Kubernetes names are lower

@@ -1,4 +1,6 @@
 // Package rules evaluates detection rules written as expr-lang expressions
 // against a pod-creation record and an approved inventory, and returns
-// findings. It knows nothing of the collector.
+// findings. It knows nothing of the collector. Rules files have lists and
+// macros; Watcher reloads them when their files change; package ruletest and
+// cmd/podtrail-rules test them. See README.md and design.md.
 package rules

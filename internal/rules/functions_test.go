@@ -66,6 +66,7 @@ func TestSkeleton(t *testing.T) {
 		{"Ιstio", "lstio"},      // Greek capital iota → l
 		{"vvatch", "vvatch"},
 		{"watch", "vvatch"},
+		{"日本", "日本"}, // outside the table: kept
 	} {
 		if got := Skeleton(tt.in); got != tt.want {
 			t.Errorf("Skeleton(%q) = %q, want %q", tt.in, got, tt.want)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -109,5 +110,29 @@ func BenchmarkRule(b *testing.B) {
 				_, _ = s.Match(i)
 			}
 		})
+	}
+}
+
+// TestIterationAllocates shows what the README's walkthrough says of its
+// rule: iterating pod.containers in expr copies each container.
+func TestIterationAllocates(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector are not the program's")
+	}
+	e, err := Load(filepath.Join("testdata", "walkthrough", "rules.yaml"), filepath.Join("testdata", "walkthrough", "inventory.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 3; n++ {
+		r := &podrecord.Record{Allowed: true, Containers: ctr(make([]string, n)...)}
+		for i := range r.Containers {
+			r.Containers[i].Image = "ghcr.io/acme/app:1"
+		}
+		s := e.NewSession(r)
+		got := testing.AllocsPerRun(10, func() { _, _ = s.Match(0) })
+		s.Close()
+		if got < float64(n) {
+			t.Errorf("%d containers: %v allocations", n, got)
+		}
 	}
 }

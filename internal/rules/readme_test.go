@@ -83,4 +83,27 @@ func TestREADMEPackTable(t *testing.T) {
 			t.Errorf("row %v, rule %s %s %s", rows[i][1:], r.ID, r.Severity, r.Title)
 		}
 	}
+	// the demo table: every demo pod with findings, with TestDemo's rules
+	demo := regexp.MustCompile("(?m)^\\| (\\d+) [^|]*\\| ((?:PT-\\d{4}(?: \\(info\\))?(?:, )?)+) \\|$").FindAllStringSubmatch(readme(t), -1)
+	withFindings := 0
+	for _, w := range demoWant {
+		if len(w) > 0 {
+			withFindings++
+		}
+	}
+	if len(demo) != withFindings {
+		t.Fatalf("%d demo rows, %d demo pods with findings", len(demo), withFindings)
+	}
+	for _, row := range demo {
+		got := strings.Split(strings.ReplaceAll(row[2], " (info)", ""), ", ")
+		found := false
+		for _, w := range demoWant {
+			if strings.Join(w, ",") == strings.Join(got, ",") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("demo row %s: %v is no demo pod's findings", row[1], got)
+		}
+	}
 }
