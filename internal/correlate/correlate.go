@@ -113,7 +113,8 @@ type entry struct {
 	NodeContainers []podrecord.Container `json:"node_containers,omitempty"`
 	Sandboxes      []string              `json:"sandboxes,omitempty"`
 
-	queued bool
+	// listed: in Correlator.nameless or Correlator.unjoined
+	listed bool
 }
 
 // Correlator holds the pending pods, the workloads and the tombstones. It is
@@ -130,6 +131,8 @@ type Correlator struct {
 	bySandbox map[string]*entry
 	byCtr     map[string]*entry // container id
 	pending   []*entry          // FIFO by First; Done entries are skipped
+	nameless  candidates        // API creates without the pod's name
+	unjoined  candidates        // pods without an API create, by name
 	head      int
 	nPending  int
 	done      []*entry // ring of tombstones
@@ -150,6 +153,7 @@ func New(cfg Config) *Correlator {
 		cfg:     cfg,
 		entries: map[string]*entry{}, byUID: map[string]*entry{}, byName: map[string]*entry{},
 		byAudit: map[string]*entry{}, bySandbox: map[string]*entry{}, byCtr: map[string]*entry{},
+		nameless: candidates{}, unjoined: candidates{},
 		done:   make([]*entry, cfg.Tombstones),
 		owners: newOwners(cfg.MaxOwners, cfg.Persistent), images: newImages(cfg.MaxImages), orphans: newOrphans(cfg.MaxImages),
 		dirty: map[string]bool{},
@@ -255,6 +259,7 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 	}
 	c.index(e)
 	c.touch(e)
+	c.list(e)
 	if !rec.Allowed {
 		// Nothing was created: nothing else will come.
 		return c.emit(e, "")
@@ -463,24 +468,27 @@ func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 	c.touch(e)
 	out := c.check(e)
 	// Lines that named only ids of this pod and came before it was known.
-	for _, id := range append(append([]string(nil), e.Sandboxes...), containerIDs(e)...) {
-		for _, o := range c.orphans.take(id) {
-			out = append(out, c.AddNode(o, now)...)
+	if c.orphans.n > 0 {
+		for _, id := range e.Sandboxes {
+			out = c.replay(id, now, out)
+		}
+		for _, list := range [][]podrecord.Container{e.Rec.Containers, e.NodeContainers} {
+			for _, ctr := range list {
+				out = c.replay(ctr.ID, now, out)
+			}
 		}
 	}
 	return out
 }
 
-func containerIDs(e *entry) []string {
-	var ids []string
-	for _, list := range [][]podrecord.Container{e.Rec.Containers, e.NodeContainers} {
-		for _, c := range list {
-			if c.ID != "" {
-				ids = append(ids, c.ID)
-			}
-		}
+func (c *Correlator) replay(id string, now time.Time, out []*podrecord.Record) []*podrecord.Record {
+	if id == "" {
+		return out
 	}
-	return ids
+	for _, o := range c.orphans.take(id) {
+		out = append(out, c.AddNode(o, now)...)
+	}
+	return out
 }
 
 func containerName(e *entry, id string) string {
@@ -543,7 +551,21 @@ func (c *Correlator) lookupOrCreate(origin, uid, ns, name, sandbox, ctr string, 
 		e.Sandboxes = append(e.Sandboxes, sandbox)
 	}
 	c.index(e)
+	c.list(e)
 	return e, false
+}
+
+// list puts e in the candidates of the weaker joins it can take part in.
+func (c *Correlator) list(e *entry) {
+	switch {
+	case e.listed:
+	case e.HasAudit && e.Rec.Allowed && e.Rec.Name == "":
+		c.nameless.add(e)
+		e.listed = true
+	case !e.HasAudit && e.Rec.Name != "":
+		c.unjoined.add(e)
+		e.listed = true
+	}
 }
 
 // find returns the entry any of the ids names, strongest id first. A name
@@ -577,21 +599,19 @@ func (c *Correlator) find(uid, ns, name, sandbox, ctr string) *entry {
 // unknown and whose generateName is a prefix of name; failing that (Metadata
 // level: no generateName either), the oldest nameless create in ns.
 func (c *Correlator) byGenerateName(ns, name string) *entry {
-	var nameless *entry
-	for i := c.head; i < len(c.pending); i++ {
-		e := c.pending[i]
-		if e.Done || !e.HasAudit || !e.Rec.Allowed || e.Rec.Name != "" || e.Rec.Namespace != ns {
-			continue
-		}
-		if e.Rec.GenerateName == "" {
+	var byPrefix, nameless *entry
+	c.nameless.each(ns, func(e *entry) bool { return !e.Done && e.Rec.Name == "" }, func(e *entry) {
+		switch {
+		case e.Rec.GenerateName == "":
 			if nameless == nil {
 				nameless = e
 			}
-			continue
+		case byPrefix == nil && strings.HasPrefix(name, e.Rec.GenerateName) && len(name) == len(e.Rec.GenerateName)+5:
+			byPrefix = e
 		}
-		if strings.HasPrefix(name, e.Rec.GenerateName) && len(name) == len(e.Rec.GenerateName)+5 {
-			return e
-		}
+	})
+	if byPrefix != nil {
+		return byPrefix
 	}
 	return nameless
 }
@@ -599,16 +619,53 @@ func (c *Correlator) byGenerateName(ns, name string) *entry {
 // unclaimed finds the oldest pending pod of ns that no API create claimed,
 // whose name starts with generateName.
 func (c *Correlator) unclaimed(ns, generateName string) *entry {
-	for i := c.head; i < len(c.pending); i++ {
-		e := c.pending[i]
-		if e.Done || e.HasAudit || e.Rec.Namespace != ns || e.Rec.Name == "" || e.Rec.Origin == podrecord.OriginStatic {
-			continue
+	var found *entry
+	c.unjoined.each(ns, func(e *entry) bool { return !e.Done && !e.HasAudit && e.Rec.Origin != podrecord.OriginStatic }, func(e *entry) {
+		if found == nil && (generateName == "" || strings.HasPrefix(e.Rec.Name, generateName) && len(e.Rec.Name) == len(generateName)+5) {
+			found = e
 		}
-		if generateName == "" || strings.HasPrefix(e.Rec.Name, generateName) && len(e.Rec.Name) == len(generateName)+5 {
-			return e
+	})
+	return found
+}
+
+// candidates are, per namespace and oldest first, the pending entries a
+// join below the RequestResponse audit level can pick: API creates that lack
+// the pod's name (Correlator.nameless), and pods seen by a node or the
+// scheduler that lack an API create (Correlator.unjoined). They spare those
+// joins a walk over every pending pod.
+type candidates map[string][]*entry
+
+// add puts e in its namespace's list, in the order of First.
+func (cs candidates) add(e *entry) {
+	l := append(cs[e.Rec.Namespace], e)
+	for i := len(l) - 1; i > 0 && l[i].First.Before(l[i-1].First); i-- {
+		l[i], l[i-1] = l[i-1], l[i]
+	}
+	cs[e.Rec.Namespace] = l
+}
+
+// each calls fn, oldest first, for the entries of ns that still qualify
+// (keep), and forgets the others.
+func (cs candidates) each(ns string, keep func(*entry) bool, fn func(*entry)) {
+	l := cs[ns]
+	live := l[:0]
+	for _, e := range l {
+		if keep(e) {
+			live = append(live, e)
+			fn(e)
 		}
 	}
-	return nil
+	clear(l[len(live):])
+	if len(live) == 0 {
+		delete(cs, ns)
+		return
+	}
+	cs[ns] = live
+}
+
+// remove forgets e (emitted).
+func (cs candidates) remove(e *entry) {
+	cs.each(e.Rec.Namespace, func(x *entry) bool { return x != e }, func(*entry) {})
 }
 
 func (c *Correlator) addContainer(e *entry, ctr podrecord.Container) {
@@ -669,7 +726,6 @@ func (c *Correlator) newEntry(id string, now time.Time) *entry {
 }
 
 func (c *Correlator) enqueue(e *entry) {
-	e.queued = true
 	c.pending = append(c.pending, e)
 	c.nPending++
 }
@@ -682,7 +738,9 @@ func (c *Correlator) index(e *entry) {
 	if e.Mirror != "" {
 		c.byUID[e.Mirror] = e
 	}
-	if r.Name != "" {
+	// Assign only what is new: index runs on every event, and a map
+	// assignment keeps (so allocates) the concatenated key.
+	if r.Name != "" && c.byName[r.Namespace+"/"+r.Name] != e {
 		c.byName[r.Namespace+"/"+r.Name] = e
 	}
 	for _, id := range e.AuditIDs {
@@ -871,6 +929,17 @@ func (c *Correlator) emit(e *entry, partial string) []*podrecord.Record {
 		}
 	}
 	c.touch(e)
+	if e.listed {
+		c.nameless.remove(e)
+		c.unjoined.remove(e)
+		e.listed = false
+	}
+	c.bury(e)
+	return []*podrecord.Record{&rec}
+}
+
+// bury puts a tombstone in the ring, forgetting the oldest one.
+func (c *Correlator) bury(e *entry) {
 	if old := c.done[c.doneNext]; old != nil {
 		c.unindex(old)
 		delete(c.entries, old.ID)
@@ -883,7 +952,6 @@ func (c *Correlator) emit(e *entry, partial string) []*podrecord.Record {
 	c.done[c.doneNext] = e
 	c.doneNext = (c.doneNext + 1) % len(c.done)
 	c.nDone++
-	return []*podrecord.Record{&rec}
 }
 
 // finish resolves the chain, digests, timings and missing sources.
@@ -895,10 +963,9 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	if len(r.Containers) == 0 {
 		r.Containers = append(r.Containers, e.NodeContainers...)
 	}
-	r.Containers = append([]podrecord.Container(nil), r.Containers...)
 	for i := range r.Containers {
 		ctr := &r.Containers[i]
-		if d := specDigest(ctr.Image); d != "" && ctr.DigestSource != "pod_status" {
+		if d := digestOf(ctr.Image); d != "" && ctr.DigestSource != "pod_status" {
 			ctr.Digest, ctr.DigestSource = d, "spec"
 		}
 		if ctr.Digest == "" {
@@ -959,8 +1026,6 @@ func addSource(r *podrecord.Record, s string) {
 	}
 }
 
-func hasSource(r *podrecord.Record, s string) bool { return contains(r.Sources, s) }
-
 func contains(ss []string, s string) bool {
 	for _, x := range ss {
 		if x == s {
@@ -989,18 +1054,12 @@ func stripRuntime(id string) string {
 	return id
 }
 
-// digestOf returns the sha256:... of a pod status imageID
-// (docker.io/library/nginx@sha256:..., docker-pullable://...@sha256:...).
+// digestOf returns the sha256:... of an image reference pinned by digest or
+// of a pod status imageID (docker.io/library/nginx@sha256:...,
+// docker-pullable://...@sha256:...).
 func digestOf(imageID string) string {
 	if i := strings.LastIndex(imageID, "@sha256:"); i >= 0 {
 		return imageID[i+1:]
-	}
-	return ""
-}
-
-func specDigest(image string) string {
-	if i := strings.LastIndex(image, "@sha256:"); i >= 0 {
-		return image[i+1:]
 	}
 	return ""
 }

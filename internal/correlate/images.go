@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/podtrail/podtrail/internal/noderuntime"
+	"github.com/podtrail/podtrail/internal/rules"
 )
 
 // images remembers, per node, the repo digest the runtime resolved each
@@ -26,7 +27,7 @@ func (im *images) observe(ev *noderuntime.Event) {
 	if d == "" || ev.Image == "" {
 		return
 	}
-	k := ev.Node + "|" + normalizeImage(ev.Image)
+	k := imageKey(ev.Node, ev.Image)
 	if _, ok := im.m[k]; !ok {
 		im.order = append(im.order, k)
 	}
@@ -41,29 +42,13 @@ func (im *images) lookup(node, image string) (digest, source string) {
 	if image == "" {
 		return "", ""
 	}
-	d := im.m[node+"|"+normalizeImage(image)]
+	d := im.m[imageKey(node, image)]
 	return d.digest, d.source
 }
 
-// normalizeImage makes nginx:1.27, docker.io/nginx:1.27 and
-// docker.io/library/nginx:1.27 one key, as the runtime does.
-func normalizeImage(ref string) string {
-	name, tag := ref, ""
-	if i := strings.LastIndex(ref, "@"); i >= 0 {
-		name = ref[:i]
-	}
-	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		name, tag = name[:i], name[i+1:]
-	}
-	if tag == "" {
-		tag = "latest"
-	}
-	first, _, hasSlash := strings.Cut(name, "/")
-	if !hasSlash || !strings.ContainsAny(first, ".:") && first != "localhost" {
-		if !strings.Contains(name, "/") {
-			name = "library/" + name
-		}
-		name = "docker.io/" + name
-	}
-	return strings.ToLower(name) + ":" + tag
+// imageKey makes nginx:1.27, docker.io/library/nginx:1.27 and
+// index.docker.io/library/nginx:1.27 one key, as the runtime does.
+func imageKey(node, image string) string {
+	ref := rules.ParseImage(image)
+	return node + "|" + ref.Repository + ":" + ref.Tag
 }

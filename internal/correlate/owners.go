@@ -48,7 +48,12 @@ func (o *owners) observe(ev *audit.Event) {
 	_, _, ns, name := ev.Resource()
 	kind := podrecord.WorkloadKinds[ev.ObjectRef.Resource]
 	obj, _ := audit.DecodeObject(ev.ResponseObject)
-	req, _ := audit.DecodeObject(ev.RequestObject)
+	// The request body is read when there is no response object, and for
+	// a patch, to tell whether it touches the pod template.
+	var req *audit.Object
+	if obj == nil || ev.Verb == "patch" {
+		req, _ = audit.DecodeObject(ev.RequestObject)
+	}
 	if obj == nil {
 		obj = req
 	}

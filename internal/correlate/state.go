@@ -181,19 +181,11 @@ func (c *Correlator) Restore(get func(key string) ([]byte, error)) error {
 	sort.Slice(pending, func(i, j int) bool { return pending[i].First.Before(pending[j].First) })
 	for _, e := range pending {
 		c.enqueue(e)
+		c.list(e)
 	}
 	sort.Slice(done, func(i, j int) bool { return done[i].First.Before(done[j].First) })
 	for _, e := range done {
-		if old := c.done[c.doneNext]; old != nil {
-			c.unindex(old)
-			delete(c.entries, old.ID)
-			c.ids.remove(old.ID)
-			c.dirty[old.ID] = true
-			c.nDone--
-		}
-		c.done[c.doneNext] = e
-		c.doneNext = (c.doneNext + 1) % len(c.done)
-		c.nDone++
+		c.bury(e)
 	}
 	ws := make([]*owner, 0, len(c.owners.m))
 	for _, w := range c.owners.m {

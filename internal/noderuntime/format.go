@@ -334,9 +334,6 @@ func scanQuoted(s string, i int) (string, int) {
 		}
 		j++
 	}
-	if j > len(s) {
-		j = len(s)
-	}
 	return s[i+1:], len(s)
 }
 

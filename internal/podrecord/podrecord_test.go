@@ -5,11 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/podtrail/podtrail/internal/audit"
@@ -27,7 +24,7 @@ func recordsOf(t testing.TB, path string) []*Record {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	seen := NewSeen(1000)
+	seen := map[string]bool{}
 	var out []*Record
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 16<<20)
@@ -42,9 +39,10 @@ func recordsOf(t testing.TB, path string) []*Record {
 				t.Fatal(err)
 			}
 			r, err := FromAudit(ev)
-			if err != nil || !seen.Add(r.AuditID) {
+			if err != nil || seen[r.AuditID] {
 				continue
 			}
+			seen[r.AuditID] = true
 			out = append(out, r)
 		}
 	}
@@ -200,13 +198,6 @@ func TestForbiddenAndImpersonated(t *testing.T) {
 	}
 }
 
-func TestSeen(t *testing.T) {
-	s := NewSeen(2)
-	if !s.Add("a") || s.Add("a") || !s.Add("b") || !s.Add("c") || !s.Add("a") || s.Len() != 2 {
-		t.Fatal("Seen does not forget the oldest key")
-	}
-}
-
 func FuzzFromAudit(f *testing.F) {
 	f.Add([]byte(`{"auditID":"a","stage":"ResponseComplete","verb":"create","objectRef":{"resource":"pods","namespace":"x"},"responseStatus":{"code":201},"responseObject":{"kind":"Pod","metadata":{"name":"p","ownerReferences":[{"kind":"ReplicaSet","controller":true}]},"spec":{"containers":[{"name":"c","image":"i","securityContext":{"privileged":true}}]}}}`))
 	f.Add([]byte(`{"auditID":"a","stage":"ResponseComplete","verb":"create","requestURI":"/api/v1/namespaces/x/pods?fieldManager=%zz","objectRef":{"resource":"pods"},"responseObject":{"kind":"Status"}}`))
@@ -247,29 +238,3 @@ func BenchmarkFromAudit(b *testing.B) {
 }
 
 func has(ss []string, s string) bool { return contains(ss, s) }
-
-// BenchmarkSeen reports the memory Seen holds per remembered audit ID when it
-// is full (the processor's default is 100 000 IDs), and the cost of Add.
-func BenchmarkSeen(b *testing.B) {
-	const n = 100_000
-	ids := make([]string, 2*n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", i, i&0xffff, i&0xfff, i&0xfff, i)
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	s := NewSeen(n)
-	for _, id := range ids[:n] {
-		s.Add(strings.Clone(id)) // as decoding gives each event its own string
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	perID := float64(after.HeapAlloc-before.HeapAlloc) / n
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		s.Add(ids[i%len(ids)])
-	}
-	b.ReportMetric(perID, "heap-bytes/id")
-}

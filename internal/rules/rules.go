@@ -136,20 +136,31 @@ func Compile(file string, data []byte, inv *Inventory) (*Engine, error) {
 	return compile(file, data, inv, true)
 }
 
-// compile compiles with the fast path (fastpath.go) or, for tests that
-// compare the two, without.
-func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, error) {
+// DecodeStrict decodes the YAML data of file into v, refusing keys v does not
+// have, and returns the document node too (for the lines of items). Errors
+// name the file.
+func DecodeStrict(file string, data []byte, v any) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	lines := itemLines(&doc)
+	return &doc, nil
+}
+
+// compile compiles with the fast path (fastpath.go) or, for tests that
+// compare the two, without.
+func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, error) {
+	var f File
+	doc, err := DecodeStrict(file, data, &f)
+	if err != nil {
+		return nil, err
+	}
+	lines := itemLines(doc)
 	e := &Engine{inventory: inv, index: newIndex(inv), hash: contentHash(data, nil), lists: len(f.Lists), macros: len(f.Macros)}
 	e.pool.New = func() any { return newEvaluator(e) }
 

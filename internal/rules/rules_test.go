@@ -41,8 +41,6 @@ func ctr(images ...string) []podrecord.Container {
 
 var (
 	person = podrecord.Actor{Username: "alice@example.com", Kind: podrecord.ActorUser}
-	dsCtrl = podrecord.Actor{Username: "system:serviceaccount:kube-system:daemon-set-controller", Kind: podrecord.ActorController}
-	rsCtrl = podrecord.Actor{Username: "system:serviceaccount:kube-system:replicaset-controller", Kind: podrecord.ActorController}
 )
 
 func ids(fs []Finding) []string {

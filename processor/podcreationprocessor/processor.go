@@ -201,11 +201,22 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 }
 
 // relevantAudit reports whether an audit event record (by its attributes)
-// is the final stage of something the correlator uses: pods and their
+// is the final stage of a change the correlator uses: pods and their
 // binding, status and delete, and workloads that own pods.
 func relevantAudit(a pcommon.Map) bool {
 	stage, ok := a.Get(attr.AuditStage)
 	if !ok || (stage.Str() != audit.StageResponseComplete && stage.Str() != audit.StagePanic) {
+		return false
+	}
+	// Reads (get, list, watch: most of an audit log) change nothing: their
+	// bodies are not decoded.
+	verb, ok := a.Get(attr.AuditVerb)
+	if !ok {
+		return false
+	}
+	switch verb.Str() {
+	case "create", "update", "patch", "delete":
+	default:
 		return false
 	}
 	res, ok := a.Get(attr.AuditResource)

@@ -101,6 +101,18 @@ func startReceiver(t *testing.T, conf map[string]any, next *podCreationProcessor
 	return r, ""
 }
 
+// postCKSBatches posts the EventList batches of a real `kubectl run
+// webhook-audit` session (kube-system, kubernetes-admin) to the webhook at ep.
+func postCKSBatches(t *testing.T, ep string) {
+	t.Helper()
+	data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
+	for _, body := range bytes.Split(data, []byte("\n\n")) {
+		resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+}
+
 // freeEndpoint returns a loopback address nothing listens on.
 func freeEndpoint(t *testing.T) string {
 	t.Helper()
@@ -219,12 +231,7 @@ func TestRulesAndFindings(t *testing.T) {
 	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
 	// kubectl run webhook-audit in kube-system by kubernetes-admin (real sample):
 	// a person in a system namespace with an image the inventory lacks.
-	data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
-	for _, body := range bytes.Split(data, []byte("\n\n")) {
-		resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(body))
-		require.NoError(t, err)
-		resp.Body.Close()
-	}
+	postCKSBatches(t, ep)
 	findings := byEvent(sink, attr.EventFinding)
 	var ids []string
 	for _, f := range findings {
@@ -257,12 +264,7 @@ func TestPassthrough(t *testing.T) {
 		p, sink := newTestProcessor(t, func() *Config { c := auditOnly(); c.Passthrough = pass; return c }(), nil)
 		ep := freeEndpoint(t)
 		startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
-		data := samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log")
-		for _, body := range bytes.Split(data, []byte("\n\n")) {
-			resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(body))
-			require.NoError(t, err)
-			resp.Body.Close()
-		}
+		postCKSBatches(t, ep)
 		audits := len(byEvent(sink, attr.EventAudit))
 		assert.Len(t, byEvent(sink, attr.EventPodCreation), 1)
 		if pass {

@@ -61,17 +61,12 @@ type Case struct {
 
 // Parse reads the fixture file data (file names it in errors).
 func Parse(file string, data []byte) ([]Case, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
 	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	doc, err := rules.DecodeStrict(file, data, &f)
+	if err != nil {
+		return nil, err
 	}
-	lines := caseLines(&doc)
+	lines := caseLines(doc)
 	var errs []error
 	for i := range f.Cases {
 		c := &f.Cases[i]

@@ -215,34 +215,10 @@ func (d *decoder) fieldValue(buf *[]byte) ([]byte, bool, error) {
 // element of any other array (a repeated field) by fieldValue's rules.
 func (d *decoder) array(buf *[]byte) ([]byte, bool, error) {
 	start := d.i
-	d.i++ // [
-	d.ws()
-	if d.peek() == ']' {
-		d.i++
-		return nil, true, nil
-	}
-	out := (*buf)[:0]
-	for {
-		d.ws()
-		n, ok := d.byteValue()
-		if !ok {
-			break
-		}
-		out = append(out, n)
-		d.ws()
-		switch d.peek() {
-		case ',':
-			d.i++
-			continue
-		case ']':
-			d.i++
-			*buf = out
-			return out, true, nil
-		}
-		break
+	if out, ok := d.byteArray(buf); ok {
+		return out, true, nil
 	}
 	// Not a byte array: the first element is the value; the rest is skipped.
-	*buf = out
 	d.i = start + 1
 	d.ws()
 	v, ok, err := d.firstElement(buf)
@@ -267,40 +243,49 @@ func (d *decoder) array(buf *[]byte) ([]byte, bool, error) {
 	}
 }
 
+// byteArray decodes the [b, b, ...] at d.i (bytes 0..255) into buf. When the
+// array holds anything else it returns false with d.i back at the '['.
+func (d *decoder) byteArray(buf *[]byte) ([]byte, bool) {
+	start := d.i
+	d.i++ // [
+	d.ws()
+	if d.peek() == ']' {
+		d.i++
+		return nil, true
+	}
+	out := (*buf)[:0]
+	for {
+		d.ws()
+		n, ok := d.byteValue()
+		if !ok {
+			break
+		}
+		out = append(out, n)
+		d.ws()
+		switch d.peek() {
+		case ',':
+			d.i++
+			continue
+		case ']':
+			d.i++
+			*buf = out
+			return out, true
+		}
+		break
+	}
+	*buf = out
+	d.i = start
+	return nil, false
+}
+
 // firstElement decodes the first element of a repeated field: a string or a
 // byte array; numbers and booleans as written; anything else is absent.
 func (d *decoder) firstElement(buf *[]byte) ([]byte, bool, error) {
 	if d.peek() == '[' {
-		start := d.i
 		// Only a byte array counts; deeper nesting is skipped.
-		d.i++
-		d.ws()
-		if d.peek() == ']' {
-			d.i++
-			return nil, true, nil
+		if out, ok := d.byteArray(buf); ok {
+			return out, true, nil
 		}
-		out := (*buf)[:0]
-		for {
-			d.ws()
-			n, ok := d.byteValue()
-			if !ok {
-				break
-			}
-			out = append(out, n)
-			d.ws()
-			switch d.peek() {
-			case ',':
-				d.i++
-				continue
-			case ']':
-				d.i++
-				*buf = out
-				return out, true, nil
-			}
-			break
-		}
-		*buf = out
-		d.i = start
 		return nil, false, d.skipValue(1)
 	}
 	return d.fieldValue(buf)
