@@ -15,6 +15,10 @@ type Config struct {
 	RulesFile string `mapstructure:"rules_file"`
 	// InventoryFile is the approved inventory the rules compare against.
 	InventoryFile string `mapstructure:"inventory_file"`
+	// ReloadInterval is how often the rules and inventory files are read
+	// again; changed contents that compile replace the running set, others
+	// are logged and counted and the last good set stays. 0: never reload.
+	ReloadInterval time.Duration `mapstructure:"reload_interval"`
 	// Passthrough forwards the incoming logs (audit events, node events and
 	// anything else) along with the records and findings. Off: only records
 	// and findings leave the processor.
@@ -63,6 +67,9 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if (cfg.RulesFile == "") != (cfg.InventoryFile == "") {
 		errs = append(errs, errors.New("rules_file and inventory_file go together: set both or neither"))
+	}
+	if cfg.ReloadInterval < 0 {
+		errs = append(errs, errors.New("reload_interval must not be negative (0 turns reloading off)"))
 	}
 	if err := cfg.Correlation.correlate().Validate(); err != nil {
 		errs = append(errs, errors.New("correlation: "+err.Error()))

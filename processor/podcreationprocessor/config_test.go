@@ -26,13 +26,14 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "", want: NewFactory().CreateDefaultConfig().(*Config)},
-		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml", Passthrough: true,
+		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml", ReloadInterval: 10 * time.Second, Passthrough: true,
 			Correlation: CorrelationConfig{Expect: []string{"audit", "scheduler"}, Window: 10 * time.Second, MaxPending: 1000, MaxOwners: 5000,
 				Tombstones: 2000, Storage: &storageID}}},
 		{name: "halfrules", wantErr: "set both or neither"},
 		{name: "badexpect", wantErr: `expect: unknown source "kubelet"`},
 		{name: "nowindow", wantErr: "window must be positive"},
 		{name: "nopending", wantErr: "must be at least 1"},
+		{name: "badreload", wantErr: "reload_interval must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

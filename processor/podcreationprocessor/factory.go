@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 
 	"github.com/podtrail/podtrail/internal/correlate"
+	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
@@ -19,7 +20,7 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	d := correlate.DefaultConfig()
-	return &Config{Correlation: CorrelationConfig{
+	return &Config{ReloadInterval: rules.DefaultInterval, Correlation: CorrelationConfig{
 		Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
 	}}
 }

@@ -34,18 +34,21 @@ type podCreationProcessor struct {
 	cfg  *Config
 	next consumer.Logs
 
-	// mu serializes the correlator, the rule engine (its VM is reused),
-	// delivery of what they emit, and the state writes that follow it, so
-	// that persisted state never runs ahead of what was delivered.
+	// mu serializes the correlator, delivery of what it emits, and the
+	// state writes that follow it, so that persisted state never runs ahead
+	// of what was delivered.
 	mu     sync.Mutex
 	corr   *correlate.Correlator
-	engine *rules.Engine
 	client storage.Client // nil: state in memory only
+
+	// rules holds the running rule set; a reload swaps it atomically
+	// between two records (rules.Watcher). nil: records only.
+	rules *rules.Watcher
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	records, findings, partial, late, duplicates, errs metric.Int64Counter
+	records, findings, partial, late, duplicates, errs, reloads metric.Int64Counter
 	last                                               correlate.Stats
 }
 
@@ -64,7 +67,28 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 	p.late = counter("otelcol_pod_creation_late", "Events about a pod whose record was already emitted.", "{events}")
 	p.duplicates = counter("otelcol_pod_creation_duplicates", "Re-delivered pod create events (webhook retries, two inputs) that produced no second record.", "{events}")
 	p.errs = counter("otelcol_pod_creation_errors", "Events that could not be read, rule evaluations and state writes that failed, by reason.", "{errors}")
-	_, e := meter.Int64ObservableGauge("otelcol_pod_creation_pending", metric.WithDescription("Pods waiting for their sources."),
+	p.reloads = counter("otelcol_pod_creation_rule_reloads", "Reloads of the rules and inventory files, by result (success, failure: the last good set was kept).", "{reloads}")
+	_, e := meter.Int64ObservableGauge("otelcol_pod_creation_rules_stale", metric.WithDescription("1 when the rules or inventory files hold contents that failed to load and an older set is running; 0 otherwise."),
+		metric.WithUnit("1"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if p.rules != nil {
+				v := int64(0)
+				if p.rules.Stats().LastError != "" {
+					v = 1
+				}
+				o.Observe(v)
+			}
+			return nil
+		}))
+	err = errors.Join(err, e)
+	_, e = meter.Int64ObservableGauge("otelcol_pod_creation_rules", metric.WithDescription("Enabled rules in the running set."),
+		metric.WithUnit("{rules}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if p.rules != nil {
+				o.Observe(int64(p.rules.Engine().Len()))
+			}
+			return nil
+		}))
+	err = errors.Join(err, e)
+	_, e = meter.Int64ObservableGauge("otelcol_pod_creation_pending", metric.WithDescription("Pods waiting for their sources."),
 		metric.WithUnit("{pods}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			p.mu.Lock()
 			s := p.corr.Stats()
@@ -78,13 +102,21 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 
 func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) error {
 	if p.cfg.RulesFile != "" {
-		e, err := rules.Load(p.cfg.RulesFile, p.cfg.InventoryFile)
+		w, err := rules.NewWatcher(p.cfg.RulesFile, p.cfg.InventoryFile, rules.WatcherOptions{
+			Interval: p.cfg.ReloadInterval, OnReload: p.onReload})
 		if err != nil {
 			return fmt.Errorf("pod_creation: loading rules: %w", err)
 		}
-		p.engine = e
+		p.rules = w
 		p.set.Logger.Info("detection rules loaded", zap.String("rules_file", p.cfg.RulesFile),
-			zap.String("inventory_file", p.cfg.InventoryFile), zap.Int("rules", e.Len()))
+			zap.String("inventory_file", p.cfg.InventoryFile), zap.Int("rules", w.Engine().Len()),
+			zap.String("hash", w.Engine().Hash()), zap.Duration("reload_interval", p.cfg.ReloadInterval))
+		if p.cfg.ReloadInterval > 0 {
+			ctx, cancel := context.WithCancel(context.Background())
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); w.Run(ctx) }()
+			go func() { defer p.wg.Done(); <-p.stop; cancel() }()
+		}
 	}
 	if id := p.cfg.Correlation.Storage; id != nil {
 		ext, ok := host.GetExtensions()[*id]
@@ -109,6 +141,20 @@ func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) e
 	p.wg.Add(1)
 	go p.expireLoop()
 	return nil
+}
+
+// onReload logs and counts a reload attempt of the rules files.
+func (p *podCreationProcessor) onReload(ev rules.ReloadEvent) {
+	ctx := context.Background()
+	if ev.Err != nil {
+		p.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "failure")))
+		p.set.Logger.Error("detection rules not reloaded: keeping the last good set", zap.String("rules_file", p.cfg.RulesFile),
+			zap.String("inventory_file", p.cfg.InventoryFile), zap.String("running_hash", ev.Engine.Hash()), zap.Error(ev.Err))
+		return
+	}
+	p.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "success")))
+	p.set.Logger.Info("detection rules reloaded", zap.String("rules_file", p.cfg.RulesFile),
+		zap.String("inventory_file", p.cfg.InventoryFile), zap.Int("rules", ev.Engine.Len()), zap.String("hash", ev.Hash))
 }
 
 func (p *podCreationProcessor) expireLoop() {
@@ -299,10 +345,10 @@ func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecor
 	if rec.Partial != "" {
 		p.partial.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", rec.Partial)))
 	}
-	if p.engine == nil {
+	if p.rules == nil {
 		return
 	}
-	fs, errs := p.engine.Evaluate(rec)
+	fs, errs := p.rules.Evaluate(rec)
 	for _, err := range errs {
 		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "rule_evaluation")))
 		p.set.Logger.Warn("rule evaluation failed", zap.String("audit_id", rec.AuditID), zap.Error(err))

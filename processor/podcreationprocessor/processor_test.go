@@ -42,6 +42,7 @@ func newTestProcessor(t *testing.T, cfg *Config, tel *componenttest.Telemetry) (
 	p, err := newProcessor(set, cfg, sink)
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
 	return p, sink
 }
 
@@ -272,5 +273,69 @@ func TestPassthrough(t *testing.T) {
 		} else {
 			assert.Zero(t, audits)
 		}
+	}
+}
+
+// TestRulesReload runs the reload loop under the race detector while audit
+// events flow: the running set follows the rules file through a valid, an
+// invalid and a valid edit, and the reloads are counted by result. (The
+// findings of each step, in a running collector: testbed TestRulesHotReload.)
+func TestRulesReload(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	write := func(id, cond string) {
+		require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - id: "+id+"\n    severity: low\n    condition: "+cond+"\n"), 0o600))
+	}
+	write("R1", "pod.allowed")
+	cfg := withRules(rulesFile, filepath.Join(packDir, "inventory.yaml"))
+	cfg.ReloadInterval = 10 * time.Millisecond
+	p, _ := newTestProcessor(t, cfg, tel)
+	ep := freeEndpoint(t)
+	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }()
+	batches := bytes.Split(samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log"), []byte("\n\n"))
+	go func() {
+		defer close(stopped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(batches[i%len(batches)])); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}()
+
+	reloads := func(result string) int64 {
+		m, err := tel.GetMetric("otelcol_pod_creation_rule_reloads")
+		if err != nil {
+			return 0
+		}
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			if v, _ := dp.Attributes.Value("result"); v.AsString() == result {
+				return dp.Value
+			}
+		}
+		return 0
+	}
+	steps := []struct {
+		id, cond, result string
+		want             string
+	}{
+		{"R2", "pod.allowed", "success", "R2"},
+		{"R3", "pod.nmae == \"x\"", "failure", "R2"},
+		{"R4", "pod.allowed", "success", "R4"},
+	}
+	var n = map[string]int64{}
+	for _, st := range steps {
+		write(st.id, st.cond)
+		n[st.result]++
+		require.Eventually(t, func() bool { return reloads(st.result) == n[st.result] }, 10*time.Second, 5*time.Millisecond, "%s reload of %s", st.result, st.id)
+		assert.Equal(t, st.want, p.rules.Engine().Rules()[0].ID)
 	}
 }
