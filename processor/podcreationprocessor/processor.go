@@ -49,7 +49,7 @@ type podCreationProcessor struct {
 	wg   sync.WaitGroup
 
 	records, findings, partial, late, duplicates, errs, reloads metric.Int64Counter
-	last                                               correlate.Stats
+	last                                                        correlate.Stats
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*podCreationProcessor, error) {
