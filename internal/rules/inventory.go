@@ -17,15 +17,15 @@ import (
 // the images they may run, the namespaces that belong to the system, who may
 // create pods where, and which identities are trusted CI/CD.
 type Inventory struct {
-	SystemNamespaces []string   `yaml:"system_namespaces" expr:"system_namespaces"`
-	Workloads        []Workload `yaml:"workloads" expr:"workloads"`
-	Images           []Image    `yaml:"images" expr:"images"`
+	SystemNamespaces []string   `yaml:"system_namespaces,omitempty" expr:"system_namespaces"`
+	Workloads        []Workload `yaml:"workloads,omitempty" expr:"workloads"`
+	Images           []Image    `yaml:"images,omitempty" expr:"images"`
 	// Namespaces lists who may create pods in a namespace, and through which
 	// channel. A namespace not listed allows any creator and channel.
-	Namespaces []Namespace `yaml:"namespaces" expr:"namespaces"`
+	Namespaces []Namespace `yaml:"namespaces,omitempty" expr:"namespaces"`
 	// TrustedIdentities are username globs of the CI/CD and GitOps identities
 	// (system:serviceaccount:ci:*, terraform-ci) whose creates are expected.
-	TrustedIdentities []string `yaml:"trusted_identities" expr:"trusted_identities"`
+	TrustedIdentities []string `yaml:"trusted_identities,omitempty" expr:"trusted_identities"`
 }
 
 // Namespace names the people and service accounts (username globs such as
@@ -33,10 +33,10 @@ type Inventory struct {
 // ...) allowed to create pods in it. An empty list allows any.
 type Namespace struct {
 	Name     string   `yaml:"name" expr:"name"`
-	Creators []string `yaml:"creators" expr:"creators"`
-	Channels []string `yaml:"channels" expr:"channels"`
+	Creators []string `yaml:"creators,omitempty" expr:"creators"`
+	Channels []string `yaml:"channels,omitempty" expr:"channels"`
 	// RequireDigest: the namespace's pods must pin images by digest.
-	RequireDigest bool `yaml:"require_digest" expr:"require_digest"`
+	RequireDigest bool `yaml:"require_digest,omitempty" expr:"require_digest"`
 }
 
 // Workload is an approved workload: its pods are named after it.
@@ -48,12 +48,12 @@ type Workload struct {
 	Kind string `yaml:"kind" expr:"kind"`
 	// NamePattern is a glob of its pods' names when they are not derived from
 	// Name the usual way (<name>-<hash>-<suffix>), e.g. "pay-*-worker-*".
-	NamePattern string `yaml:"name_pattern" expr:"name_pattern"`
+	NamePattern string `yaml:"name_pattern,omitempty" expr:"name_pattern"`
 	// Labels are selector labels its pods carry; another pod with all of them
 	// in the namespace claims to be one of its pods.
-	Labels map[string]string `yaml:"labels" expr:"labels"`
+	Labels map[string]string `yaml:"labels,omitempty" expr:"labels"`
 	// ServiceAccount its pods run as; "" for any.
-	ServiceAccount string `yaml:"service_account" expr:"service_account"`
+	ServiceAccount string `yaml:"service_account,omitempty" expr:"service_account"`
 }
 
 // Image is an approved image repository (a glob such as ghcr.io/acme/*), with
@@ -64,8 +64,8 @@ type Workload struct {
 // runtime records carry the config digest, and any of them approves.
 type Image struct {
 	Repository string   `yaml:"repository" expr:"repository"`
-	Tags       []string `yaml:"tags" expr:"tags"`
-	Digests    []string `yaml:"digests" expr:"digests"`
+	Tags       []string `yaml:"tags,omitempty" expr:"tags"`
+	Digests    []string `yaml:"digests,omitempty" expr:"digests"`
 }
 
 // DefaultSystemWorkloads are names that Kubernetes distributions give their

@@ -23,6 +23,8 @@ type Config struct {
 	// anything else) along with the records and findings. Off: only records
 	// and findings leave the processor.
 	Passthrough bool `mapstructure:"passthrough"`
+	// Learning writes a proposed inventory learned from the records.
+	Learning LearningConfig `mapstructure:"learning"`
 	// Correlation bounds how records wait for their sources.
 	Correlation CorrelationConfig `mapstructure:"correlation"`
 	// prevent unkeyed literal initialization
@@ -53,6 +55,17 @@ type CorrelationConfig struct {
 	_ struct{}
 }
 
+// LearningConfig is learning mode: an inventory proposal from what the
+// records show, written for review and never applied.
+type LearningConfig struct {
+	// File the proposal is written to (replaced atomically). Empty: off.
+	File string `mapstructure:"file"`
+	// Interval between writes; the proposal is also written at shutdown.
+	Interval time.Duration `mapstructure:"interval"`
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
 var _ component.Config = (*Config)(nil)
 
 func (c CorrelationConfig) correlate() correlate.Config {
@@ -70,6 +83,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ReloadInterval < 0 {
 		errs = append(errs, errors.New("reload_interval must not be negative (0 turns reloading off)"))
+	}
+	if cfg.Learning.File != "" && cfg.Learning.Interval <= 0 {
+		errs = append(errs, errors.New("learning: interval must be positive"))
+	}
+	if cfg.Learning.File != "" && cfg.Learning.File == cfg.InventoryFile {
+		errs = append(errs, errors.New("learning: file must not be inventory_file: a proposal is for review, never applied"))
 	}
 	if err := cfg.Correlation.correlate().Validate(); err != nil {
 		errs = append(errs, errors.New("correlation: "+err.Error()))

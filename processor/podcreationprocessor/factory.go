@@ -2,6 +2,7 @@ package podcreationprocessor
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -20,7 +21,7 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	d := correlate.DefaultConfig()
-	return &Config{ReloadInterval: rules.DefaultInterval, Correlation: CorrelationConfig{
+	return &Config{ReloadInterval: rules.DefaultInterval, Learning: LearningConfig{Interval: time.Minute}, Correlation: CorrelationConfig{
 		Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
 	}}
 }

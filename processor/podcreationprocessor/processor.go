@@ -44,6 +44,8 @@ type podCreationProcessor struct {
 	// rules holds the running rule set; a reload swaps it atomically
 	// between two records (rules.Watcher). nil: records only.
 	rules *rules.Watcher
+	// learner proposes an inventory (learning mode); nil: off.
+	learner *rules.Learner
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -138,9 +140,42 @@ func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) e
 		s := p.corr.Stats()
 		p.set.Logger.Info("correlation state restored", zap.Int("pending", s.Pending), zap.Int("owners", s.Owners), zap.Int("emitted_remembered", s.Done))
 	}
+	if p.cfg.Learning.File != "" {
+		p.learner = rules.NewLearner()
+		if err := p.writeProposal(); err != nil {
+			return fmt.Errorf("pod_creation: learning: %w", err)
+		}
+		p.wg.Add(1)
+		go p.learnLoop()
+	}
 	p.wg.Add(1)
 	go p.expireLoop()
 	return nil
+}
+
+// learnLoop writes the inventory proposal every learning interval.
+func (p *podCreationProcessor) learnLoop() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.Learning.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			if err := p.writeProposal(); err != nil {
+				p.set.Logger.Warn("writing the learned inventory proposal", zap.String("file", p.cfg.Learning.File), zap.Error(err))
+			}
+		}
+	}
+}
+
+func (p *podCreationProcessor) writeProposal() error {
+	var base *rules.Inventory
+	if p.rules != nil {
+		base = p.rules.Engine().Inventory()
+	}
+	return p.learner.WriteFile(p.cfg.Learning.File, base)
 }
 
 // onReload logs and counts a reload attempt of the rules files.
@@ -183,6 +218,11 @@ func (p *podCreationProcessor) Shutdown(ctx context.Context) error {
 		close(p.stop)
 	}
 	p.wg.Wait()
+	if p.learner != nil {
+		if err := p.writeProposal(); err != nil {
+			p.set.Logger.Warn("writing the learned inventory proposal", zap.String("file", p.cfg.Learning.File), zap.Error(err))
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.client == nil {
@@ -344,6 +384,9 @@ func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecor
 	p.records.Add(ctx, 1, metric.WithAttributes(attribute.String("origin", rec.Origin)))
 	if rec.Partial != "" {
 		p.partial.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", rec.Partial)))
+	}
+	if p.learner != nil {
+		p.learner.Observe(rec)
 	}
 	if p.rules == nil {
 		return

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/internal/samples"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver"
@@ -338,4 +339,37 @@ func TestRulesReload(t *testing.T) {
 		require.Eventually(t, func() bool { return reloads(st.result) == n[st.result] }, 10*time.Second, 5*time.Millisecond, "%s reload of %s", st.result, st.id)
 		assert.Equal(t, st.want, p.rules.Engine().Rules()[0].ID)
 	}
+}
+
+// TestLearning: learning mode writes a proposal with what a real kubectl
+// run showed (creator, channel, image) at start, every interval and at
+// shutdown; the inventory in use is not touched.
+func TestLearning(t *testing.T) {
+	dir := t.TempDir()
+	cfg := withRules(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
+	cfg.Learning = LearningConfig{File: filepath.Join(dir, "proposal.yaml"), Interval: time.Hour}
+	inventory, err := os.ReadFile(cfg.InventoryFile)
+	require.NoError(t, err)
+	p, sink := newTestProcessor(t, cfg, nil)
+	proposal, err := os.ReadFile(cfg.Learning.File)
+	require.NoError(t, err, "written at start")
+	assert.Contains(t, string(proposal), "learned from 0 pod-creation records")
+
+	ep := freeEndpoint(t)
+	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+	postCKSBatches(t, ep)
+	require.Len(t, byEvent(sink, attr.EventPodCreation), 1)
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	proposal, err = os.ReadFile(cfg.Learning.File)
+	require.NoError(t, err)
+	inv, err := rules.ParseInventory(cfg.Learning.File, proposal)
+	require.NoError(t, err, "%s", proposal)
+	assert.Contains(t, string(proposal), "learned from 1 pod-creation records")
+	require.Len(t, inv.Namespaces, 1)
+	assert.Equal(t, rules.Namespace{Name: "kube-system", Creators: []string{"kubernetes-admin"}, Channels: []string{"kubectl"}}, inv.Namespaces[0])
+	require.Len(t, inv.Images, 1)
+	after, err := os.ReadFile(cfg.InventoryFile)
+	require.NoError(t, err)
+	assert.Equal(t, string(inventory), string(after))
 }
