@@ -54,8 +54,12 @@ type Config struct {
 	// Tombstones is how many emitted pods are remembered so that late and
 	// re-delivered events are recognised instead of starting a new record.
 	Tombstones int
-	// MaxImages is how many node image digests are remembered.
+	// MaxImages is how many node image digests are remembered (and, as a
+	// bound, how many actors' recent denials).
 	MaxImages int
+	// DenialWindow is how long before an allowed pod create the same
+	// actor's forbidden creates are reported with it (DeniedBefore). 0: off.
+	DenialWindow time.Duration
 	// Persistent tracks what changed for Persist. Off: no Persist, and no
 	// memory spent on tracking.
 	Persistent bool
@@ -65,7 +69,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Window: 30 * time.Second, Expect: []string{SourceAudit, SourceScheduler, SourceNode},
-		MaxPending: 50_000, MaxOwners: 100_000, Tombstones: 100_000, MaxImages: 10_000,
+		MaxPending: 50_000, MaxOwners: 100_000, Tombstones: 100_000, MaxImages: 10_000, DenialWindow: 10 * time.Minute,
 	}
 }
 
@@ -79,6 +83,9 @@ func (c Config) Validate() error {
 		if s != SourceAudit && s != SourceScheduler && s != SourceNode {
 			errs = append(errs, fmt.Errorf("expect: unknown source %q (audit, scheduler, node)", s))
 		}
+	}
+	if c.DenialWindow < 0 {
+		errs = append(errs, errors.New("denial_window must not be negative (0 turns it off)"))
 	}
 	if c.MaxPending < 1 || c.MaxOwners < 1 || c.Tombstones < 1 || c.MaxImages < 1 {
 		errs = append(errs, errors.New("max_pending, max_owners, tombstones and max_images must be at least 1"))
@@ -142,6 +149,7 @@ type Correlator struct {
 	owners  *owners
 	images  *images
 	orphans *orphans
+	denials *denials
 
 	stats Stats
 	dirty map[string]bool // entry IDs changed since the last Persist
@@ -156,6 +164,7 @@ func New(cfg Config) *Correlator {
 		nameless: candidates{}, unjoined: candidates{},
 		done:   make([]*entry, cfg.Tombstones),
 		owners: newOwners(cfg.MaxOwners, cfg.Persistent), images: newImages(cfg.MaxImages), orphans: newOrphans(cfg.MaxImages),
+		denials: newDenials(cfg.MaxImages, cfg.DenialWindow),
 		dirty: map[string]bool{},
 	}
 	for _, s := range cfg.Expect {
@@ -213,6 +222,11 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if err != nil {
 		c.stats.Ignored++
 		return nil
+	}
+	if rec.Allowed {
+		rec.DeniedBefore = c.denials.before(rec.Actor.Username, rec.RequestedAt)
+	} else {
+		c.denials.add(rec)
 	}
 	var e *entry
 	join := JoinUID

@@ -58,6 +58,11 @@ type Record struct {
 	RequestedAt time.Time `json:"requested_at" expr:"requested_at"`
 	CompletedAt time.Time `json:"completed_at" expr:"completed_at"`
 
+	// DeniedBefore lists the same actor's pod creates that were forbidden
+	// shortly before this allowed one (oldest first): a create retried
+	// after a refusal, under another name, namespace or spec.
+	DeniedBefore []Denial `json:"denied_before,omitempty" expr:"denied_before"`
+
 	// Initiator is who last created or changed the pod template of the
 	// pod's owner chain, when a controller made the pod. Chain lists the
 	// owners from the pod's up, as Kind/name.
@@ -85,6 +90,16 @@ type Record struct {
 	// the RequestResponse audit level.
 	Sources []string `json:"sources" expr:"sources"`
 	Missing []string `json:"missing,omitempty" expr:"missing"`
+}
+
+// Denial is a forbidden pod create.
+type Denial struct {
+	AuditID   string    `json:"audit_id" expr:"audit_id"`
+	Namespace string    `json:"namespace" expr:"namespace"`
+	Name      string    `json:"name,omitempty" expr:"name"`
+	At        time.Time `json:"at" expr:"at"`
+	Code      int       `json:"code" expr:"code"`
+	Reason    string    `json:"reason,omitempty" expr:"reason"`
 }
 
 // Origins (Record.Origin).

@@ -47,6 +47,10 @@ type CorrelationConfig struct {
 	// Tombstones is how many emitted pods are remembered, so that a
 	// re-delivered or late event produces no second record.
 	Tombstones int `mapstructure:"tombstones"`
+	// DenialWindow is how long before an allowed pod create the same
+	// actor's forbidden pod creates are reported with it
+	// (podtrail.denied_before). 0: off.
+	DenialWindow time.Duration `mapstructure:"denial_window"`
 	// Storage names a storage extension (file_storage) that keeps the
 	// correlation state across restarts. None: state is in memory and a
 	// shutdown emits what waits as partial.
@@ -71,6 +75,7 @@ var _ component.Config = (*Config)(nil)
 func (c CorrelationConfig) correlate() correlate.Config {
 	cc := correlate.DefaultConfig()
 	cc.Expect, cc.Window, cc.MaxPending, cc.MaxOwners, cc.Tombstones = c.Expect, c.Window, c.MaxPending, c.MaxOwners, c.Tombstones
+	cc.DenialWindow = c.DenialWindow
 	cc.Persistent = c.Storage != nil
 	return cc
 }

@@ -29,7 +29,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml", ReloadInterval: 10 * time.Second, Passthrough: true,
 			Learning: LearningConfig{File: "/var/lib/podtrail/inventory.proposal.yaml", Interval: 5 * time.Minute},
 			Correlation: CorrelationConfig{Expect: []string{"audit", "scheduler"}, Window: 10 * time.Second, MaxPending: 1000, MaxOwners: 5000,
-				Tombstones: 2000, Storage: &storageID}}},
+				Tombstones: 2000, DenialWindow: 10 * time.Minute, Storage: &storageID}}},
 		{name: "halfrules", wantErr: "set both or neither"},
 		{name: "badexpect", wantErr: `expect: unknown source "kubelet"`},
 		{name: "nowindow", wantErr: "window must be positive"},

@@ -42,7 +42,8 @@ const (
 	keyPartial        = "podtrail.partial"
 	keyJoin           = "podtrail.join"
 	keyChain          = "podtrail.pod.owner.chain"
-	keyInitiator      = "podtrail.initiator." // username, kind, channel, object, verb, at
+	keyDeniedBefore   = "podtrail.denied_before" // list of {audit_id, namespace, name, at, code, reason}
+	keyInitiator      = "podtrail.initiator."    // username, kind, channel, object, verb, at
 	keyScheduledAt    = "podtrail.scheduled_at"
 	keyStartedAt      = "podtrail.started_at"
 	keyDeletedAt      = "podtrail.deleted_at"
@@ -137,6 +138,18 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	put(a, keyPartial, r.Partial)
 	put(a, keyJoin, r.Join)
 	putStrings(a, keyChain, r.Chain)
+	if len(r.DeniedBefore) > 0 {
+		ds := a.PutEmptySlice(keyDeniedBefore)
+		for _, d := range r.DeniedBefore {
+			m := ds.AppendEmpty().SetEmptyMap()
+			m.PutStr("audit_id", d.AuditID)
+			m.PutStr("namespace", d.Namespace)
+			put(m, "name", d.Name)
+			putTime(m, "at", d.At)
+			m.PutInt("code", int64(d.Code))
+			put(m, "reason", d.Reason)
+		}
+	}
 	if in := r.Initiator; in != nil {
 		a.PutStr(keyInitiator+"username", in.Username)
 		a.PutStr(keyInitiator+"kind", in.Kind)

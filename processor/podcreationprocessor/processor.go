@@ -443,6 +443,9 @@ func Summary(r *podrecord.Record) string {
 	if r.Decision != "" {
 		fmt.Fprintf(&b, " decision=%s code=%d", r.Decision, r.Code)
 	}
+	if n := len(r.DeniedBefore); n > 0 {
+		fmt.Fprintf(&b, " after %d forbidden (first %s)", n, r.DeniedBefore[0].Namespace+"/"+r.DeniedBefore[0].Name)
+	}
 	if len(r.Missing) > 0 {
 		b.WriteString(" missing=" + strings.Join(r.Missing, ","))
 	}
