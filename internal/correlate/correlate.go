@@ -165,7 +165,7 @@ func New(cfg Config) *Correlator {
 		done:   make([]*entry, cfg.Tombstones),
 		owners: newOwners(cfg.MaxOwners, cfg.Persistent), images: newImages(cfg.MaxImages), orphans: newOrphans(cfg.MaxImages),
 		denials: newDenials(cfg.MaxImages, cfg.DenialWindow),
-		dirty: map[string]bool{},
+		dirty:   map[string]bool{},
 	}
 	for _, s := range cfg.Expect {
 		switch s {
