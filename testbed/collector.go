@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,17 @@ func Start(tb testing.TB, bin, config string, env ...string) *Process {
 	}
 	p := &Process{LogPath: log.Name(), cmd: cmd, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); log.Close(); close(p.exited) }()
-	tb.Cleanup(func() { p.Kill() })
+	tb.Cleanup(func() {
+		p.Kill()
+		if tb.Failed() {
+			log, _ := os.ReadFile(p.LogPath)
+			lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			tb.Logf("collector %s %s, last lines of its log:\n%s", filepath.Base(config), strings.Join(env, " "), strings.Join(lines, "\n"))
+		}
+	})
 	return p
 }
 

@@ -21,6 +21,13 @@ const (
 	LogFilePath        = "log.file.path"
 )
 
+// AffinityKey is set by both receivers on every event about a pod or a
+// workload: the same value for a pod, its owners up the controller chain,
+// and every audit and node event about them (podrecord.AffinityKey). Route
+// on it (load_balancing routing_key: attributes) to spread correlation over
+// several gateways without splitting a pod's record.
+const AffinityKey = "podtrail.affinity_key"
+
 // Event names (LogRecord.EventName) of what podtrail emits.
 const (
 	EventAudit       = "k8s.audit.event"

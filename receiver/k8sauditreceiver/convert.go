@@ -1,6 +1,7 @@
 package k8sauditreceiver
 
 import (
+	"encoding/json"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/audit"
+	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver/internal/metadata"
 )
 
@@ -49,6 +51,7 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, observed 
 			putNonEmpty(a, attr.K8sPodName, r.Name)
 			putNonEmpty(a, attr.K8sPodUID, r.UID)
 		}
+		putNonEmpty(a, attr.AffinityKey, affinityKey(ev))
 	}
 	putNonEmpty(a, attr.UserName, ev.User.Username)
 	if len(ev.User.Groups) > 0 {
@@ -84,3 +87,43 @@ func putStrings(m pcommon.Map, k string, vs []string) {
 }
 
 func now() pcommon.Timestamp { return pcommon.NewTimestampFromTime(time.Now()) }
+
+// affinityKey is podrecord.AffinityKey of the object the event is about;
+// "" for cluster-scoped objects. A create by generateName names no object:
+// its request (or response) object's generateName gives the key; at the
+// Metadata level, with no object, the key is the namespace's ("ns/").
+func affinityKey(ev *audit.Event) string {
+	r := ev.ObjectRef
+	if r == nil || r.Namespace == "" {
+		return ""
+	}
+	if r.Name != "" {
+		return podrecord.AffinityKey(r.Namespace, r.Name)
+	}
+	if ev.Verb == "create" {
+		// The response's name is the one the node will report; the
+		// request has only the generateName (Request level).
+		generateName := ""
+		for _, raw := range []json.RawMessage{ev.ResponseObject, ev.RequestObject} {
+			var o struct {
+				Metadata struct {
+					Name         string `json:"name"`
+					GenerateName string `json:"generateName"`
+				} `json:"metadata"`
+			}
+			if len(raw) == 0 || json.Unmarshal(raw, &o) != nil {
+				continue
+			}
+			if o.Metadata.Name != "" {
+				return podrecord.AffinityKey(r.Namespace, o.Metadata.Name)
+			}
+			if generateName == "" {
+				generateName = o.Metadata.GenerateName
+			}
+		}
+		if generateName != "" {
+			return podrecord.AffinityKeyGenerateName(r.Namespace, generateName)
+		}
+	}
+	return r.Namespace + "/"
+}

@@ -65,7 +65,7 @@ func newLogs(input string) (plog.Logs, plog.LogRecordSlice) {
 
 // appendEvent adds one event: the original record as body, its time as
 // timestamp, its fields as attributes.
-func appendEvent(lrs plog.LogRecordSlice, ev *noderuntime.Event, observed pcommon.Timestamp) plog.LogRecord {
+func appendEvent(lrs plog.LogRecordSlice, ev *noderuntime.Event, observed pcommon.Timestamp, key string) plog.LogRecord {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(eventName(ev.Kind))
 	lr.SetObservedTimestamp(observed)
@@ -106,6 +106,7 @@ func appendEvent(lrs plog.LogRecordSlice, ev *noderuntime.Event, observed pcommo
 	putNonEmpty(a, attr.NodeCRIAPI, ev.CRIAPI)
 	putNonEmpty(a, attr.NodeRequestID, ev.RequestID)
 	putNonEmpty(a, attr.NodeError, ev.Error)
+	putNonEmpty(a, attr.AffinityKey, key)
 	return lr
 }
 

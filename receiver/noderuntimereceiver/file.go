@@ -35,6 +35,7 @@ type fileStream struct {
 	mu       sync.Mutex
 	parser   *noderuntime.Parser
 	evs      []noderuntime.Event
+	keys     []string // affinity keys of one event
 	lastUsed time.Time
 }
 
@@ -216,11 +217,14 @@ func (in *fileInput) emit(ctx context.Context, tokens [][]byte, fileAttrs map[st
 			continue
 		}
 		for i := range st.evs {
-			lr := appendEvent(lrs, &st.evs[i], observed)
-			a := lr.Attributes()
-			for k, v := range fileAttrs {
-				if s, ok := v.(string); ok {
-					a.PutStr(k, validUTF8(s))
+			st.keys = in.r.affinity.keys(&st.evs[i], st.keys[:0])
+			for j := 0; j == 0 || j < len(st.keys); j++ {
+				lr := appendEvent(lrs, &st.evs[i], observed, keyAt(st.keys, j))
+				a := lr.Attributes()
+				for k, v := range fileAttrs {
+					if s, ok := v.(string); ok {
+						a.PutStr(k, validUTF8(s))
+					}
 				}
 			}
 			counts.event(st.evs[i].Kind)

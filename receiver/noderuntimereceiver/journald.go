@@ -60,6 +60,7 @@ type journalInput struct {
 	badSeek  atomic.Bool
 	entry    journal.Entry
 	evs      []noderuntime.Event
+	keys     []string // affinity keys of one event
 	cursor   []byte
 	long     []byte
 	interned [3]map[string]string
@@ -396,8 +397,11 @@ func (in *journalInput) entryToEvents(line []byte, lrs plog.LogRecordSlice, coun
 		return
 	}
 	for i := range in.evs {
-		lr := appendEvent(lrs, &in.evs[i], observed)
-		putNonEmpty(lr.Attributes(), attr.NodeJournalUnit, meta.Unit)
+		in.keys = in.r.affinity.keys(&in.evs[i], in.keys[:0])
+		for j := 0; j == 0 || j < len(in.keys); j++ {
+			lr := appendEvent(lrs, &in.evs[i], observed, keyAt(in.keys, j))
+			putNonEmpty(lr.Attributes(), attr.NodeJournalUnit, meta.Unit)
+		}
 		counts.event(in.evs[i].Kind)
 	}
 	clear(in.evs)

@@ -45,6 +45,7 @@ type nodeReceiver struct {
 
 	tel      *telemetry
 	sampler  *sampler
+	affinity *affinity
 	obsFile  *receiverhelper.ObsReport
 	obsJourn *receiverhelper.ObsReport
 
@@ -65,11 +66,12 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*nodeR
 		node = os.Getenv(envNodeName)
 	}
 	r := &nodeReceiver{
-		set:     set,
-		cfg:     cfg,
-		next:    next,
-		opts:    noderuntime.Options{Year: cfg.Year, Location: loc, Node: node, Format: noderuntime.Source(cfg.Format)},
-		sampler: newSampler(set.Logger),
+		set:      set,
+		cfg:      cfg,
+		next:     next,
+		opts:     noderuntime.Options{Year: cfg.Year, Location: loc, Node: node, Format: noderuntime.Source(cfg.Format)},
+		sampler:  newSampler(set.Logger),
+		affinity: newAffinity(),
 	}
 	if r.tel, err = newTelemetry(set.MeterProvider.Meter(metadata.ScopeName)); err != nil {
 		return nil, err

@@ -477,7 +477,7 @@ func TestRecordShape(t *testing.T) {
 		Line:       "Sep 04 18:35:49 u7s-usernetes-compute-001 containerd[132]: time=\"2023-09-04T18:35:49.209312106Z\" level=info msg=\"Pulled image ...\"\xff",
 	}
 	ld, lrs := newLogs(inputFile)
-	lr := appendEvent(lrs, &ev, now())
+	lr := appendEvent(lrs, &ev, now(), "")
 	assert.Equal(t, "podtrail.node.image_pulled", lr.EventName())
 	assert.Equal(t, "2023-09-04T18:35:49.209312106Z", lr.Timestamp().AsTime().UTC().Format(time.RFC3339Nano))
 	assert.Equal(t, plog.SeverityNumberInfo, lr.SeverityNumber())
