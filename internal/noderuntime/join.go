@@ -15,7 +15,7 @@ import (
 // short-monotonic "[ 123.456]" stamp, a klog header, logrus time=/level=/msg= keys or a quoted
 // time, a logrus TTY tag (INFO[...]), a JSON object, a journalctl "-- "
 // marker or a syslog <PRI>.
-const LineStartPattern = `^[ \t]*(?:(?:[0-9]{2}:[0-9]{2}:[0-9]{2} )?# |> )?(?:` +
+const LineStartPattern = `^(?:[ \t]*(?:(?:[0-9]{2}:[0-9]{2}:[0-9]{2} )?# |> )){0,4}[ \t]*(?:` +
 	`[^ \t]{1,16} {1,2}[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2}` +
 	`|[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:` +
 	`|[^ \t]{2,5} [0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:` +
