@@ -70,8 +70,12 @@ type Event struct {
 	ResponseObject           json.RawMessage   `json:"responseObject,omitempty"`
 	RequestReceivedTimestamp time.Time         `json:"requestReceivedTimestamp"`
 	StageTimestamp           time.Time         `json:"stageTimestamp"`
-	Timestamp                time.Time         `json:"timestamp"` // v1beta1 only
+	Timestamp                time.Time         `json:"timestamp,omitzero"` // v1beta1 only
 	Annotations              map[string]string `json:"annotations,omitempty"`
+	// CloudPrincipal is not part of audit.k8s.io: it is the cloud identity
+	// behind User, read from User.Extra (EKS, AKS) or from the cloud's
+	// wrapper (GKE, AKS), where it then travels in the event's JSON.
+	CloudPrincipal *CloudPrincipal `json:"cloudPrincipal,omitempty"`
 }
 
 // ErrNotAuditEvent is wrapped by every error for input that is JSON but not an
@@ -116,6 +120,9 @@ func (ev *Event) validate() error {
 	}
 	if ev.RequestReceivedTimestamp.IsZero() {
 		ev.RequestReceivedTimestamp = ev.StageTimestamp
+	}
+	if ev.CloudPrincipal == nil {
+		ev.CloudPrincipal = principalFromUser(&ev.User)
 	}
 	return nil
 }
