@@ -24,6 +24,13 @@ generate: $(BIN)/builder
 build: generate
 	$(GO) build -trimpath -o $(COLLECTOR) ./$(DIST)
 
+# dist-binary: the static Linux binary the images copy
+# (distributions/otelcol-podtrail/Dockerfile, Dockerfile.agent); GOARCH from
+# the environment. Built from the committed sources (make check-generated).
+.PHONY: dist-binary
+dist-binary:
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags '-s -w' -o dist/otelcol-podtrail ./$(DIST)
+
 check-generated: generate
 	git diff --exit-code -- $(DIST)
 
@@ -36,11 +43,28 @@ vet:
 race:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 
+# helm-test: renders distributions/otelcol-podtrail/helm's values with the
+# vendored opentelemetry-collector chart (../shared/vendor/helm, or
+# PODTRAIL_OTEL_CHART), lints them and checks the manifests and the collector
+# configuration they carry; with KUBECONFIG set, also by a server-side dry run.
+HELM_VERSION := v3.22.0
+$(BIN)/helm:
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+.PHONY: helm-test
+helm-test: $(BIN)/helm
+	PODTRAIL_HELM=$(BIN)/helm $(GO) test -count=1 -v -run '^TestHelm' ./distributions/otelcol-podtrail/
+
 test: vet
 	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 
+# The testbed's side-by-side runs (podtrail vs the contrib-only pipeline, in
+# separate collector processes; table, JSON and chart in testbed/results),
+# then every Go benchmark.
+PERF_EVENTS ?= 300000
 bench:
+	$(GO) test -count=1 -run 'TestAuditThroughput' -v -timeout 60m ./testbed/ -args -perf.events=$(PERF_EVENTS) -perf.out=$(CURDIR)/testbed/results
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
@@ -54,3 +78,11 @@ fuzz:
 
 clean:
 	rm -rf $(BIN) out
+
+# End to end: a one-node Kubernetes v1.33 cluster on this machine (etcd,
+# control plane, containerd, kubelet) with podtrail as gateway and node agent,
+# scenarios and assertions (e2e/README.md). Needs root; the first run builds
+# the Kubernetes binaries (10-15 min, cached in /var/cache/podtrail-e2e).
+.PHONY: e2e
+e2e:
+	bash e2e/run.sh

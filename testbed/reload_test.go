@@ -134,14 +134,6 @@ func mustAuditID(t *testing.T, event string) string {
 	return ev.AuditID
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestRulesHotReload is the hot-reload bar: the rules file of a running
 // collector, mounted as a ConfigMap, is edited three times (valid, invalid,

@@ -1,0 +1,166 @@
+package testbed
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// uuidRE matches the UUIDs of audit events: audit IDs and object uids.
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// WriteAuditLoad writes copies of the audit events of template (one JSON
+// event per line, e.g. the live v1.33 capture) to file until it holds at
+// least n events, and returns how many it wrote. Each copy is a different
+// stretch of cluster life: every UUID (audit IDs, pod and workload uids)
+// gets the copy's number in its last digits, so each copy's pods are new
+// pods and its events new events, while the mix (mostly reads, leases and
+// controllers' writes; pod creates with their bindings and status
+// updates; three audit levels) and the sizes stay those of the template.
+func WriteAuditLoad(tb testing.TB, template []byte, file string, n int) int {
+	tb.Helper()
+	f, err := os.Create(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	lines := bytes.Split(bytes.TrimSpace(template), []byte("\n"))
+	written := 0
+	for copyN := 0; written < n; copyN++ {
+		suffix := fmt.Sprintf("%06x", copyN)
+		for _, l := range lines {
+			if written == n {
+				break
+			}
+			out := uuidRE.ReplaceAllFunc(l, func(u []byte) []byte {
+				return append(append([]byte(nil), u[:len(u)-6]...), suffix...)
+			})
+			w.Write(out)
+			w.WriteByte('\n')
+			written++
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return written
+}
+
+// CPUSeconds returns the user+system CPU time the process has used.
+func (p *Process) CPUSeconds() (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
+}
+
+// PeakRSS returns the process's peak resident set size in bytes (VmHWM).
+func (p *Process) PeakRSS() (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, err := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM")
+}
+
+// Metric returns the sum of a metric's samples (all label sets) on a
+// collector's Prometheus endpoint, or -1 when it is absent.
+func Metric(addr, name string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum, found := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, name) || (len(l) > len(name) && l[len(name)] != '{' && l[len(name)] != ' ') {
+			continue
+		}
+		f := strings.Fields(l)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return sum
+}
+
+// Run is one pipeline's figures over one input.
+type Run struct {
+	Pipeline     string  `json:"pipeline"`
+	Events       int     `json:"events"`
+	Seconds      float64 `json:"wall_seconds"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	PerCPUSecond float64 `json:"events_per_cpu_second"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	Records      int     `json:"records,omitempty"`
+}
+
+// RunPipeline starts bin with config (env adds METRICS_PORT), calls feed
+// once the collector is ready (e.g. moves the input file where the config
+// looks), waits until its receivers accepted events log records
+// (otelcol_receiver_accepted_log_records), and returns its figures. CPU time
+// is counted from when the collector is ready, so start-up is not in it.
+func RunPipeline(tb testing.TB, name, bin, config string, events int, timeout time.Duration, feed func(), env ...string) Run {
+	tb.Helper()
+	metrics := freePort(tb)
+	_, port, _ := strings.Cut(metrics, ":")
+	p := Start(tb, bin, config, append(env, "METRICS_PORT="+port)...)
+	WaitFor(tb, 60*time.Second, name+" to start", func() bool {
+		log, _ := os.ReadFile(p.LogPath)
+		return bytes.Contains(log, []byte("Everything is ready"))
+	})
+	cpu0, _ := p.CPUSeconds()
+	start := time.Now()
+	feed()
+	WaitFor(tb, timeout, fmt.Sprintf("%s to accept %d events", name, events), func() bool {
+		return Metric(metrics, "otelcol_receiver_accepted_log_records") >= float64(events)
+	})
+	wall := time.Since(start).Seconds()
+	cpu, err := p.CPUSeconds()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rss, _ := p.PeakRSS()
+	p.Stop(tb)
+	r := Run{Pipeline: name, Events: events, Seconds: wall, CPUSeconds: cpu - cpu0, PeakRSSMB: float64(rss) / (1 << 20)}
+	r.PerCPUSecond = float64(events) / r.CPUSeconds
+	return r
+}
+
+// freePort returns a loopback address nothing listens on.
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,256 @@
+package testbed
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podtrail/podtrail/internal/audit"
+	"github.com/podtrail/podtrail/internal/samples"
+)
+
+var (
+	perfEvents = flag.Int("perf.events", 20_000, "audit events per pipeline in TestAuditThroughput")
+	perfOut    = flag.String("perf.out", "", "folder for the results (latest.md, latest.json); empty: only printed")
+)
+
+// podtrailAudit is podtrail's audit path: the audit log file, decoded,
+// correlated and run through the default rules, records and findings to a
+// file.
+const podtrailAudit = `
+receivers:
+  k8s_audit:
+    file:
+      include:
+        - ${env:INPUT}
+      start_at: beginning
+      poll_interval: 50ms
+processors:
+  pod_creation:
+    rules_file: ${env:RULES}/rules.yaml
+    inventory_file: ${env:RULES}/inventory.yaml
+    correlation:
+      expect: [audit, scheduler]
+      window: 5s
+exporters:
+  file:
+    path: ${env:OUT}
+service:
+  telemetry:
+    logs: {level: info}
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: ${env:METRICS_PORT}
+  pipelines:
+    logs:
+      receivers: [k8s_audit]
+      processors: [pod_creation]
+      exporters: [file]
+`
+
+// contribAudit is the do-it-yourself pipeline from contrib components only:
+// filelog with json_parser, transform lifting the same fields podtrail
+// lifts, filter keeping the final stage of pod creates, and OTTL checks
+// equivalent to the simplest namespace and name rules (a person in a system
+// namespace, a system workload's name).
+const contribAudit = `
+receivers:
+  file_log:
+    include:
+      - ${env:INPUT}
+    start_at: beginning
+    poll_interval: 50ms
+    operators:
+      - type: json_parser
+processors:
+  transform:
+    error_mode: ignore
+    log_statements:
+      - context: log
+        statements:
+          - set(attributes["podtrail.audit.id"], attributes["auditID"])
+          - set(attributes["podtrail.audit.verb"], attributes["verb"])
+          - set(attributes["podtrail.audit.stage"], attributes["stage"])
+          - set(attributes["podtrail.audit.resource"], attributes["objectRef"]["resource"])
+          - set(attributes["podtrail.audit.subresource"], attributes["objectRef"]["subresource"])
+          - set(attributes["k8s.namespace.name"], attributes["objectRef"]["namespace"])
+          - set(attributes["k8s.pod.name"], attributes["objectRef"]["name"])
+          - set(attributes["user.name"], attributes["user"]["username"])
+          - set(attributes["user_agent.original"], attributes["userAgent"])
+          - set(attributes["http.response.status_code"], attributes["responseStatus"]["code"])
+  filter:
+    error_mode: ignore
+    logs:
+      log_record:
+        - attributes["podtrail.audit.verb"] != "create"
+        - attributes["podtrail.audit.resource"] != "pods"
+        - attributes["podtrail.audit.subresource"] != nil
+        - attributes["podtrail.audit.stage"] != "ResponseComplete"
+  transform/checks:
+    error_mode: ignore
+    log_statements:
+      - context: log
+        statements:
+          - set(attributes["finding.person_in_system_namespace"], true) where attributes["k8s.namespace.name"] == "kube-system" and not IsMatch(attributes["user.name"], "^system:")
+          - set(attributes["finding.system_workload_name"], true) where IsMatch(attributes["k8s.pod.name"], "^(kube-proxy|coredns|etcd|kube-apiserver|kube-scheduler|kube-controller-manager)-")
+exporters:
+  file:
+    path: ${env:OUT}
+service:
+  telemetry:
+    logs: {level: info}
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: ${env:METRICS_PORT}
+  pipelines:
+    logs:
+      receivers: [file_log]
+      processors: [transform, filter, transform/checks]
+      exporters: [file]
+`
+
+// TestAuditThroughput is the audit-path comparison of issue 8: the real
+// v1.33 audit log (shared samples, three audit levels), repeated with new
+// UUIDs to -perf.events events, through podtrail's pipeline and the
+// contrib-only one, each a separate collector process started from the
+// same binary, and through in-process decode loops (encoding/json into the
+// fields podtrail needs, audit.Decode). It prints events per CPU-second,
+// CPU and wall seconds and peak RSS, and the ratios. It asserts nothing
+// about speed; `make test` runs it small (it keeps the harness working),
+// `make bench` large.
+func TestAuditThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the collector")
+	}
+	template := samples.Read(t, "k8s-audit-live", "levels", "audit.log")
+	bin := Collector(t)
+	root := Root(t)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "input.log")
+	n := WriteAuditLoad(t, template, input, *perfEvents)
+	data, err := os.ReadFile(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var runs []Run
+	for _, p := range []struct{ name, config string }{{"podtrail", podtrailAudit}, {"contrib filelog+json_parser+transform+filter", contribAudit}} {
+		sub := t.TempDir()
+		cfg := filepath.Join(sub, "config.yaml")
+		if err := os.WriteFile(cfg, []byte(p.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in := filepath.Join(sub, "audit.log")
+		feed := func() {
+			// Written elsewhere and renamed in: the reader sees it whole.
+			tmp := filepath.Join(dir, "feed.tmp")
+			if err := os.WriteFile(tmp, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := RunPipeline(t, p.name, bin, cfg, n, 10*time.Minute, feed, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
+			"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
+		runs = append(runs, r)
+	}
+	runs = append(runs, decodeLoop(t, "encoding/json into the fields podtrail needs (in-process, 1 core)", data, func(l []byte) error {
+		var ev struct {
+			AuditID   string `json:"auditID"`
+			Stage     string `json:"stage"`
+			Verb      string `json:"verb"`
+			Level     string `json:"level"`
+			User      struct{ Username string } `json:"user"`
+			SourceIPs []string `json:"sourceIPs"`
+			UserAgent string   `json:"userAgent"`
+			ObjectRef *struct {
+				Resource, Namespace, Name, Subresource string
+			} `json:"objectRef"`
+			ResponseStatus *struct{ Code int } `json:"responseStatus"`
+			StageTimestamp time.Time           `json:"stageTimestamp"`
+			Annotations    map[string]string   `json:"annotations"`
+		}
+		return json.Unmarshal(l, &ev)
+	}))
+	runs = append(runs, decodeLoop(t, "audit.Decode (podtrail's decoder, in-process, 1 core)", data, func(l []byte) error {
+		_, err := audit.Decode(l)
+		return err
+	}))
+	report(t, "Audit path", runs)
+}
+
+// decodeLoop times fn over every line of data on this goroutine, as the
+// practical ceiling of a pipeline that decodes each event once.
+func decodeLoop(t *testing.T, name string, data []byte, fn func([]byte) error) Run {
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	runtime.GC()
+	start := time.Now()
+	for _, l := range lines {
+		if err := fn(l); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	s := time.Since(start).Seconds()
+	return Run{Pipeline: name, Events: len(lines), Seconds: s, CPUSeconds: s, PerCPUSecond: float64(len(lines)) / s}
+}
+
+// report prints the runs as a Markdown table with each one's ratio to the
+// contrib pipeline, and writes latest.md and latest.json to -perf.out.
+func report(t *testing.T, title string, runs []Run) {
+	var base float64
+	for _, r := range runs {
+		if strings.HasPrefix(r.Pipeline, "contrib") {
+			base = r.PerCPUSecond
+		}
+	}
+	host, _ := os.Hostname()
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s: %d events, %s, %d CPUs, %s\n\n", title, runs[0].Events, runtime.GOARCH, runtime.NumCPU(), host)
+	b.WriteString("| Pipeline | events/CPU-s | × contrib | CPU s | wall s | peak RSS MB |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range runs {
+		rss := "—"
+		if r.PeakRSSMB > 0 {
+			rss = fmt.Sprintf("%.0f", r.PeakRSSMB)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %s |\n", r.Pipeline, r.PerCPUSecond, r.PerCPUSecond/base, r.CPUSeconds, r.Seconds, rss)
+	}
+	t.Log("\n" + b.String())
+	if *perfOut == "" {
+		return
+	}
+	if err := os.MkdirAll(*perfOut, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(struct {
+		Title string `json:"title"`
+		When  string `json:"when"`
+		CPUs  int    `json:"cpus"`
+		Runs  []Run  `json:"runs"`
+	}{title, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runs}, "", "  ")
+	for name, content := range map[string][]byte{"latest.md": []byte(b.String()), "latest.json": js} {
+		if err := os.WriteFile(filepath.Join(*perfOut, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteChart(filepath.Join(*perfOut, "latest.png"), title+" (events per CPU-second)", runs); err != nil {
+		t.Fatal(err)
+	}
+}
