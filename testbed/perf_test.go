@@ -174,13 +174,13 @@ func TestAuditThroughput(t *testing.T) {
 	}
 	runs = append(runs, decodeLoop(t, "encoding/json into the fields podtrail needs (in-process, 1 core)", data, func(l []byte) error {
 		var ev struct {
-			AuditID   string `json:"auditID"`
-			Stage     string `json:"stage"`
-			Verb      string `json:"verb"`
-			Level     string `json:"level"`
+			AuditID   string                    `json:"auditID"`
+			Stage     string                    `json:"stage"`
+			Verb      string                    `json:"verb"`
+			Level     string                    `json:"level"`
 			User      struct{ Username string } `json:"user"`
-			SourceIPs []string `json:"sourceIPs"`
-			UserAgent string   `json:"userAgent"`
+			SourceIPs []string                  `json:"sourceIPs"`
+			UserAgent string                    `json:"userAgent"`
 			ObjectRef *struct {
 				Resource, Namespace, Name, Subresource string
 			} `json:"objectRef"`

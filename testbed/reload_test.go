@@ -134,7 +134,6 @@ func mustAuditID(t *testing.T, event string) string {
 	return ev.AuditID
 }
 
-
 // TestRulesHotReload is the hot-reload bar: the rules file of a running
 // collector, mounted as a ConfigMap, is edited three times (valid, invalid,
 // valid). Pods created after each edit get the findings of the set then
