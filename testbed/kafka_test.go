@@ -1,0 +1,114 @@
+package testbed
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/podtrail/podtrail/internal/attr"
+)
+
+const demoConfigKafka = `
+receivers:
+  k8s_audit:
+    file:
+      include:
+        - ${env:DEMO}/audit.log
+      start_at: beginning
+  node_runtime:
+    file:
+      include:
+        - ${env:DEMO}/nodes/*.log
+      start_at: beginning
+    year: 2026
+processors:
+  pod_creation:
+    rules_file: ${env:RULES}/rules.yaml
+    inventory_file: ${env:RULES}/inventory.yaml
+    correlation:
+      expect: [audit, scheduler, node]
+      window: 2s
+exporters:
+  kafka:
+    brokers:
+      - ${env:BROKER}
+    logs:
+      topic: podtrail
+      encoding: otlp_json
+    partition_logs_by_resource_attributes: true
+service:
+  telemetry:
+    logs: {level: info}
+    metrics: {level: none}
+  pipelines:
+    logs:
+      receivers: [k8s_audit, node_runtime]
+      processors: [pod_creation]
+      exporters: [kafka]
+`
+
+// TestKafkaDelivery: the demo's records and findings through contrib's
+// kafka exporter (OTLP JSON) to a Kafka-protocol broker on 127.0.0.1
+// (franz-go's kfake cluster, speaking the Kafka wire protocol), read back
+// with a Kafka consumer: 12 records and 24 findings.
+func TestKafkaDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the collector")
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "podtrail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	broker := cluster.ListenAddrs()[0]
+
+	root := Root(t)
+	bin := Collector(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(demoConfigKafka), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := Start(t, bin, cfg, "BROKER="+broker, "DEMO="+filepath.Join(root, "distributions", "otelcol-podtrail", "demo"),
+		"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
+
+	client, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("podtrail"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	counts := map[string]int{}
+	deadline := time.Now().Add(60 * time.Second)
+	for counts[attr.EventPodCreation] < 12 || counts[attr.EventFinding] < 24 {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %v, want 12 records and 24 findings", counts)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		fetches := client.PollFetches(ctx)
+		cancel()
+		fetches.EachRecord(func(r *kgo.Record) {
+			ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(r.Value)
+			if err != nil {
+				t.Errorf("message is not OTLP JSON: %v", err)
+				return
+			}
+			rls := ld.ResourceLogs()
+			for i := 0; i < rls.Len(); i++ {
+				sls := rls.At(i).ScopeLogs()
+				for j := 0; j < sls.Len(); j++ {
+					lrs := sls.At(j).LogRecords()
+					for k := 0; k < lrs.Len(); k++ {
+						counts[lrs.At(k).EventName()]++
+					}
+				}
+			}
+		})
+	}
+	p.Stop(t)
+	t.Logf("consumed from topic podtrail: %v", counts)
+}
