@@ -1,0 +1,13 @@
+// Package cef turns podtrail's pod-creation records and findings into ArcSight
+// Common Event Format (CEF:0) and IBM QRadar Log Event Extended Format
+// (LEEF:2.0) lines, and frames them as syslog messages (RFC 5424 or RFC 3164;
+// RFC 6587 octet counting or newline framing over TCP).
+//
+// It knows nothing of the collector: an Event is filled from attribute keys
+// and plain string values (Event.Set, Event.Add), Encoder appends the CEF or
+// LEEF line, Syslog appends the syslog header and Framing the transport
+// framing, all into caller-owned byte slices so that the hot path does not
+// allocate. ParseCEF and ParseLEEF read the lines back; they are what the
+// tests (and a SIEM-side check) use to prove that every value survives the
+// escaping.
+package cef
