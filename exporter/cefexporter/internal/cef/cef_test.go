@@ -224,10 +224,10 @@ func wantCEF(e *Event) map[string]string {
 	put("dvchost", e.Node)
 	put("act", e.Decision)
 	if e.IsRecord() {
-		switch e.Allowed {
-		case "true":
+		switch e.Decision {
+		case "allow":
 			m["outcome"] = "success"
-		case "false":
+		case "forbid":
 			m["outcome"] = "failure"
 		}
 	}
@@ -254,11 +254,21 @@ func wantCEF(e *Event) map[string]string {
 	if len(e.FindingImages) > 0 {
 		imgs = e.FindingImages
 	}
-	label("cs6", "images", strings.Join(imgs, ","))
+	label("cs6", "images", joinNonEmpty(imgs))
 	label("flexString1", "pod_uid", e.PodUID)
-	label("flexString2", "mitre", strings.Join(e.MITRE, ","))
+	label("flexString2", "mitre", joinNonEmpty(e.MITRE))
 	put("msg", e.Body)
 	return m
+}
+
+func joinNonEmpty(vs []string) string {
+	var out []string
+	for _, v := range vs {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func wantSeverity(e *Event) string {

@@ -259,19 +259,22 @@ func (w *extWriter) owner(labelKey, k string, e *Event) {
 	w.value(e.FindingOwner)
 }
 
-// list writes the elements joined by commas; labelKey (CEF) is written first
-// with label.
+// list writes the non-empty elements joined by commas, nothing when there
+// is none; labelKey (CEF) is written first with label.
 func (w *extWriter) list(labelKey, label, k string, vs []string) {
-	if len(vs) == 0 {
-		return
-	}
-	if labelKey != "" {
-		w.key(labelKey)
-		w.b = append(w.b, label...)
-	}
-	w.key(k)
-	for i, v := range vs {
-		if i > 0 {
+	first := true
+	for _, v := range vs {
+		if v == "" {
+			continue
+		}
+		if first {
+			first = false
+			if labelKey != "" {
+				w.key(labelKey)
+				w.b = append(w.b, label...)
+			}
+			w.key(k)
+		} else {
 			w.b = append(w.b, ',')
 		}
 		w.value(v)

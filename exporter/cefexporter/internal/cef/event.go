@@ -253,15 +253,16 @@ func SyslogSeverity(cefSeverity int) int {
 	return 6
 }
 
-// Outcome is success or failure for a record whose decision is known, else "".
+// Outcome is success or failure for a record with an authorization decision
+// (allow, forbid), else "" (a pod a node ran without an API create has none).
 func (e *Event) Outcome() string {
 	if !e.IsRecord() {
 		return ""
 	}
-	switch {
-	case e.Allowed == "true", e.Allowed == "" && e.Decision == "allow":
+	switch e.Decision {
+	case "allow":
 		return "success"
-	case e.Allowed == "false", e.Allowed == "" && e.Decision == "forbid":
+	case "forbid":
 		return "failure"
 	}
 	return ""
