@@ -337,3 +337,10 @@ func parse5424(t *testing.T, s string) syslogMsg {
 	require.Equal(t, "-", parts[6])
 	return syslogMsg{pri: pri, timestamp: parts[1], hostname: parts[2], app: parts[3], msgID: parts[5], msg: parts[7]}
 }
+
+func mustReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
