@@ -87,9 +87,8 @@ var ErrNotAuditEvent = errors.New("not an audit event")
 // RequestReceivedTimestamp and StageTimestamp from v1beta1's timestamp.
 func Decode(data []byte) (*Event, error) {
 	ev := new(Event)
-	if err := json.Unmarshal(data, ev); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
+	if err := unmarshal(data, ev); err != nil {
+		if isTypeError(err) || notAnObject(data) {
 			return nil, fmt.Errorf("%w: %v", ErrNotAuditEvent, err)
 		}
 		return nil, fmt.Errorf("invalid audit event JSON: %w", err)

@@ -43,7 +43,7 @@ func DecodeObject(raw json.RawMessage) (*Object, error) {
 		return nil, nil
 	}
 	o := new(Object)
-	if err := json.Unmarshal(raw, o); err != nil {
+	if err := unmarshal(raw, o); err != nil {
 		return nil, err
 	}
 	if o.Kind == "Status" {
@@ -67,7 +67,7 @@ func DecodeBinding(raw json.RawMessage) (*Binding, error) {
 		return nil, nil
 	}
 	b := new(Binding)
-	if err := json.Unmarshal(raw, b); err != nil {
+	if err := unmarshal(raw, b); err != nil {
 		return nil, err
 	}
 	return b, nil

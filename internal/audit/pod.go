@@ -100,7 +100,7 @@ func DecodePod(raw json.RawMessage) (*Pod, error) {
 		return nil, nil
 	}
 	p := new(Pod)
-	if err := json.Unmarshal(raw, p); err != nil {
+	if err := unmarshal(raw, p); err != nil {
 		// A failed create logs the Status it answered with, whose fields
 		// (status: "Failure") do not fit a Pod: not a pod, not an error.
 		var k struct {

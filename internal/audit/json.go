@@ -1,0 +1,40 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+
+	gojson "github.com/goccy/go-json"
+)
+
+// unmarshal decodes the JSON of an audit event or of an object in it with
+// goccy/go-json, a drop-in for encoding/json (same struct tags, same
+// json.RawMessage handling) that decodes these events about four times as
+// fast (BenchmarkDecodeLiveAuditLog), and is what contrib's stanza
+// json_parser uses.
+func unmarshal(data []byte, v any) error { return gojson.Unmarshal(data, v) }
+
+// isTypeError reports whether err says the JSON is valid but does not fit
+// the Go type (a string where an object belongs): not an audit event,
+// rather than broken JSON.
+func isTypeError(err error) bool {
+	var std *json.UnmarshalTypeError
+	var goccy *gojson.UnmarshalTypeError
+	return errors.As(err, &std) || errors.As(err, &goccy)
+}
+
+// notAnObject reports whether data is valid JSON other than an object (42,
+// "x", [...]): goccy reports those into a struct as syntax errors, where
+// encoding/json, and these callers, call them a type mismatch.
+func notAnObject(data []byte) bool {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '{':
+			return false
+		}
+		return json.Valid(data)
+	}
+	return false
+}
