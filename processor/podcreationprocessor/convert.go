@@ -62,7 +62,7 @@ const (
 func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventPodCreation)
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(r.CompletedAt))
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(recordTime(r)))
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
 	if r.Allowed {
 		lr.SetSeverityNumber(plog.SeverityNumberInfo)
@@ -178,6 +178,18 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	}
 }
 
+// recordTime is when the pod was created as far as the record knows: the
+// API request's completion, else (a pod the node ran without an API
+// create) the first thing the node said about it.
+func recordTime(r *podrecord.Record) time.Time {
+	for _, t := range []time.Time{r.CompletedAt, r.RequestedAt, r.Sandbox.RequestedAt, r.Sandbox.ReadyAt, r.StartedAt} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Now()
+}
+
 func putTime(m pcommon.Map, k string, t time.Time) {
 	if !t.IsZero() {
 		m.PutStr(k, t.UTC().Format(time.RFC3339Nano))
@@ -239,7 +251,7 @@ var severityNumbers = map[string]plog.SeverityNumber{
 func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Finding) {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventFinding)
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(r.CompletedAt))
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(recordTime(r)))
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
 	lr.SetSeverityNumber(severityNumbers[f.Severity])
 	lr.SetSeverityText(strings.ToUpper(f.Severity))

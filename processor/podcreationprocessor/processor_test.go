@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/internal/samples"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
@@ -372,4 +373,19 @@ func TestLearning(t *testing.T) {
 	after, err := os.ReadFile(cfg.InventoryFile)
 	require.NoError(t, err)
 	assert.Equal(t, string(inventory), string(after))
+}
+
+// TestNodeOnlyRecordTime: a pod the node ran without an API create has no
+// request time; its record and findings are stamped with the first thing
+// the node said (the sandbox request), not the zero time.
+func TestNodeOnlyRecordTime(t *testing.T) {
+	at := time.Date(2026, 11, 20, 9, 16, 40, 118204000, time.UTC)
+	r := &podrecord.Record{Namespace: "kube-system", Name: "kube-proxy-debug", Origin: podrecord.OriginNodeOnly,
+		Sandbox: podrecord.Sandbox{ID: "d1e4", RequestedAt: at, ReadyAt: at.Add(388 * time.Millisecond)}}
+	lrs := plog.NewLogRecordSlice()
+	appendRecord(lrs, r)
+	appendFinding(lrs, r, &rules.Finding{RuleID: "PT-0035", Severity: "critical"})
+	for i := 0; i < lrs.Len(); i++ {
+		assert.Equal(t, at, lrs.At(i).Timestamp().AsTime().UTC(), lrs.At(i).EventName())
+	}
 }
