@@ -27,6 +27,11 @@ func SplitBody(body []byte) ([]json.RawMessage, error) {
 	if body[0] != '{' {
 		return nil, fmt.Errorf("%w: body is not a JSON object", ErrNotAuditEvent)
 	}
+	if singleEvent(body) {
+		// A line of the log backend's file, or one event posted alone: the
+		// apiserver writes "kind" first. Decode checks the rest.
+		return []json.RawMessage{body}, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil { // {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
@@ -107,4 +112,29 @@ func wrapCut(isList bool, n int, err error) error {
 		return fmt.Errorf("%w after %d complete items", ErrTruncated, n)
 	}
 	return fmt.Errorf("invalid JSON: %w", err)
+}
+
+// singleEvent reports whether body (an object) starts with "kind":"Event".
+func singleEvent(body []byte) bool {
+	rest := skipSpace(body[1:])
+	if !bytes.HasPrefix(rest, []byte(`"kind"`)) {
+		return false
+	}
+	rest = skipSpace(rest[len(`"kind"`):])
+	if len(rest) == 0 || rest[0] != ':' {
+		return false
+	}
+	rest = skipSpace(rest[1:])
+	if !bytes.HasPrefix(rest, []byte(`"Event"`)) {
+		return false
+	}
+	rest = skipSpace(rest[len(`"Event"`):])
+	return len(rest) > 0 && (rest[0] == ',' || rest[0] == '}')
+}
+
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
 }
