@@ -56,6 +56,14 @@ const (
 	AuditDecision     = "podtrail.audit.decision"
 	AuditReason       = "podtrail.audit.reason"
 	AuditInput        = "podtrail.audit.input"
+	// AuditSourceForm is the form the event arrived in: native (the
+	// apiserver's own), gke, eks or aks (a managed cloud's export).
+	AuditSourceForm = "podtrail.audit.source_form"
+	// AuditCloudPrincipal is the cloud identity behind user.name: a Google
+	// account, an IAM role or user ARN, an Entra ID object id.
+	AuditCloudPrincipal = "podtrail.audit.cloud.principal"
+	// AuditCloudSession is the AWS assumed-role session name of the principal.
+	AuditCloudSession = "podtrail.audit.cloud.session"
 )
 
 // podtrail's own keys on node runtime event records (node_runtime receiver),

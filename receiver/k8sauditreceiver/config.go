@@ -9,8 +9,11 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza/fileconsumer"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/podtrail/podtrail/internal/audit"
 )
 
 // Config is the k8s_audit receiver configuration. At least one of webhook and
@@ -30,6 +33,14 @@ type WebhookConfig struct {
 	// RetryAfter is the Retry-After the receiver answers with when the
 	// pipeline refuses a batch (503).
 	RetryAfter time.Duration `mapstructure:"retry_after"`
+	// Format is the form of the bodies: auto (detect each body), native
+	// (the apiserver's webhook backend), gke (Pub/Sub push of Cloud Audit
+	// Logs entries), eks (CloudWatch Logs awslogs envelope or Firehose HTTP
+	// endpoint delivery) or aks (Azure diagnostic settings records).
+	Format string `mapstructure:"format"`
+	// FirehoseAccessKey, when set, is the access key every Firehose
+	// delivery must carry in X-Amz-Firehose-Access-Key.
+	FirehoseAccessKey configopaque.String `mapstructure:"firehose_access_key"`
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -41,6 +52,11 @@ type FileConfig struct {
 	fileconsumer.Config `mapstructure:",squash"`
 	// StorageID names a storage extension (e.g. file_storage) for checkpoints.
 	StorageID *component.ID `mapstructure:"storage"`
+	// Format is the form of each line: auto (detect each line), native
+	// (--audit-log-path), gke (log sink LogEntry per line), eks (CloudWatch
+	// export lines, subscription payloads) or aks (diagnostic records, one
+	// per line or {"records":[...]} per line).
+	Format string `mapstructure:"format"`
 }
 
 var _ component.Config = (*Config)(nil)
@@ -53,26 +69,28 @@ func (w *WebhookConfig) Unmarshal(conf *confmap.Conf) error {
 		return err
 	}
 	own := struct {
-		Path       string        `mapstructure:"path"`
-		RetryAfter time.Duration `mapstructure:"retry_after"`
-	}{Path: w.Path, RetryAfter: w.RetryAfter}
+		Path              string              `mapstructure:"path"`
+		RetryAfter        time.Duration       `mapstructure:"retry_after"`
+		Format            string              `mapstructure:"format"`
+		FirehoseAccessKey configopaque.String `mapstructure:"firehose_access_key"`
+	}{Path: w.Path, RetryAfter: w.RetryAfter, Format: w.Format, FirehoseAccessKey: w.FirehoseAccessKey}
 	if err := conf.Unmarshal(&own, confmap.WithIgnoreUnused()); err != nil {
 		return err
 	}
-	w.Path, w.RetryAfter = own.Path, own.RetryAfter
+	w.Path, w.RetryAfter, w.Format, w.FirehoseAccessKey = own.Path, own.RetryAfter, own.Format, own.FirehoseAccessKey
 	return nil
 }
 
 func defaultWebhookConfig() WebhookConfig {
 	sc := confighttp.NewDefaultServerConfig()
 	sc.NetAddr.Endpoint = "localhost:8443"
-	return WebhookConfig{ServerConfig: sc, Path: "/audit", RetryAfter: 5 * time.Second}
+	return WebhookConfig{ServerConfig: sc, Path: "/audit", RetryAfter: 5 * time.Second, Format: string(audit.FormAuto)}
 }
 
 func defaultFileConfig() FileConfig {
 	fc := fileconsumer.NewConfig()
 	fc.StartAt = "end"
-	return FileConfig{Config: *fc}
+	return FileConfig{Config: *fc, Format: string(audit.FormAuto)}
 }
 
 // Validate checks the configuration.
@@ -88,9 +106,17 @@ func (cfg *Config) Validate() error {
 		if w.RetryAfter < 0 {
 			errs = append(errs, errors.New("webhook.retry_after must not be negative"))
 		}
+		if _, err := audit.ParseForm(w.Format); err != nil {
+			errs = append(errs, fmt.Errorf("webhook.format: %w", err))
+		}
 	}
-	if f := cfg.File.Get(); f != nil && len(f.Include) == 0 {
-		errs = append(errs, errors.New("file.include must name at least one audit log path"))
+	if f := cfg.File.Get(); f != nil {
+		if len(f.Include) == 0 {
+			errs = append(errs, errors.New("file.include must name at least one audit log path"))
+		}
+		if _, err := audit.ParseForm(f.Format); err != nil {
+			errs = append(errs, fmt.Errorf("file.format: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

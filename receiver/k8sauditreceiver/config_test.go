@@ -40,6 +40,7 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, []string{"/var/log/kubernetes/audit/audit.log"}, f.Include)
 			assert.Equal(t, "beginning", f.StartAt)
 			assert.Equal(t, component.MustNewID("file_storage"), *f.StorageID)
+			assert.Equal(t, "auto", f.Format)
 			assert.False(t, c.Webhook.HasValue())
 		}},
 		{name: "noinclude", wantErr: "file.include must name at least one audit log path"},
@@ -49,8 +50,25 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, "localhost:8443", w.NetAddr.Endpoint)
 			assert.Equal(t, "/audit", w.Path)
 			assert.Equal(t, 5*time.Second, w.RetryAfter)
+			assert.Equal(t, "auto", w.Format)
+			assert.Empty(t, string(w.FirehoseAccessKey))
 		}},
 		{name: "badpath", wantErr: "must start with /"},
+		{name: "eks", check: func(t *testing.T, c *Config) {
+			w := c.Webhook.Get()
+			require.NotNil(t, w)
+			assert.Equal(t, "eks", w.Format)
+			assert.Equal(t, "/firehose", w.Path)
+			assert.Equal(t, "k3y", string(w.FirehoseAccessKey))
+			assert.Equal(t, int64(64<<20), w.MaxRequestBodySize)
+		}},
+		{name: "cloudfiles", check: func(t *testing.T, c *Config) {
+			f := c.File.Get()
+			require.NotNil(t, f)
+			assert.Equal(t, "aks", f.Format)
+		}},
+		{name: "badformat", wantErr: `webhook.format: unknown audit form "cloudtrail"`},
+		{name: "badformat", wantErr: `file.format: unknown audit form "splunk"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,9 +23,10 @@ func newLogs(input string) (plog.Logs, plog.LogRecordSlice) {
 	return ld, sl.LogRecords()
 }
 
-// appendEvent adds one audit event: the original JSON as body, the fields
-// that correlation and rules need as attributes.
-func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, observed pcommon.Timestamp) {
+// appendEvent adds one audit event: its JSON as body (audit.Item.Raw: as
+// received, or rebuilt for GKE), the fields that correlation and rules need
+// as attributes, and the form it arrived in.
+func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audit.Form, observed pcommon.Timestamp) {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventAudit)
 	lr.SetObservedTimestamp(observed)
@@ -70,6 +71,11 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, observed 
 	}
 	putNonEmpty(a, attr.AuditDecision, ev.Decision())
 	putNonEmpty(a, attr.AuditReason, ev.Annotations[audit.AnnotationReason])
+	a.PutStr(attr.AuditSourceForm, string(form))
+	if p := ev.CloudPrincipal; p != nil {
+		putNonEmpty(a, attr.AuditCloudPrincipal, p.ID)
+		putNonEmpty(a, attr.AuditCloudSession, p.Session)
+	}
 }
 
 func putNonEmpty(m pcommon.Map, k, v string) {

@@ -1,6 +1,7 @@
 package k8sauditreceiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,12 @@ const (
 	reasonTruncated     = "truncated"
 	reasonTooLarge      = "too_large"
 	reasonRefused       = "pipeline_refused"
+	reasonBadEnvelope   = "bad_envelope"
+	reasonUnauthorized  = "unauthorized"
 )
+
+// errUnauthorized is a Firehose delivery without the configured access key.
+var errUnauthorized = errors.New("missing or wrong X-Amz-Firehose-Access-Key")
 
 type auditReceiver struct {
 	set    receiver.Settings
@@ -48,12 +54,14 @@ type auditReceiver struct {
 
 	rejected metric.Int64Counter
 	accepted metric.Int64Counter
+	skipped  metric.Int64Counter
 	logged   sync.Map // reason -> struct{}: log each reason once at warn level
 
 	server   *http.Server
 	addr     net.Addr // where the webhook listens, once started
 	serverWG sync.WaitGroup
 	files    *fileconsumer.Manager
+	fileForm audit.Form
 	storage  storage.Client
 }
 
@@ -77,7 +85,13 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*audit
 	if err != nil {
 		return nil, err
 	}
-	return &auditReceiver{set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted}, nil
+	skipped, err := meter.Int64Counter("otelcol_k8s_audit_skipped",
+		metric.WithDescription("Records of a cloud export that are not audit events (CloudWatch control messages and other log streams, Azure records of other categories), by input and form."),
+		metric.WithUnit("{records}"))
+	if err != nil {
+		return nil, err
+	}
+	return &auditReceiver{set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted, skipped: skipped}, nil
 }
 
 func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
@@ -96,7 +110,11 @@ func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
 
 func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host, w *WebhookConfig) error {
 	mux := http.NewServeMux()
-	mux.Handle(w.Path, &webhookHandler{r: r, retryAfter: w.RetryAfter})
+	form, err := audit.ParseForm(w.Format)
+	if err != nil {
+		return fmt.Errorf("k8s_audit webhook: %w", err)
+	}
+	mux.Handle(w.Path, &webhookHandler{r: r, retryAfter: w.RetryAfter, form: form, firehoseKey: string(w.FirehoseAccessKey)})
 	srv, err := w.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
 	if err != nil {
 		return fmt.Errorf("k8s_audit webhook: %w", err)
@@ -119,6 +137,11 @@ func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host, w
 }
 
 func (r *auditReceiver) startFile(ctx context.Context, host component.Host, f *FileConfig) error {
+	form, err := audit.ParseForm(f.Format)
+	if err != nil {
+		return fmt.Errorf("k8s_audit file: %w", err)
+	}
+	r.fileForm = form
 	client, err := adapter.GetStorageClient(ctx, host, f.StorageID, r.set.ID)
 	if err != nil {
 		return fmt.Errorf("k8s_audit file: %w", err)
@@ -153,29 +176,37 @@ func (r *auditReceiver) Shutdown(ctx context.Context) error {
 }
 
 // emitFile is the file consumer's callback: each token is one line of an
-// audit log file (one event, or an EventList when the file holds batches).
+// audit file: an event or an EventList (native), a LogEntry (GKE), an
+// export line or subscription payload (EKS), a diagnostic record or
+// {"records":[...]} (AKS).
 func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[string]any, _ int64, _ []int64) error {
 	ld, lrs := newLogs(inputFile)
 	observed := now()
+	forms := map[audit.Form]int{}
 	for _, tok := range tokens {
-		items, err := audit.SplitBody(tok)
-		if err != nil {
-			r.reject(ctx, inputFile, err, 1)
+		if len(bytes.TrimSpace(tok)) == 0 {
+			continue // a blank line, as between pasted batches
 		}
-		for _, it := range items {
-			ev, err := audit.Decode(it)
-			if err != nil {
-				r.reject(ctx, inputFile, err, 1)
+		b := audit.DecodeBody(tok, r.fileForm)
+		if b.Err != nil {
+			r.reject(ctx, inputFile, b.Form, b.Err, 1)
+		}
+		r.skip(ctx, inputFile, b.Form, b.Skipped)
+		for _, it := range b.Items {
+			if it.Err != nil {
+				r.reject(ctx, inputFile, b.Form, it.Err, 1)
 				continue
 			}
-			appendEvent(lrs, it, ev, observed)
+			appendEvent(lrs, it.Raw, it.Event, b.Form, observed)
+			forms[b.Form]++
 		}
 	}
-	return r.consume(ctx, inputFile, ld)
+	return r.consume(ctx, inputFile, ld, forms)
 }
 
-// consume hands a batch to the pipeline with the receiver's standard metrics.
-func (r *auditReceiver) consume(ctx context.Context, input string, ld plog.Logs) error {
+// consume hands a batch to the pipeline with the receiver's standard metrics;
+// forms counts the batch's records by the form they arrived in.
+func (r *auditReceiver) consume(ctx context.Context, input string, ld plog.Logs, forms map[audit.Form]int) error {
 	n := ld.LogRecordCount()
 	if n == 0 {
 		return nil
@@ -183,25 +214,39 @@ func (r *auditReceiver) consume(ctx context.Context, input string, ld plog.Logs)
 	ctx = r.obsrep.StartLogsOp(ctx)
 	err := r.next.ConsumeLogs(ctx, ld)
 	r.obsrep.EndLogsOp(ctx, "k8s_audit/"+input, n, err)
-	if err != nil {
-		r.rejected.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input), attribute.String("reason", reasonRefused)))
-		return err
+	for form, k := range forms {
+		if err != nil {
+			r.rejected.Add(ctx, int64(k), metric.WithAttributes(attribute.String("input", input),
+				attribute.String("form", string(form)), attribute.String("reason", reasonRefused)))
+			continue
+		}
+		r.accepted.Add(ctx, int64(k), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
 	}
-	r.accepted.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input)))
-	return nil
+	return err
 }
 
 // reject counts n rejected events and logs the first of each reason at warn.
-func (r *auditReceiver) reject(ctx context.Context, input string, err error, n int) {
+func (r *auditReceiver) reject(ctx context.Context, input string, form audit.Form, err error, n int) {
 	reason := reasonOf(err)
-	r.rejected.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input), attribute.String("reason", reason)))
-	key := input + "/" + reason
+	attrs := []attribute.KeyValue{attribute.String("input", input), attribute.String("reason", reason)}
+	if form != "" {
+		attrs = append(attrs, attribute.String("form", string(form)))
+	}
+	r.rejected.Add(ctx, int64(n), metric.WithAttributes(attrs...))
+	key := input + "/" + string(form) + "/" + reason
 	if _, seen := r.logged.LoadOrStore(key, struct{}{}); !seen {
 		r.set.Logger.Warn("rejected audit input (further rejections of this reason are logged at debug level)",
-			zap.String("input", input), zap.String("reason", reason), zap.Error(err))
+			zap.String("input", input), zap.String("form", string(form)), zap.String("reason", reason), zap.Error(err))
 		return
 	}
-	r.set.Logger.Debug("rejected audit input", zap.String("input", input), zap.String("reason", reason), zap.Error(err))
+	r.set.Logger.Debug("rejected audit input", zap.String("input", input), zap.String("form", string(form)), zap.String("reason", reason), zap.Error(err))
+}
+
+// skip counts records of a cloud export that are not audit events.
+func (r *auditReceiver) skip(ctx context.Context, input string, form audit.Form, n int) {
+	if n > 0 {
+		r.skipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
+	}
 }
 
 func reasonOf(err error) string {
@@ -209,6 +254,10 @@ func reasonOf(err error) string {
 	switch {
 	case errors.As(err, &tooLarge):
 		return reasonTooLarge
+	case errors.Is(err, errUnauthorized):
+		return reasonUnauthorized
+	case errors.Is(err, audit.ErrEnvelope):
+		return reasonBadEnvelope
 	case errors.Is(err, audit.ErrTruncated):
 		return reasonTruncated
 	case errors.Is(err, audit.ErrNotAuditEvent):
