@@ -55,6 +55,12 @@ func helmSetup(t *testing.T) helmEnv {
 	if h.helm == "" {
 		h.helm = filepath.Join(root, "bin", "helm")
 	}
+	// go test runs in this directory: relative paths are the repository's
+	for _, p := range []*string{&h.helm, &h.chart} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(root, *p)
+		}
+	}
 	if _, err := os.Stat(h.helm); err != nil {
 		missing("no helm: %v", err)
 	}
