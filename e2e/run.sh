@@ -1,0 +1,416 @@
+#!/usr/bin/env bash
+# podtrail end to end (make e2e): a one-node Kubernetes v1.33 cluster on this
+# machine (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# containerd + runc, a kubelet), podtrail as the gateway (k8s_audit webhook
+# over mTLS and the audit log file) and as the node agent (node_runtime on the
+# kubelet's and containerd's logs), scenarios driven with kubectl and curl, and
+# assertions on the exported OTLP JSON (cmd/check). Everything it started is
+# stopped and everything the node changed is undone on exit, pass or fail.
+# See e2e/README.md.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+WORK=${PODTRAIL_E2E_WORK:-/var/lib/podtrail-e2e} # removed at the end
+OUT=${PODTRAIL_E2E_OUT:-$REPO/out/e2e}           # records, events, logs: kept
+NODE=${PODTRAIL_E2E_NODE:-e2e-node-1}
+KEEP=${PODTRAIL_E2E_KEEP:-0} # 1: leave the cluster running until Enter is pressed
+
+# loopback ports (override when taken)
+ETCD_PORT=${ETCD_PORT:-23790}
+ETCD_PEER_PORT=${ETCD_PEER_PORT:-23800}
+APISERVER_PORT=${APISERVER_PORT:-16443}
+REGISTRY_PORT=${REGISTRY_PORT:-15000}
+WEBHOOK_PORT=${WEBHOOK_PORT:-18443}
+OTLP_PORT=${OTLP_PORT:-14317}
+GATEWAY_HEALTH_PORT=${GATEWAY_HEALTH_PORT:-13133}
+AGENT_HEALTH_PORT=${AGENT_HEALTH_PORT:-13134}
+KUBELET_PORT=${KUBELET_PORT:-20250}
+KUBELET_HEALTHZ_PORT=${KUBELET_HEALTHZ_PORT:-20248}
+
+PKI=$WORK/pki
+LOGS=$OUT/logs
+BRIDGE=pte2e0
+CNI_NET=podtrail-e2e
+CGROUP_ROOT=podtrail-e2e
+START=$(date +%s)
+
+log() { printf '%s e2e: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+	log "FAIL: $*"
+	exit 1
+}
+
+[[ $(id -u) == 0 ]] || die "run as root (the kubelet, containerd and runc need it)"
+command -v go >/dev/null || die "go is not on PATH"
+
+# ---- processes and cleanup --------------------------------------------------
+
+PIDS=()   # started daemons, in start order
+NAMES=()
+start_bg() { # name cmd...: runs cmd with stdout+stderr to $LOGS/name.log
+	local name=$1
+	shift
+	"$@" >"$LOGS/$name.log" 2>&1 &
+	PIDS+=("$!")
+	NAMES+=("$name")
+	log "started $name (pid $!)"
+}
+
+stop_pid() { # pid name: TERM, then KILL after 10 s
+	local pid=$1 name=$2 i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$name did not stop in 10 s: KILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+stop_named() { # name: stops the daemon started under that name
+	local i
+	for i in "${!NAMES[@]}"; do
+		if [[ ${NAMES[$i]} == "$1" ]]; then
+			stop_pid "${PIDS[$i]}" "$1"
+		fi
+	done
+}
+
+# pids of processes whose command line mentions $1 (our own paths only)
+pids_mentioning() {
+	local p
+	for p in /proc/[0-9]*; do
+		[[ -r $p/cmdline ]] || continue
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$1"; then
+			echo "${p#/proc/}"
+		fi
+	done
+}
+
+snapshot_host() { # what the node may change, to undo it at the end
+	mkdir -p "$WORK/before"
+	ls /var/run/netns 2>/dev/null | sort >"$WORK/before/netns" || true
+	for t in filter nat mangle; do
+		{ iptables -t $t -S 2>/dev/null || true; } | awk '$1=="-N"{print $2}' | sort >"$WORK/before/chains-$t"
+		{ ip6tables -t $t -S 2>/dev/null || true; } | awk '$1=="-N"{print $2}' | sort >"$WORK/before/chains6-$t"
+	done
+	: >"$WORK/before/sysctl"
+	for s in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys \
+		kernel.keys.root_maxbytes net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; do
+		v=$(sysctl -n "$s" 2>/dev/null) && echo "$s=$v" >>"$WORK/before/sysctl"
+	done
+	for d in /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /etc/cni /run/containerd /etc/kubernetes; do
+		[[ -e $d ]] && echo "$d" >>"$WORK/before/paths"
+	done
+	touch "$WORK/before/paths"
+}
+
+existed_before() { grep -qxF "$1" "$WORK/before/paths" 2>/dev/null; }
+
+CLEANED=0
+cleanup() {
+	local rc=$?
+	[[ $CLEANED == 1 ]] && return
+	CLEANED=1
+	set +e
+	trap - INT TERM
+	log "cleanup (exit code $rc)"
+	if [[ $KEEP == 1 && -t 0 ]]; then
+		echo "cluster kept: KUBECONFIG=$PKI/admin.kubeconfig; press Enter to tear down" >&2
+		read -r _
+	fi
+	# 1. let the kubelet tear its pods down (CNI DEL, unmounts) while it runs
+	if [[ -n ${KUBECTL:-} ]] && running kubelet && running kube-apiserver; then
+		rm -f "$WORK/manifests/"*.yaml
+		$KUBECTL delete cronjobs,jobs,deployments,daemonsets,replicasets --all -A --wait=false >/dev/null 2>&1
+		$KUBECTL delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1
+		for _ in $(seq 1 30); do
+			n=$(ctr_ -n k8s.io tasks ls -q 2>/dev/null | wc -l)
+			[[ $n == 0 ]] && break
+			sleep 1
+		done
+		sleep 2 # the last sandboxes' CNI DEL
+	fi
+	# 2. stop the daemons, newest first
+	local i
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		[[ ${NAMES[$i]} == containerd ]] && kill_tasks
+		stop_pid "${PIDS[$i]}" "${NAMES[$i]}"
+	done
+	# shims and containers outlive containerd: end the ones of our containerd
+	for p in $(pids_mentioning "$WORK/containerd/containerd.sock"); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	for p in $(pids_mentioning "$WORK/"); do
+		[[ $p == $$ || $p == $BASHPID ]] && continue
+		kill -KILL "$p" 2>/dev/null
+	done
+	undo_host
+	[[ -d $WORK ]] && cp -f "$WORK/audit/audit.log" "$LOGS/audit.log" 2>/dev/null
+	rm -rf "$WORK"
+	log "done in $(($(date +%s) - START)) s; records and logs in $OUT"
+	exit $rc
+}
+
+running() { # name: the daemon started under that name is alive
+	local i
+	for i in "${!NAMES[@]}"; do
+		[[ ${NAMES[$i]} == "$1" ]] && kill -0 "${PIDS[$i]}" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+ctr_() { ctr --address "$WORK/containerd/containerd.sock" "$@"; }
+
+kill_tasks() {
+	local t
+	for t in $(ctr_ -n k8s.io tasks ls -q 2>/dev/null); do
+		ctr_ -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1
+	done
+	sleep 1
+}
+
+undo_host() {
+	local m n t c d
+	# mounts under the work folder and containerd's state (deepest first)
+	for _ in 1 2 3; do
+		awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r m; do
+			umount -l "$m" 2>/dev/null
+		done
+	done
+	# network namespaces the CNI made for our pods
+	for n in $(ls /var/run/netns 2>/dev/null); do
+		grep -qxF "$n" "$WORK/before/netns" 2>/dev/null && continue
+		umount -l "/var/run/netns/$n" 2>/dev/null
+		rm -f "/var/run/netns/$n"
+	done
+	ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
+	# iptables chains the kubelet added (KUBE-*), with the rules that jump to them
+	for t in filter nat mangle; do
+		for c in $({ iptables -t $t -S 2>/dev/null || true; } | awk '$1=="-N"{print $2}' | sort | comm -13 "$WORK/before/chains-$t" - 2>/dev/null); do
+			iptables -t $t -S 2>/dev/null | grep -E -- "-j $c( |$)" | sed 's/^-A/-D/' | while read -r r; do
+				eval "iptables -t $t $r" 2>/dev/null
+			done
+			iptables -t $t -F "$c" 2>/dev/null
+			iptables -t $t -X "$c" 2>/dev/null
+		done
+		for c in $({ ip6tables -t $t -S 2>/dev/null || true; } | awk '$1=="-N"{print $2}' | sort | comm -13 "$WORK/before/chains6-$t" - 2>/dev/null); do
+			ip6tables -t $t -S 2>/dev/null | grep -E -- "-j $c( |$)" | sed 's/^-A/-D/' | while read -r r; do
+				eval "ip6tables -t $t $r" 2>/dev/null
+			done
+			ip6tables -t $t -F "$c" 2>/dev/null
+			ip6tables -t $t -X "$c" 2>/dev/null
+		done
+	done
+	# cgroups: everything under <controller>/podtrail-e2e, deepest first
+	for d in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
+		[[ -d $d ]] || continue
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+		[[ -d $d ]] && log "cgroup $d still there (a process left in it?)"
+	done
+	# sysctls the kubelet and the bridge plugin set
+	if [[ -f $WORK/before/sysctl ]]; then
+		while IFS= read -r kv; do
+			sysctl -qw "$kv" >/dev/null 2>&1
+		done <"$WORK/before/sysctl"
+	fi
+	# the kubelet's container log links (its pod logs live under $WORK)
+	if [[ -d /var/log/containers ]]; then
+		find /var/log/containers -maxdepth 1 -type l -lname "$WORK/*" -delete 2>/dev/null
+		existed_before /var/log/containers || rmdir /var/log/containers 2>/dev/null
+	fi
+	for d in /var/log/pods /var/lib/kubelet /var/lib/cni /etc/cni /etc/kubernetes /run/containerd; do
+		if [[ -e $d ]] && ! existed_before "$d"; then
+			log "removing $d, made during the run"
+			rm -rf "$d"
+		fi
+	done
+	# CNI results cache of our network
+	rm -f /var/lib/cni/results/"$CNI_NET"-* 2>/dev/null
+}
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# what the podtrail configs (e2e/config) and lib/pki.sh read
+export PODTRAIL_HOME=$REPO E2E_PKI=$PKI E2E_OUT=$OUT E2E_LOGS=$LOGS E2E_NODE=$NODE
+export E2E_WEBHOOK=127.0.0.1:$WEBHOOK_PORT E2E_OTLP=127.0.0.1:$OTLP_PORT
+export E2E_GATEWAY_HEALTH=127.0.0.1:$GATEWAY_HEALTH_PORT E2E_AGENT_HEALTH=127.0.0.1:$AGENT_HEALTH_PORT
+export E2E_AUDIT_LOG=$WORK/audit/audit.log
+
+# ---- 0. a clean start ------------------------------------------------------
+
+if [[ -d $WORK ]]; then
+	log "$WORK is left from an earlier run: cleaning it"
+	for p in $(pids_mentioning "$WORK/"); do kill -KILL "$p" 2>/dev/null || true; done
+	WORK_OLD=1
+fi
+rm -rf "$OUT"
+mkdir -p "$OUT" "$LOGS"
+if [[ ${WORK_OLD:-0} == 1 ]]; then
+	(undo_host) || true
+	rm -rf "$WORK"
+fi
+mkdir -p "$WORK"/{pki,etcd,audit,manifests,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,bin}
+snapshot_host
+
+# ---- 1. binaries -----------------------------------------------------------
+
+log "Kubernetes binaries (cached; the first build takes 10-15 minutes)"
+"$HERE/build-k8s.sh" >"$WORK/k8s-bin" 2>"$LOGS/build-k8s.log" &
+BUILD_PID=$!
+
+need=()
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || need+=(containernetworking-plugins)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v iptables >/dev/null || need+=(iptables)
+if ((${#need[@]})); then
+	log "installing ${need[*]}"
+	apt-get update -qq >"$LOGS/apt.log" 2>&1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$LOGS/apt.log" 2>&1 ||
+		die "apt-get install failed: $LOGS/apt.log"
+fi
+CNI_BIN=/usr/lib/cni
+
+if [[ -n ${PODTRAIL_BIN:-} ]]; then
+	log "podtrail: $PODTRAIL_BIN (PODTRAIL_BIN)"
+else
+	log "podtrail: make build"
+	make -C "$REPO" build >"$LOGS/make-build.log" 2>&1 || die "make build failed: $LOGS/make-build.log"
+	PODTRAIL_BIN=$REPO/bin/otelcol-podtrail
+fi
+(
+	cd "$HERE"
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/bin/sleeper" ./cmd/sleeper
+	go build -o "$WORK/bin/registry" ./cmd/registry
+	go build -o "$WORK/bin/check" ./cmd/check
+) >"$LOGS/go-build-e2e.log" 2>&1 || die "building e2e/cmd failed: $LOGS/go-build-e2e.log"
+
+# ---- 2. certificates -------------------------------------------------------
+
+log "certificates"
+# shellcheck source=e2e/lib/pki.sh
+source "$HERE/lib/pki.sh"
+(make_pki "$PKI" "$NODE" "$APISERVER_PORT") >"$LOGS/pki.log" 2>&1 || die "certificates: $LOGS/pki.log"
+
+wait "$BUILD_PID" || die "building Kubernetes failed: $LOGS/build-k8s.log"
+K8S_BIN=$(tail -1 "$WORK/k8s-bin")
+log "Kubernetes binaries in $K8S_BIN"
+KUBECTL="$K8S_BIN/kubectl --kubeconfig $PKI/admin.kubeconfig"
+export PATH="$K8S_BIN:$PATH"
+
+# ---- 3. podtrail: gateway ------------------------------------------------------
+
+start_bg podtrail-gateway "$PODTRAIL_BIN" --config "$HERE/config/gateway.yaml"
+
+wait_for() { # what seconds command...
+	local what=$1 secs=$2 i
+	shift 2
+	for i in $(seq 1 $((secs * 5))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	die "$what not up after $secs s"
+}
+healthy() { curl -fsS "http://$1/" >/dev/null; }
+wait_for "podtrail gateway" 60 healthy "$E2E_GATEWAY_HEALTH"
+
+# ---- 4. control plane ------------------------------------------------------
+
+log "etcd"
+start_bg etcd etcd --name e2e --data-dir "$WORK/etcd" \
+	--listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+	--listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+	--initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync
+wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+
+log "kube-apiserver"
+start_bg kube-apiserver kube-apiserver \
+	--etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+	--endpoint-reconciler-type none \
+	--service-cluster-ip-range 10.96.0.0/16 \
+	--tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+	--client-ca-file "$PKI/ca.crt" \
+	--token-auth-file "$PKI/tokens.csv" \
+	--authorization-mode Node,RBAC \
+	--enable-admission-plugins NodeRestriction \
+	--allow-privileged=true \
+	--service-account-issuer https://kubernetes.default.svc.cluster.local \
+	--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+	--kubelet-client-certificate "$PKI/apiserver-kubelet.crt" --kubelet-client-key "$PKI/apiserver-kubelet.key" \
+	--audit-policy-file "$HERE/config/audit-policy.yaml" \
+	--audit-log-path "$E2E_AUDIT_LOG" --audit-log-format json --audit-log-maxsize 0 \
+	--audit-webhook-config-file "$PKI/audit-webhook.kubeconfig" \
+	--audit-webhook-mode batch --audit-webhook-batch-max-wait 1s --audit-webhook-initial-backoff 1s \
+	--profiling=false --v 1
+wait_for kube-apiserver 90 $KUBECTL get --raw /readyz
+
+log "kube-controller-manager, kube-scheduler"
+start_bg kube-controller-manager kube-controller-manager \
+	--kubeconfig "$PKI/controller-manager.kubeconfig" \
+	--authentication-kubeconfig "$PKI/controller-manager.kubeconfig" \
+	--authorization-kubeconfig "$PKI/controller-manager.kubeconfig" \
+	--bind-address 127.0.0.1 --secure-port 0 \
+	--use-service-account-credentials \
+	--service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+	--cluster-name podtrail-e2e --leader-elect=false --v 1
+start_bg kube-scheduler kube-scheduler \
+	--kubeconfig "$PKI/scheduler.kubeconfig" \
+	--authentication-kubeconfig "$PKI/scheduler.kubeconfig" \
+	--authorization-kubeconfig "$PKI/scheduler.kubeconfig" \
+	--bind-address 127.0.0.1 --secure-port 0 --leader-elect=false --v 1
+wait_for "the default service account" 60 $KUBECTL -n default get serviceaccount default
+log "control plane up: $($KUBECTL version 2>/dev/null | tr '\n' ' ')"
+
+# scenarios that take a while start before the node is there
+# shellcheck source=e2e/scenarios.sh
+source "$HERE/scenarios.sh"
+scenario_setup
+
+# ---- 5. node ---------------------------------------------------------------
+
+log "registry (loopback) for the node's images"
+start_bg registry "$WORK/bin/registry" -listen "127.0.0.1:$REGISTRY_PORT" -bin "$WORK/bin/sleeper"
+wait_for registry 10 curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/"
+
+log "containerd"
+# shellcheck source=e2e/lib/node.sh
+source "$HERE/lib/node.sh"
+write_node_config
+start_bg containerd containerd --config "$WORK/containerd/config.toml"
+wait_for containerd 30 ctr_ version
+
+log "podtrail node agent"
+start_bg podtrail-agent "$PODTRAIL_BIN" --config "$HERE/config/agent.yaml"
+wait_for "podtrail agent" 60 healthy "$E2E_AGENT_HEALTH"
+
+log "kubelet"
+prepare_cgroups
+start_bg kubelet kubelet --config "$WORK/kubelet/config.yaml" \
+	--kubeconfig "$PKI/kubelet.kubeconfig" --root-dir "$WORK/kubelet/root" \
+	--hostname-override "$NODE" --v 2
+node_ready() { $KUBECTL get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
+wait_for "node $NODE Ready" 120 node_ready
+log "node $NODE Ready"
+
+# ---- 6. scenarios and assertions -------------------------------------------
+
+scenario_run
+log "waiting for the records (correlation window) and checking them"
+set +e
+"$WORK/bin/check" -records "$OUT/records.json" -pods "$OUT/pods.json" -node "$NODE" \
+	-digests "$OUT/digests.txt" -containerd "$(containerd --version)" -timeout 150s | tee "$OUT/check.txt"
+rc=${PIPESTATUS[0]}
+set -e
+log "assertions: $(tail -1 "$OUT/check.txt")"
+exit "$rc"

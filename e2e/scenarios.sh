@@ -1,0 +1,172 @@
+# Scenarios of the end-to-end test (sourced by e2e/run.sh). What each one
+# expects to find in podtrail's records is in cmd/check/main.go.
+#
+# Before the node is there (scenario_setup): namespaces, RBAC, the system
+# workloads (a kube-proxy DaemonSet, a coredns Deployment) and a CronJob that
+# fires at the next minute. With the node Ready (scenario_run): a person's
+# lookalikes, a Deployment and a Job, a static pod, a forbidden create and its
+# allowed retry, generateName pods, a pod created and deleted within a second,
+# images by tag and by digest, Helm- and Argo-style creates.
+
+as_admin() { kubectl --kubeconfig "$PKI/admin.kubeconfig" "$@"; }
+as_alice() { kubectl --kubeconfig "$PKI/alice.kubeconfig" "$@"; }
+as_bob() { kubectl --kubeconfig "$PKI/bob.kubeconfig" "$@"; }
+as_bot() { kubectl --kubeconfig "$PKI/deploy-bot.kubeconfig" "$@"; }
+
+# POST a pod as deploy-bot with the user agent of another client (kubectl
+# cannot set one): curl_pod NAMESPACE USER_AGENT QUERY < pod.json
+curl_pod() {
+	curl -fsS -o /dev/null --cacert "$PKI/ca.crt" -H "Authorization: Bearer $(cat "$PKI/deploy-bot.token")" \
+		-H "Content-Type: application/json" -A "$2" --data-binary @- \
+		"https://127.0.0.1:$APISERVER_PORT/api/v1/namespaces/$1/pods$3"
+}
+
+IMG_PROXY=registry.k8s.io/kube-proxy:v1.33.13
+IMG_DNS=registry.k8s.io/coredns/coredns:v1.12.0
+IMG_APP=docker.io/library/nginx:1.27
+
+scenario_setup() {
+	log "scenarios: namespaces, RBAC, kube-proxy DaemonSet, coredns Deployment, CronJob"
+	as_admin create namespace apps >/dev/null
+	as_admin create namespace team-b >/dev/null
+	as_admin create clusterrolebinding alice-admin --clusterrole=cluster-admin --user=alice@example.com >/dev/null
+	as_admin -n apps create rolebinding deploy-bot-edit --clusterrole=edit --user=deploy-bot >/dev/null
+	as_admin -n kube-system create serviceaccount kube-proxy >/dev/null
+	as_admin -n kube-system create serviceaccount coredns >/dev/null
+	as_admin apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: kube-proxy, namespace: kube-system, labels: {k8s-app: kube-proxy}}
+spec:
+  selector: {matchLabels: {k8s-app: kube-proxy}}
+  template:
+    metadata: {labels: {k8s-app: kube-proxy}}
+    spec:
+      serviceAccountName: kube-proxy
+      terminationGracePeriodSeconds: 1
+      containers: [{name: kube-proxy, image: $IMG_PROXY}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: coredns
+      terminationGracePeriodSeconds: 1
+      containers: [{name: coredns, image: $IMG_DNS}]
+YAML
+	as_alice apply -f - >/dev/null <<YAML
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: apps}
+spec:
+  schedule: "* * * * *"
+  concurrencyPolicy: Forbid
+  successfulJobsHistoryLimit: 1
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers: [{name: report, image: $IMG_APP, args: ["2"]}]
+YAML
+}
+
+scenario_run() {
+	local i
+	log "scenario: alice's lookalikes in kube-system"
+	# a bare pod named like a DaemonSet pod, without the DaemonSet's labels: it runs
+	as_alice -n kube-system run kube-proxy-x7b2q --image "$IMG_PROXY" --restart=Never >/dev/null
+	# one with the DaemonSet's labels: the DaemonSet controller adopts it and,
+	# as the node has its pod already, deletes it within milliseconds
+	as_alice -n kube-system run kube-proxy-m4k9z --image "$IMG_PROXY" --restart=Never --labels k8s-app=kube-proxy >/dev/null
+
+	log "scenario: a Deployment and a Job (alice)"
+	as_alice -n apps create deployment web --image "$IMG_APP" --replicas 2 >/dev/null
+	as_alice -n apps create job migrate --image "$IMG_APP" -- /sleeper 2 >/dev/null
+
+	log "scenario: a static pod from the kubelet's manifest folder"
+	cat >"$WORK/manifests/static-web.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: static-web, namespace: default}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: web, image: $IMG_APP}]
+YAML
+
+	log "scenario: bob's forbidden create, a role, and his retry"
+	if as_bob -n team-b run probe --image "$IMG_APP" --restart=Never >/dev/null 2>"$OUT/bob-forbidden.txt"; then
+		die "bob's create was allowed before he had a role"
+	fi
+	as_admin -n team-b create rolebinding bob-edit --clusterrole=edit --user=bob@example.com >/dev/null
+	for i in $(seq 1 50); do
+		[[ $(as_bob -n team-b auth can-i create pods) == yes ]] && break
+		sleep 0.2
+	done
+	as_bob -n team-b run probe --image "$IMG_APP" --restart=Never >/dev/null
+
+	log "scenario: generateName pods"
+	for i in 1 2; do
+		as_alice -n apps create -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {generateName: gen-, namespace: apps}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: $IMG_APP}]
+YAML
+	done
+
+	log "scenario: a pod created and deleted within a second"
+	as_alice -n kube-system run blink --image "$IMG_APP" --restart=Never >/dev/null
+	as_alice -n kube-system delete pod blink --grace-period=0 --force >/dev/null 2>&1
+
+	log "scenario: images by tag and by digest"
+	as_alice -n apps run img-tag --image "$IMG_APP" --restart=Never >/dev/null
+	as_alice -n apps run img-digest --image "docker.io/library/busybox@$(digest_of docker.io/library/busybox)" \
+		--restart=Never >/dev/null
+
+	log "scenario: Helm- and Argo-style creates (deploy-bot)"
+	as_bot -n apps create --field-manager=helm -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: chart-kubectl
+  labels: {app.kubernetes.io/managed-by: Helm, helm.sh/chart: web-1.0.0, app.kubernetes.io/instance: web}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: $IMG_APP}]
+YAML
+	curl_pod apps "Helm/3.17.3" "?fieldManager=helm" <<JSON
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"chart-helm","labels":{"app.kubernetes.io/managed-by":"Helm","helm.sh/chart":"web-1.0.0","app.kubernetes.io/instance":"web"}},
+ "spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"app","image":"$IMG_APP"}]}}
+JSON
+	curl_pod apps "argocd-application-controller/v2.14.9" "?fieldManager=argocd-controller" <<JSON
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"guestbook","labels":{"app.kubernetes.io/instance":"guestbook","argocd.argoproj.io/instance":"guestbook"}},
+ "spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"app","image":"$IMG_APP"}]}}
+JSON
+
+	log "waiting for the pods to run and for the CronJob's first pod"
+	for i in $(seq 1 120); do
+		local pending cron
+		pending=$(as_admin get pods -A --no-headers 2>/dev/null | awk '$4 != "Running" && $4 != "Completed"' | wc -l)
+		cron=$(as_admin -n apps get pods --no-headers 2>/dev/null | grep -c '^report-' || true)
+		[[ $pending == 0 && $cron -ge 1 ]] && break
+		sleep 1
+	done
+	as_admin patch cronjob -n apps report -p '{"spec":{"suspend":true}}' >/dev/null
+	as_admin get pods -A -o wide >&2 || true
+	as_admin get pods -A -o json >"$OUT/pods.json"
+	for r in registry.k8s.io/pause registry.k8s.io/kube-proxy registry.k8s.io/coredns/coredns \
+		docker.io/library/nginx docker.io/library/busybox; do
+		echo "$r $(digest_of $r)"
+	done >"$OUT/digests.txt"
+}
+
+digest_of() { "$WORK/bin/registry" -bin "$WORK/bin/sleeper" -digest "$1"; }
