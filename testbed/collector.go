@@ -117,6 +117,7 @@ type Sink struct {
 	URL string
 	mu  sync.Mutex
 	got []plog.LogRecord
+	at  []time.Time // when each of got arrived
 	srv *http.Server
 }
 
@@ -140,6 +141,7 @@ func NewSink(tb testing.TB) *Sink {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		arrived := time.Now()
 		s.mu.Lock()
 		rls := req.Logs().ResourceLogs()
 		for i := 0; i < rls.Len(); i++ {
@@ -150,6 +152,7 @@ func NewSink(tb testing.TB) *Sink {
 					lr := plog.NewLogRecord()
 					lrs.At(k).CopyTo(lr)
 					s.got = append(s.got, lr)
+					s.at = append(s.at, arrived)
 				}
 			}
 		}
@@ -172,6 +175,22 @@ func (s *Sink) Records(eventName string) []plog.LogRecord {
 	for _, lr := range s.got {
 		if lr.EventName() == eventName {
 			out = append(out, lr)
+		}
+	}
+	return out
+}
+
+// Arrivals returns, for the records with the given event name, the value
+// of attribute key and when the record arrived.
+func (s *Sink) Arrivals(eventName, key string) map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]time.Time{}
+	for i, lr := range s.got {
+		if lr.EventName() == eventName {
+			if v, ok := lr.Attributes().Get(key); ok {
+				out[v.AsString()] = s.at[i]
+			}
 		}
 	}
 	return out

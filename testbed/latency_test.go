@@ -1,0 +1,129 @@
+package testbed
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/audit"
+	"github.com/podtrail/podtrail/internal/samples"
+)
+
+var (
+	latencyRate    = flag.Int("latency.rate", 10_000, "audit events per second posted in TestRecordLatency")
+	latencySeconds = flag.Int("latency.seconds", 3, "how long TestRecordLatency posts")
+)
+
+const latencyConfig = `
+receivers:
+  k8s_audit:
+    webhook:
+      endpoint: ${env:WEBHOOK}
+processors:
+  pod_creation:
+    rules_file: ${env:RULES}/rules.yaml
+    inventory_file: ${env:RULES}/inventory.yaml
+    correlation:
+      expect: [audit]
+exporters:
+  otlp_http:
+    logs_endpoint: ${env:SINK}/v1/logs
+    compression: none
+    sending_queue:
+      enabled: false
+service:
+  telemetry:
+    logs: {level: info}
+    metrics: {level: none}
+  pipelines:
+    logs:
+      receivers: [k8s_audit]
+      processors: [pod_creation]
+      exporters: [otlp_http]
+`
+
+// TestRecordLatency posts the real v1.33 audit log's events (repeated with
+// new UUIDs) to the webhook as the apiserver's batch backend does, at
+// -latency.rate events per second (100 events a batch), and measures, for
+// every pod create, the time from posting the batch that holds it to its
+// record's arrival at the OTLP endpoint: p50, p99 and max. It asserts
+// nothing about speed.
+func TestRecordLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the collector")
+	}
+	template := samples.Read(t, "k8s-audit-live", "levels", "audit.log")
+	bin := Collector(t)
+	root := Root(t)
+	dir := t.TempDir()
+	n := *latencyRate * *latencySeconds
+	file := filepath.Join(dir, "events.log")
+	WriteAuditLoad(t, template, file, n)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(latencyConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewSink(t)
+	webhook := freePort(t)
+	p := Start(t, bin, cfg, "WEBHOOK="+webhook, "SINK="+sink.URL, "RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
+	WaitFor(t, 60*time.Second, "the collector to start", func() bool {
+		log, _ := os.ReadFile(p.LogPath)
+		return bytes.Contains(log, []byte("Everything is ready"))
+	})
+
+	const batch = 100
+	sent := map[string]time.Time{} // audit ID of a pod create → when its batch was posted
+	interval := time.Duration(float64(time.Second) * batch / float64(*latencyRate))
+	next := time.Now()
+	for i := 0; i < len(lines); i += batch {
+		items := lines[i:min(i+batch, len(lines))]
+		body := append([]byte(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[`), bytes.Join(items, []byte(","))...)
+		body = append(body, "]}"...)
+		time.Sleep(time.Until(next))
+		next = next.Add(interval)
+		at := time.Now()
+		resp, err := http.Post("http://"+webhook+"/audit", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("webhook answered %s", resp.Status)
+		}
+		for _, l := range items {
+			if ev, err := audit.Decode(l); err == nil && ev.IsPodCreate() && ev.IsFinal() {
+				sent[ev.AuditID] = at
+			}
+		}
+	}
+	elapsed := time.Since(next.Add(-interval * time.Duration((len(lines)+batch-1)/batch)))
+	WaitFor(t, 60*time.Second, fmt.Sprintf("records of %d pod creates", len(sent)), func() bool {
+		return len(sink.Arrivals(attr.EventPodCreation, attr.AuditID)) >= len(sent)
+	})
+	p.Stop(t)
+	arrived := sink.Arrivals(attr.EventPodCreation, attr.AuditID)
+	var lat []time.Duration
+	for id, at := range sent {
+		if got, ok := arrived[id]; ok {
+			lat = append(lat, got.Sub(at))
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
+	t.Logf("%d events in %.1f s (%.0f/s offered), %d pod creates: record latency p50 %s, p99 %s, max %s",
+		len(lines), elapsed.Seconds(), float64(len(lines))/elapsed.Seconds(), len(lat), q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+}
