@@ -515,6 +515,13 @@ func TestGunzipLimit(t *testing.T) {
 	if _, err := gunzipMaybe(big); !errors.Is(err, ErrEnvelope) {
 		t.Fatalf("a payload over the limit: %v", err)
 	}
+	// The limit is for the body: records under it one by one, over it
+	// together, fail from the one that goes over.
+	rec := gzipBytes(t, append(bytes.Repeat([]byte{' '}, MaxDecompressed/2), []byte(fmt.Sprintf(evJSON, "z", `{"username":"u"}`))...))
+	b := DecodeBody(firehose(rec, rec, rec), FormEKS)
+	if len(b.Items) != 3 || b.Items[0].Err != nil || !errors.Is(b.Items[1].Err, ErrEnvelope) || !errors.Is(b.Items[2].Err, ErrEnvelope) {
+		t.Fatalf("budget: %+v", b.Err)
+	}
 }
 
 func TestCutExportTime(t *testing.T) {

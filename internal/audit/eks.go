@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// MaxDecompressed bounds what one gzip'd CloudWatch payload may expand to.
+// MaxDecompressed bounds what the gzip'd CloudWatch payloads of one body may
+// expand to, together.
 const MaxDecompressed = 64 << 20
 
 // EKSAuditStreamPrefix starts the name of the CloudWatch log streams that
@@ -70,6 +71,11 @@ func UnwrapAWSLogs(body []byte) ([]byte, error) {
 // gunzipMaybe gunzips data that starts with the gzip magic, and returns other
 // data as it is.
 func gunzipMaybe(data []byte) ([]byte, error) {
+	return gunzipWithin(data, MaxDecompressed)
+}
+
+// gunzipWithin is gunzipMaybe for at most limit bytes of output.
+func gunzipWithin(data []byte, limit int) ([]byte, error) {
 	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
 		return data, nil
 	}
@@ -77,12 +83,12 @@ func gunzipMaybe(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: gzip: %v", ErrEnvelope, err)
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, MaxDecompressed+1))
+	out, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: gzip: %v", ErrEnvelope, err)
 	}
-	if len(out) > MaxDecompressed {
-		return nil, fmt.Errorf("%w: gzip payload over %d bytes", ErrEnvelope, MaxDecompressed)
+	if len(out) > limit {
+		return nil, fmt.Errorf("%w: gzip payloads over %d bytes in one body", ErrEnvelope, MaxDecompressed)
 	}
 	return out, nil
 }
@@ -145,8 +151,9 @@ func firehoseItems(body []byte) (requestID string, items []Item, skipped int, er
 			err = fmt.Errorf("invalid JSON: %w", uerr)
 		}
 	}
+	budget := MaxDecompressed
 	for i, rec := range req.Records {
-		its, skip, rerr := firehoseRecord(rec)
+		its, skip, rerr := firehoseRecord(rec, &budget)
 		if rerr != nil {
 			items = append(items, Item{Raw: rec, Err: fmt.Errorf("record %d: %w", i, rerr)})
 			continue
@@ -157,7 +164,8 @@ func firehoseItems(body []byte) (requestID string, items []Item, skipped int, er
 	return req.RequestID, items, skipped, err
 }
 
-func firehoseRecord(rec json.RawMessage) ([]Item, int, error) {
+// firehoseRecord decodes one record, its decompressed size taken from budget.
+func firehoseRecord(rec json.RawMessage, budget *int) ([]Item, int, error) {
 	var r struct {
 		Data string `json:"data"`
 	}
@@ -168,9 +176,10 @@ func firehoseRecord(rec json.RawMessage) ([]Item, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: Firehose record data: %v", ErrEnvelope, err)
 	}
-	if data, err = gunzipMaybe(data); err != nil {
+	if data, err = gunzipWithin(data, *budget); err != nil {
 		return nil, 0, err
 	}
+	*budget -= len(data)
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, 0, fmt.Errorf("%w: empty Firehose record", ErrEnvelope)
