@@ -33,7 +33,7 @@ func TestLoadConfig(t *testing.T) {
 			f := c.File.Get()
 			require.NotNil(t, f)
 			assert.Equal(t, []string{"/var/log/syslog", "/var/log/messages"}, f.Include)
-			assert.Equal(t, []string{"*.gz"}, f.Exclude)
+			assert.Equal(t, []string{"/var/log/*.gz"}, f.Exclude)
 			assert.Equal(t, "beginning", f.StartAt)
 			assert.Equal(t, component.MustNewID("file_storage"), *f.StorageID)
 			assert.True(t, f.IncludeFilePath)
