@@ -104,10 +104,12 @@ snapshot_host() { # what the node may change, to undo it at the end
 		kernel.keys.root_maxbytes net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; do
 		v=$(sysctl -n "$s" 2>/dev/null) && echo "$s=$v" >>"$WORK/before/sysctl"
 	done
-	for d in /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /etc/cni /run/containerd /etc/kubernetes; do
+	for d in /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /etc/cni /run/containerd /etc/kubernetes /run/netns; do
 		[[ -e $d ]] && echo "$d" >>"$WORK/before/paths"
 	done
 	touch "$WORK/before/paths"
+	ls -A /var/log/containers 2>/dev/null | sort >"$WORK/before/log-containers" || true
+	ls -A /var/log/pods 2>/dev/null | sort >"$WORK/before/log-pods" || true
 }
 
 existed_before() { grep -qxF "$1" "$WORK/before/paths" 2>/dev/null; }
@@ -130,11 +132,10 @@ cleanup() {
 		$KUBECTL delete cronjobs,jobs,deployments,daemonsets,replicasets --all -A --wait=false >/dev/null 2>&1
 		$KUBECTL delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1
 		for _ in $(seq 1 30); do
-			n=$(ctr_ -n k8s.io tasks ls -q 2>/dev/null | wc -l)
+			n=$(ctr_ -n k8s.io tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"' | wc -l)
 			[[ $n == 0 ]] && break
 			sleep 1
 		done
-		sleep 2 # the last sandboxes' CNI DEL
 	fi
 	# 2. stop the daemons, newest first
 	local i
@@ -189,6 +190,7 @@ undo_host() {
 		umount -l "/var/run/netns/$n" 2>/dev/null
 		rm -f "/var/run/netns/$n"
 	done
+	existed_before /run/netns || rmdir /run/netns 2>/dev/null
 	ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
 	# iptables chains the kubelet added (KUBE-*), with the rules that jump to them
 	for t in filter nat mangle; do
@@ -219,12 +221,14 @@ undo_host() {
 			sysctl -qw "$kv" >/dev/null 2>&1
 		done <"$WORK/before/sysctl"
 	fi
-	# the kubelet's container log links (its pod logs live under $WORK)
-	if [[ -d /var/log/containers ]]; then
-		find /var/log/containers -maxdepth 1 -type l -lname "$WORK/*" -delete 2>/dev/null
-		existed_before /var/log/containers || rmdir /var/log/containers 2>/dev/null
-	fi
-	for d in /var/log/pods /var/lib/kubelet /var/lib/cni /etc/cni /etc/kubernetes /run/containerd; do
+	# the kubelet's pod logs and their links: the entries made during the run
+	for d in containers pods; do
+		[[ -d /var/log/$d && -f $WORK/before/log-$d ]] || continue
+		ls -A "/var/log/$d" | sort | comm -13 "$WORK/before/log-$d" - | while read -r n; do
+			rm -rf "/var/log/$d/$n"
+		done
+	done
+	for d in /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /etc/cni /etc/kubernetes /run/containerd; do
 		if [[ -e $d ]] && ! existed_before "$d"; then
 			log "removing $d, made during the run"
 			rm -rf "$d"

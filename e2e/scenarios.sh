@@ -91,7 +91,8 @@ scenario_run() {
 	as_alice -n apps create job migrate --image "$IMG_APP" -- /sleeper 2 >/dev/null
 
 	log "scenario: a static pod from the kubelet's manifest folder"
-	cat >"$WORK/manifests/static-web.yaml" <<YAML
+	# written beside and moved in: the kubelet must not read half a file
+	cat >"$WORK/manifests/.static-web.yaml" <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: static-web, namespace: default}
@@ -99,6 +100,7 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{name: web, image: $IMG_APP}]
 YAML
+	mv "$WORK/manifests/.static-web.yaml" "$WORK/manifests/static-web.yaml"
 
 	log "scenario: bob's forbidden create, a role, and his retry"
 	if as_bob -n team-b run probe --image "$IMG_APP" --restart=Never >/dev/null 2>"$OUT/bob-forbidden.txt"; then

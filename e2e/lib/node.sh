@@ -79,7 +79,7 @@ cgroupDriver: cgroupfs
 cgroupRoot: /$CGROUP_ROOT
 staticPodPath: $WORK/manifests
 fileCheckFrequency: 2s
-podLogsDirectory: $WORK/pod-logs
+podLogsDir: $WORK/pod-logs
 failSwapOn: false
 clusterDomain: cluster.local
 clusterDNS: [10.96.0.10]
