@@ -54,6 +54,8 @@ start_bg() { # name cmd...: runs cmd with stdout+stderr to $LOGS/name.log
 	"$@" >"$LOGS/$name.log" 2>&1 &
 	PIDS+=("$!")
 	NAMES+=("$name")
+	# for a later run, should this one be killed before its cleanup
+	echo "$! $1" >>"$WORK/pids"
 	log "started $name (pid $!)"
 }
 
@@ -209,7 +211,15 @@ undo_host() {
 			ip6tables -t $t -X "$c" 2>/dev/null
 		done
 	done
-	# cgroups: everything under <controller>/podtrail-e2e, deepest first
+	# cgroups: everything under <controller>/podtrail-e2e, deepest first, after
+	# ending what still runs in them (containers of a run killed before its cleanup)
+	for d in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
+		[[ -d $d ]] || continue
+		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | while read -r p; do
+			kill -KILL "$p" 2>/dev/null
+		done
+	done
+	sleep 0.5
 	for d in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
 		[[ -d $d ]] || continue
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -251,7 +261,14 @@ export E2E_AUDIT_LOG=$WORK/audit/audit.log
 
 if [[ -d $WORK ]]; then
 	log "$WORK is left from an earlier run: cleaning it"
+	while read -r p cmd; do
+		# still the process that run started (its pid not reused)?
+		if [[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == "$cmd "* ]]; then
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+	done <"$WORK/pids" 2>/dev/null || true
 	for p in $(pids_mentioning "$WORK/"); do kill -KILL "$p" 2>/dev/null || true; done
+	sleep 1
 	WORK_OLD=1
 fi
 rm -rf "$OUT"
