@@ -15,7 +15,9 @@ import (
 // and recompiles it when either changes, without a collector. See design.md.
 //
 // Every Interval it reads both files and hashes their contents; when the
-// hash differs from the running set's it compiles a new Engine. On success
+// hash differs from the running set's, and a second read Settle later sees
+// the same contents (a file being written in place is not taken half
+// written), it compiles a new Engine. On success
 // it swaps the Engine in with an atomic store: an evaluation already running
 // finishes on the Engine it started with, the next one uses the new set, and
 // no record is dropped or evaluated twice. On failure it keeps the last good
@@ -43,6 +45,9 @@ type Watcher struct {
 type WatcherOptions struct {
 	// Interval between polls in Run; 0 means 2 s.
 	Interval time.Duration
+	// Settle is how long changed contents must stay the same before they
+	// are compiled; 0 means 100 ms.
+	Settle time.Duration
 	// OnReload, if set, is called after every reload attempt, from the
 	// goroutine that polled: with the new Engine and a nil error, or with the
 	// kept Engine and the error.
@@ -74,6 +79,9 @@ const DefaultInterval = 2 * time.Second
 func NewWatcher(rulesFile, inventoryFile string, opts WatcherOptions) (*Watcher, error) {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = 100 * time.Millisecond
 	}
 	w := &Watcher{rulesFile: rulesFile, inventoryFile: inventoryFile, opts: opts}
 	e, err := Load(rulesFile, inventoryFile)
@@ -113,6 +121,16 @@ func (w *Watcher) Poll() (reloaded bool, err error) {
 	hash := contentHash(rules, inv)
 	if hash == w.cur.Load().Hash() || hash == w.failedHash {
 		return false, nil
+	}
+	// Changed. An editor or `cp` writing in place truncates, then writes:
+	// a read in between sees a partial file, which may even compile (an
+	// empty rules file is a valid, empty set). Take the contents only when
+	// a second read a moment later sees the same.
+	time.Sleep(w.opts.Settle)
+	rules2, errR := os.ReadFile(w.rulesFile)
+	inv2, errI := os.ReadFile(w.inventoryFile)
+	if errR != nil || errI != nil || contentHash(rules2, inv2) != hash {
+		return false, nil // still being written: the next poll looks again
 	}
 	e, err := LoadBytes(w.rulesFile, rules, w.inventoryFile, inv)
 	if err != nil {

@@ -266,3 +266,42 @@ func TestWatcherFirstLoadFails(t *testing.T) {
 		t.Fatalf("fired %v", got)
 	}
 }
+
+// TestWatcherPartialWrite: a file written in place is read while half
+// written (here: truncated to a valid but empty rule set); the contents
+// change again before Settle passes, so that read is not taken, and the
+// next poll takes the finished file. No moment runs without the rules.
+func TestWatcherPartialWrite(t *testing.T) {
+	dir := t.TempDir()
+	rules, inv := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "inventory.yaml")
+	write(t, rules, rulesA)
+	write(t, inv, "")
+	w, err := NewWatcher(rules, inv, WatcherOptions{Settle: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rules, []byte("rules:\n"), 0o600); err != nil { // truncated, in place
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	go func() {
+		reloaded, _ := w.Poll()
+		done <- reloaded
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := os.WriteFile(rules, []byte(rulesB), 0o600); err != nil { // the rest arrives
+		t.Fatal(err)
+	}
+	if <-done {
+		t.Fatal("the half-written file was taken")
+	}
+	if got := fired(t, w); !reflect.DeepEqual(got, []string{"A"}) {
+		t.Fatalf("after the half-written read: %v, want the old set [A]", got)
+	}
+	if reloaded, err := w.Poll(); !reloaded || err != nil {
+		t.Fatalf("the finished file: reloaded %v, %v", reloaded, err)
+	}
+	if got := fired(t, w); !reflect.DeepEqual(got, []string{"B"}) {
+		t.Fatalf("after the finished file: %v, want [B]", got)
+	}
+}
