@@ -144,6 +144,9 @@ func actorOf(ev *audit.Event) Actor {
 	}
 	a.Username, a.UID, a.Groups = u.Username, u.UID, u.Groups
 	a.Kind, a.ServiceAccount = ClassifyUser(u.Username)
+	if cp := ev.CloudPrincipal; cp != nil {
+		a.CloudPrincipal, a.CloudSession = cp.ID, cp.Session
+	}
 	return a
 }
 

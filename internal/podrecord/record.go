@@ -126,6 +126,11 @@ type Actor struct {
 	// ServiceAccount is namespace/name when the actor is a service account.
 	ServiceAccount string `json:"service_account,omitempty" expr:"service_account"`
 	ImpersonatedBy string `json:"impersonated_by,omitempty" expr:"impersonated_by"`
+	// CloudPrincipal is the cloud identity the request was authenticated
+	// as (managed clusters): a Google account, an IAM role or user ARN, an
+	// Entra ID object id; CloudSession the AWS assumed-role session.
+	CloudPrincipal string `json:"cloud_principal,omitempty" expr:"cloud_principal"`
+	CloudSession   string `json:"cloud_session,omitempty" expr:"cloud_session"`
 }
 
 // Container is one container of the pod spec.

@@ -119,6 +119,8 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	putStrings(a, keyActorGroups, r.Actor.Groups)
 	put(a, keyActorSA, r.Actor.ServiceAccount)
 	put(a, keyImpersonatedBy, r.Actor.ImpersonatedBy)
+	put(a, attr.AuditCloudPrincipal, r.Actor.CloudPrincipal)
+	put(a, attr.AuditCloudSession, r.Actor.CloudSession)
 	if len(r.SourceIPs) > 0 {
 		a.PutStr(attr.ClientAddress, r.SourceIPs[0])
 		putStrings(a, attr.AuditSourceIPs, r.SourceIPs)
