@@ -72,7 +72,10 @@ func (p *Parser) containerdMsg(r *rec, dst []Event) ([]Event, bool) {
 			return dst, true
 		}
 	case 'I':
-		if strings.HasPrefix(m, "ImageCreate event ") || strings.HasPrefix(m, "ImageUpdate event ") || strings.HasPrefix(m, "ImageDelete event ") {
+		if strings.HasPrefix(m, "ImageCreate event ") {
+			return p.containerdImageCreate(r, m[len("ImageCreate event "):], dst), true
+		}
+		if strings.HasPrefix(m, "ImageUpdate event ") || strings.HasPrefix(m, "ImageDelete event ") {
 			return dst, true
 		}
 	case 'G':
@@ -182,6 +185,14 @@ func (p *Parser) containerdIDReturns(r *rec, rest string, k Kind, sandbox bool, 
 // containerdPullImage handles `PullImage "<ref>" returns image reference "<id>"`.
 func (p *Parser) containerdPullImage(r *rec, rest string, dst []Event) []Event {
 	ref, i, ok := qtok(rest, 0)
+	if ok && i == len(rest) {
+		// The request: remember which reference is being pulled, for the
+		// ImageCreate of its repo digest (containerd 1.6 logs no "Pulled
+		// image ... repo digest").
+		p.pulls[p.pullNext%len(p.pulls)] = pullEntry{id: "containerd:" + repository(ref), image: strings.Clone(ref)}
+		p.pullNext++
+		return dst
+	}
 	if !ok || !hasPrefixAt(rest, i, " returns image reference ") {
 		return dst
 	}
@@ -197,6 +208,63 @@ func (p *Parser) containerdPullImage(r *rec, rest string, dst []Event) []Event {
 		ev.ImageID = normImageID(id)
 	}
 	return append(dst, ev)
+}
+
+// containerdImageCreate handles the image store's events
+// `ImageCreate event &ImageCreate{Name:<name>,Labels:...}` (1.6) and
+// `ImageCreate event name:"<name>" labels:...` (1.7+). When <name> is the
+// repo digest of a reference being pulled, that pull is an image_pulled
+// event with the digest.
+func (p *Parser) containerdImageCreate(r *rec, rest string, dst []Event) []Event {
+	var name string
+	switch {
+	case strings.HasPrefix(rest, "&ImageCreate{Name:"):
+		name = rest[len("&ImageCreate{Name:"):]
+		if e := strings.IndexAny(name, ",}"); e >= 0 {
+			name = name[:e]
+		}
+	case strings.HasPrefix(rest, "name:"):
+		n, _, ok := qtok(rest, len("name:"))
+		if !ok {
+			return dst
+		}
+		name = n
+	default:
+		return dst
+	}
+	at := strings.Index(name, "@sha256:")
+	if at <= 0 {
+		return dst
+	}
+	key := "containerd:" + repository(name[:at])
+	for i := range p.pulls {
+		if p.pulls[i].id == key {
+			ev := p.newEvent(r, SourceContainerd, KindImagePulled)
+			ev.Image, ev.RepoDigest = p.pulls[i].image, strings.Clone(name)
+			p.pulls[i] = pullEntry{}
+			return append(dst, ev)
+		}
+	}
+	return dst
+}
+
+// repository is an image reference's repository as containerd names it:
+// without tag or digest, docker.io/library/ added to bare Docker Hub names.
+func repository(ref string) string {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	first, _, hasSlash := strings.Cut(ref, "/")
+	switch {
+	case !hasSlash:
+		return "docker.io/library/" + ref
+	case !strings.ContainsAny(first, ".:") && first != "localhost":
+		return "docker.io/" + ref
+	}
+	return ref
 }
 
 // containerdPulled handles `Pulled image "<ref>" with image id "<id>", repo

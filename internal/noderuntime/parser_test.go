@@ -471,6 +471,33 @@ func TestContainerd(t *testing.T) {
 			lines: []string{`time="2023-09-04T18:35:49.209338486Z" level=info msg="PullImage \"nginx:1.25\" returns image reference \"sha256:ae819fd2a0d75d119af03d7b933ab72df32a42360ef607ba36106575fae38e18\""`},
 			want:  []string{"image_pulled t=2023-09-04T18:35:49.209338486Z src=containerd lvl=info image=nginx:1.25 imageid=sha256:ae819fd2a0d75d119af03d7b933ab72df32a42360ef607ba36106575fae38e18"},
 		},
+		{
+			// containerd 1.6.20 (Debian 12) in the e2e node: no "Pulled image ...
+			// repo digest" line; the repo digest is the name of an image store
+			// event between the request and its answer.
+			name: "1.6 pull: the ImageCreate of the repo digest gives the digest",
+			lines: []string{
+				`time="2026-11-23T13:50:03.451737431Z" level=info msg="PullImage \"registry.k8s.io/kube-proxy:v1.33.13\""`,
+				`time="2026-11-23T13:50:04.670508335Z" level=info msg="ImageCreate event &ImageCreate{Name:registry.k8s.io/kube-proxy:v1.33.13,Labels:map[string]string{io.cri-containerd.image: managed,},XXX_unrecognized:[],}"`,
+				`time="2026-11-23T13:50:04.681353702Z" level=info msg="ImageCreate event &ImageCreate{Name:sha256:bec1ac4f88b199264723bb6831953a83f66c791c3031bcc5d8d209be967caad4,Labels:map[string]string{io.cri-containerd.image: managed,},XXX_unrecognized:[],}"`,
+				`time="2026-11-23T13:50:04.695697755Z" level=info msg="ImageCreate event &ImageCreate{Name:registry.k8s.io/kube-proxy@sha256:489532f71e9857e3c5387dc9c9489fba613703dd6d1bad6769c73b833c0e33a6,Labels:map[string]string{io.cri-containerd.image: managed,},XXX_unrecognized:[],}"`,
+			},
+			want: []string{
+				"image_pulled t=2026-11-23T13:50:04.695697755Z src=containerd lvl=info image=registry.k8s.io/kube-proxy:v1.33.13 digest=registry.k8s.io/kube-proxy@sha256:489532f71e9857e3c5387dc9c9489fba613703dd6d1bad6769c73b833c0e33a6",
+			},
+		},
+		{
+			name: "1.7 pull of a Docker Hub short name: the ImageCreate of docker.io/library/... matches",
+			lines: []string{
+				`time="2026-11-20T09:15:18.467816000Z" level=info msg="PullImage \"nginx:1.27\""`,
+				`time="2026-11-20T09:15:20.297816000Z" level=info msg="ImageCreate event name:\"docker.io/library/nginx@sha256:5be1ecc7935f1dd85635d4feedaf660594030253cc97c9e9ca3819ffeac36b65\" labels:{key:\"io.cri-containerd.image\" value:\"managed\"}"`,
+			},
+			want: []string{"image_pulled t=2026-11-20T09:15:20.297816Z src=containerd lvl=info image=nginx:1.27 digest=docker.io/library/nginx@sha256:5be1ecc7935f1dd85635d4feedaf660594030253cc97c9e9ca3819ffeac36b65"},
+		},
+		{
+			name:  "ImageCreate with no pull requested gives nothing",
+			lines: []string{`time="2026-11-23T13:50:04.695697755Z" level=info msg="ImageCreate event &ImageCreate{Name:registry.k8s.io/pause@sha256:489532f71e9857e3c5387dc9c9489fba613703dd6d1bad6769c73b833c0e33a6,Labels:map[string]string{},XXX_unrecognized:[],}"`},
+		},
 	})
 }
 
