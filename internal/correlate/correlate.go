@@ -7,9 +7,12 @@ package correlate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/noderuntime"
@@ -104,25 +107,85 @@ type Stats struct {
 	Ignored               uint64 // events that say nothing about pod creation
 }
 
-// entry is one pod. Exported fields are persisted.
+// entry is one pod, pending or a tombstone. Between the public calls it is
+// packed (see packed), but for the last few touched; an event that touches
+// it opens it (Correlator.open), and settle packs it again.
 type entry struct {
-	ID       string           `json:"id"`
-	Rec      podrecord.Record `json:"rec"`
-	First    time.Time        `json:"first"` // processing time of the first event
-	Done     bool             `json:"done,omitempty"`
-	AuditIDs []string         `json:"audit_ids,omitempty"` // pod create requests merged in
-	HasAudit bool             `json:"has_audit,omitempty"`
-	Mirror   string           `json:"mirror,omitempty"` // static pod config hash (mirror pods)
-	// Bound is true when the create named the node (spec.nodeName): no
+	ID    string
+	First time.Time // processing time of the first event
+	// The pod's namespace, name and uid while packed; opened, the record's
+	// are the current ones (see the accessors).
+	ns        unique.Handle[string]
+	name, uid string
+	done      bool
+	hasAudit  bool
+	// bound is true when the create named the node (spec.nodeName): no
 	// scheduler involved.
-	Bound bool `json:"bound,omitempty"`
-	// Containers seen on the node before the spec was known, by name.
-	NodeContainers []podrecord.Container `json:"node_containers,omitempty"`
-	Sandboxes      []string              `json:"sandboxes,omitempty"`
-
+	bound bool
 	// listed: in Correlator.nameless or Correlator.unjoined
 	listed bool
+
+	o  *open // non-nil while opened
+	pk packed
 }
+
+// Accessors that read a packed entry without unpacking it.
+
+func (e *entry) namespace() string {
+	if e.o != nil {
+		return e.o.rec.Namespace
+	}
+	return groupValue(e.ns)
+}
+
+func (e *entry) podName() string {
+	if e.o != nil {
+		return e.o.rec.Name
+	}
+	return e.name
+}
+
+func (e *entry) podUID() string {
+	if e.o != nil {
+		return e.o.rec.UID
+	}
+	return e.uid
+}
+
+func (e *entry) mirror() string {
+	if e.o != nil {
+		return e.o.mirror
+	}
+	d := dec{s: e.pk.data, e: e}
+	return d.str() // packed first
+}
+
+func (e *entry) generateName() string {
+	if e.o != nil {
+		return e.o.rec.GenerateName
+	}
+	d := dec{s: groupValue(e.pk.groups[groupSpec]), e: e}
+	return d.str() // packed first
+}
+
+func (e *entry) origin() string {
+	if e.o != nil {
+		return e.o.rec.Origin
+	}
+	d := dec{s: groupValue(e.pk.groups[groupState]), e: e}
+	return d.str() // packed first
+}
+
+// auditID is the audit id the entry's id was made of, if it was (a/<id>).
+func (e *entry) auditID() string {
+	if len(e.ID) > 2 && e.ID[:2] == "a/" {
+		return e.ID[2:]
+	}
+	return ""
+}
+
+// nameKey is namespace/name, as Correlator.byName keys it.
+type nameKey struct{ ns, name string }
 
 // Correlator holds the pending pods, the workloads and the tombstones. It is
 // not safe for concurrent use.
@@ -133,7 +196,7 @@ type Correlator struct {
 	entries   map[string]*entry // by ID
 	ids       shardSet          // entry IDs by persistence shard
 	byUID     map[string]*entry
-	byName    map[string]*entry // namespace/name
+	byName    map[nameKey]*entry
 	byAudit   map[string]*entry // pod create auditID
 	bySandbox map[string]*entry
 	byCtr     map[string]*entry // container id
@@ -153,19 +216,30 @@ type Correlator struct {
 
 	stats Stats
 	dirty map[string]bool // entry IDs changed since the last Persist
+
+	// opened are the open entries, oldest first; settle packs all but the
+	// last keepOpen.
+	opened   []*entry
+	keepOpen int
+	free     []*open // opens to use again
+	packer   packer
 }
+
+// keepOpen is how many entries stay open between calls (Correlator.settle).
+const keepOpen = 128
 
 // New returns an empty Correlator.
 func New(cfg Config) *Correlator {
 	c := &Correlator{
 		cfg:     cfg,
-		entries: map[string]*entry{}, byUID: map[string]*entry{}, byName: map[string]*entry{},
+		entries: map[string]*entry{}, byUID: map[string]*entry{}, byName: map[nameKey]*entry{},
 		byAudit: map[string]*entry{}, bySandbox: map[string]*entry{}, byCtr: map[string]*entry{},
 		nameless: candidates{}, unjoined: candidates{},
 		done:   make([]*entry, cfg.Tombstones),
 		owners: newOwners(cfg.MaxOwners, cfg.Persistent), images: newImages(cfg.MaxImages), orphans: newOrphans(cfg.MaxImages),
 		denials: newDenials(cfg.MaxImages, cfg.DenialWindow),
 		dirty:   map[string]bool{},
+		free:    make([]*open, 0, 16), keepOpen: keepOpen,
 	}
 	for _, s := range cfg.Expect {
 		switch s {
@@ -189,6 +263,12 @@ func (c *Correlator) Stats() Stats {
 
 // AddAudit takes one audit event and returns the records it completed.
 func (c *Correlator) AddAudit(ev *audit.Event, now time.Time) []*podrecord.Record {
+	out := c.addAudit(ev, now)
+	c.settle()
+	return out
+}
+
+func (c *Correlator) addAudit(ev *audit.Event, now time.Time) []*podrecord.Record {
 	if !ev.IsFinal() || ev.ObjectRef == nil {
 		c.stats.Ignored++
 		return nil
@@ -223,6 +303,10 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 		c.stats.Ignored++
 		return nil
 	}
+	// The entry keeps these past the call (its indexes' keys): copies, as
+	// a decoded event's strings may be pieces of its whole JSON. The rest
+	// is copied when the entry is packed.
+	rec.Name, rec.UID = strings.Clone(rec.Name), strings.Clone(rec.UID)
 	if rec.Allowed {
 		rec.DeniedBefore = c.denials.before(rec.Actor.Username, rec.RequestedAt)
 	} else {
@@ -232,10 +316,10 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 	join := JoinUID
 	if rec.UID != "" || rec.Name != "" {
 		e = c.find(rec.UID, rec.Namespace, rec.Name, "", "")
-		if e != nil && e.HasAudit {
+		if e != nil && e.hasAudit {
 			// Another create of the same pod name (a StatefulSet pod made
 			// again): the old one is a different pod.
-			if rec.UID == "" || e.Rec.UID != rec.UID {
+			if rec.UID == "" || e.podUID() != rec.UID {
 				e = nil
 			}
 		}
@@ -251,25 +335,37 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 		}
 		e = c.unclaimed(rec.Namespace, rec.GenerateName)
 	}
-	if e != nil && e.Done {
+	if e != nil && e.done {
 		c.stats.Late++
 		return nil
 	}
+	var auditID string
 	if e == nil {
 		e = c.newEntry("a/"+ev.AuditID, now)
-		e.Rec = *rec
+		if id := e.auditID(); id == ev.AuditID {
+			auditID = id // one copy of the id for the entry, its record and the index
+			rec.AuditID = id
+		}
+		e.o.rec = *rec
 	} else {
+		c.open(e)
 		mergeAuditInto(e, rec)
 	}
-	e.HasAudit = true
-	e.Bound = e.Bound || rec.Node != ""
-	e.AuditIDs = append(e.AuditIDs, ev.AuditID)
-	if e.Rec.Join == "" || join != JoinUID {
-		e.Rec.Join = join
+	o := e.o
+	e.hasAudit = true
+	e.bound = e.bound || rec.Node != ""
+	if auditID == "" {
+		auditID = strings.Clone(ev.AuditID)
 	}
-	if m := e.Rec.Annotations[podrecord.AnnotationMirror]; m != "" {
-		e.Mirror = m
-		e.Rec.Origin = podrecord.OriginStatic
+	o.auditIDs = append(o.auditIDs, auditID)
+	if o.rec.Join == "" || join != JoinUID {
+		o.rec.Join = join
+	}
+	if m := o.rec.Annotations[podrecord.AnnotationMirror]; m != "" {
+		if m != o.mirror {
+			o.mirror = strings.Clone(m)
+		}
+		o.rec.Origin = podrecord.OriginStatic
 	}
 	c.index(e)
 	c.touch(e)
@@ -284,9 +380,9 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 // mergeAuditInto puts the API's view of a pod into an entry that node events
 // started, keeping what the node said.
 func mergeAuditInto(e *entry, rec *podrecord.Record) {
-	node := e.Rec
-	e.Rec = *rec
-	r := &e.Rec
+	node := e.o.rec
+	e.o.rec = *rec
+	r := &e.o.rec
 	if node.Origin == podrecord.OriginStatic {
 		r.Origin = podrecord.OriginStatic
 	}
@@ -297,7 +393,7 @@ func mergeAuditInto(e *entry, rec *podrecord.Record) {
 	for _, s := range node.Sources {
 		addSource(r, s)
 	}
-	for _, nc := range e.NodeContainers {
+	for _, nc := range e.o.nodeContainers {
 		mergeContainer(r, nc)
 	}
 	if r.UID == "" && node.UID != "" {
@@ -328,13 +424,14 @@ func (c *Correlator) binding(ev *audit.Event, now time.Time) []*podrecord.Record
 	if late {
 		return nil
 	}
-	if e.Rec.ScheduledAt.IsZero() {
-		e.Rec.ScheduledAt = ev.StageTimestamp
+	r := &e.o.rec
+	if r.ScheduledAt.IsZero() {
+		r.ScheduledAt = ev.StageTimestamp
 	}
 	if node != "" {
-		e.Rec.Node = node
+		r.Node = node
 	}
-	addSource(&e.Rec, SourceScheduler)
+	addSource(r, SourceScheduler)
 	c.touch(e)
 	return c.check(e)
 }
@@ -371,10 +468,10 @@ func (c *Correlator) podStatus(ev *audit.Event, now time.Time) []*podrecord.Reco
 			c.addContainer(e, ctr)
 		}
 	}
-	if strings.HasPrefix(ev.User.Username, "system:node:") && e.Rec.Node == "" {
-		e.Rec.Node = strings.TrimPrefix(ev.User.Username, "system:node:")
+	if strings.HasPrefix(ev.User.Username, "system:node:") && e.o.rec.Node == "" {
+		e.o.rec.Node = strings.TrimPrefix(ev.User.Username, "system:node:")
 	}
-	addSource(&e.Rec, "kubelet")
+	addSource(&e.o.rec, "kubelet")
 	c.touch(e)
 	return c.check(e)
 }
@@ -386,12 +483,12 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 		c.stats.Ignored++ // a pod created before we started
 		return nil
 	}
-	if e.Done {
+	if e.done {
 		c.stats.Late++
 		return nil
 	}
-	if e.Rec.DeletedAt.IsZero() {
-		e.Rec.DeletedAt = ev.StageTimestamp
+	if r := &c.open(e).rec; r.DeletedAt.IsZero() {
+		r.DeletedAt = ev.StageTimestamp
 	}
 	c.touch(e)
 	// A deleted pod will not complete: emit what is known, with its lifetime.
@@ -400,6 +497,12 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 
 // AddNode takes one node event and returns the records it completed.
 func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.Record {
+	out := c.addNode(ev, now)
+	c.settle()
+	return out
+}
+
+func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.Record {
 	switch ev.Kind {
 	case noderuntime.KindImagePulled, noderuntime.KindImagePresent:
 		c.images.observe(ev)
@@ -419,17 +522,19 @@ func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 			c.orphans.add(ev)
 			return nil
 		}
-		if e.Done {
+		if e.done {
 			c.stats.Late++
 			return nil
 		}
+		c.open(e)
 	} else {
 		var late bool
 		if e, late = c.lookupOrCreate(podrecord.OriginNodeOnly, ev.PodUID, ev.PodNamespace, ev.PodName, ev.SandboxID, ev.ContainerID, now); late {
 			return nil
 		}
 	}
-	r := &e.Rec
+	o := e.o
+	r := &o.rec
 	if r.Node == "" {
 		r.Node = ev.Node
 	}
@@ -443,8 +548,8 @@ func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 	switch ev.Kind {
 	case noderuntime.KindStaticPodSeen:
 		r.Origin = podrecord.OriginStatic
-		if ev.PodUID != "" {
-			e.Mirror = ev.PodUID
+		if ev.PodUID != "" && ev.PodUID != o.mirror {
+			o.mirror = strings.Clone(ev.PodUID)
 		}
 	case noderuntime.KindSandboxRequested:
 		if r.Sandbox.RequestedAt.IsZero() || ev.Time.Before(r.Sandbox.RequestedAt) {
@@ -455,11 +560,16 @@ func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 			r.Sandbox.Error = ev.Error
 		}
 	case noderuntime.KindSandboxReady:
-		if ev.SandboxID != "" && r.Sandbox.ID == "" {
-			r.Sandbox.ID = ev.SandboxID
-		}
-		if ev.SandboxID != "" && !contains(e.Sandboxes, ev.SandboxID) {
-			e.Sandboxes = append(e.Sandboxes, ev.SandboxID)
+		if id := ev.SandboxID; id != "" {
+			if i := slices.Index(o.sandboxes, id); i >= 0 {
+				id = o.sandboxes[i]
+			} else {
+				id = strings.Clone(id)
+				o.sandboxes = append(o.sandboxes, id)
+			}
+			if r.Sandbox.ID == "" {
+				r.Sandbox.ID = id
+			}
 		}
 		if r.Sandbox.ReadyAt.IsZero() {
 			r.Sandbox.ReadyAt = ev.Time
@@ -469,7 +579,7 @@ func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 		if name == "" {
 			name = containerName(e, ev.ContainerID) // "StartContainer for <id>" names no container
 		}
-		if name == "" || name == "POD" || ev.ContainerID != "" && contains(e.Sandboxes, ev.ContainerID) {
+		if name == "" || name == "POD" || ev.ContainerID != "" && contains(o.sandboxes, ev.ContainerID) {
 			break
 		}
 		ctr := podrecord.Container{Name: name, Image: ev.Image, ID: ev.ContainerID}
@@ -483,10 +593,10 @@ func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 	out := c.check(e)
 	// Lines that named only ids of this pod and came before it was known.
 	if c.orphans.n > 0 {
-		for _, id := range e.Sandboxes {
+		for _, id := range o.sandboxes {
 			out = c.replay(id, now, out)
 		}
-		for _, list := range [][]podrecord.Container{e.Rec.Containers, e.NodeContainers} {
+		for _, list := range [][]podrecord.Container{o.rec.Containers, o.nodeContainers} {
 			for _, ctr := range list {
 				out = c.replay(ctr.ID, now, out)
 			}
@@ -500,7 +610,7 @@ func (c *Correlator) replay(id string, now time.Time, out []*podrecord.Record) [
 		return out
 	}
 	for _, o := range c.orphans.take(id) {
-		out = append(out, c.AddNode(o, now)...)
+		out = append(out, c.addNode(o, now)...)
 	}
 	return out
 }
@@ -509,7 +619,7 @@ func containerName(e *entry, id string) string {
 	if id == "" {
 		return ""
 	}
-	for _, list := range [][]podrecord.Container{e.Rec.Containers, e.NodeContainers} {
+	for _, list := range [][]podrecord.Container{e.o.rec.Containers, e.o.nodeContainers} {
 		for _, c := range list {
 			if c.ID == id {
 				return c.Name
@@ -527,33 +637,44 @@ func (c *Correlator) lookupOrCreate(origin, uid, ns, name, sandbox, ctr string, 
 	if e == nil && name != "" {
 		e = c.byGenerateName(ns, name)
 	}
-	if e != nil && e.Done {
+	if e != nil && e.done {
 		c.stats.Late++
 		return nil, true
 	}
 	if e == nil {
 		id := "u/" + uid
 		if uid == "" {
-			id = "n/" + ns + "/" + name + "/" + now.UTC().Format(time.RFC3339Nano)
+			id = "n/" + ns + "/" + name + "/" + strconv.FormatInt(now.UnixNano(), 36)
 		}
 		e = c.newEntry(id, now)
-		e.Rec.Origin = origin
-		e.Rec.Join = JoinUID
+		e.o.rec.Origin = origin
+		e.o.rec.Join = JoinUID
 		if uid == "" {
-			e.Rec.Join = JoinName
+			e.o.rec.Join = JoinName
 		}
 	}
-	r := &e.Rec
-	if r.UID == "" && uid != "" && uid != e.Mirror {
-		r.UID = uid
+	// The strings kept are copies: an event's may be pieces of its whole
+	// log line.
+	o := c.open(e)
+	r := &o.rec
+	if r.UID == "" && uid != "" && uid != o.mirror {
+		if e.ID[2:] == uid {
+			r.UID = e.ID[2:] // u/<uid>: one copy for the entry and its index
+		} else {
+			r.UID = strings.Clone(uid)
+		}
 		removeString(&r.Missing, podrecord.MissingUID)
 	}
 	if r.Namespace == "" {
 		r.Namespace = ns
 	}
 	if r.Name == "" && name != "" {
-		r.Name = name
-		if e.HasAudit {
+		if i := 3 + len(ns); e.ID[:2] == "n/" && len(e.ID) > i+len(name) && e.ID[i:i+len(name)] == name {
+			r.Name = e.ID[i : i+len(name)] // n/<ns>/<name>/<time>: one copy
+		} else {
+			r.Name = strings.Clone(name)
+		}
+		if e.hasAudit {
 			r.Join = JoinGenerateName
 			if r.GenerateName == "" {
 				r.Join = JoinNamespaceTime
@@ -561,22 +682,37 @@ func (c *Correlator) lookupOrCreate(origin, uid, ns, name, sandbox, ctr string, 
 			removeString(&r.Missing, podrecord.MissingGeneratedName)
 		}
 	}
-	if sandbox != "" && !contains(e.Sandboxes, sandbox) {
-		e.Sandboxes = append(e.Sandboxes, sandbox)
+	if sandbox != "" && !contains(o.sandboxes, sandbox) {
+		o.sandboxes = append(o.sandboxes, strings.Clone(sandbox))
 	}
 	c.index(e)
 	c.list(e)
 	return e, false
 }
 
-// list puts e in the candidates of the weaker joins it can take part in.
-func (c *Correlator) list(e *entry) {
+// list puts e (opened) in the candidates of the weaker joins it can take
+// part in.
+func (c *Correlator) list(e *entry) { c.listAs(e, listKind(e)) }
+
+// listKind says which candidates e (opened) belongs in: 0 none (or it is
+// listed already), 1 nameless, 2 unjoined.
+func listKind(e *entry) int {
 	switch {
 	case e.listed:
-	case e.HasAudit && e.Rec.Allowed && e.Rec.Name == "":
+	case e.hasAudit && e.o.rec.Allowed && e.o.rec.Name == "":
+		return 1
+	case !e.hasAudit && e.o.rec.Name != "":
+		return 2
+	}
+	return 0
+}
+
+func (c *Correlator) listAs(e *entry, kind int) {
+	switch kind {
+	case 1:
 		c.nameless.add(e)
 		e.listed = true
-	case !e.HasAudit && e.Rec.Name != "":
+	case 2:
 		c.unjoined.add(e)
 		e.listed = true
 	}
@@ -591,8 +727,8 @@ func (c *Correlator) find(uid, ns, name, sandbox, ctr string) *entry {
 		}
 	}
 	if name != "" {
-		if e := c.byName[ns+"/"+name]; e != nil {
-			if uid == "" || e.Rec.UID == "" || e.Rec.UID == uid || e.Mirror == uid {
+		if e := c.byName[nameKey{ns, name}]; e != nil {
+			if u := e.podUID(); uid == "" || u == "" || u == uid || e.mirror() == uid {
 				return e
 			}
 			return nil
@@ -614,13 +750,13 @@ func (c *Correlator) find(uid, ns, name, sandbox, ctr string) *entry {
 // level: no generateName either), the oldest nameless create in ns.
 func (c *Correlator) byGenerateName(ns, name string) *entry {
 	var byPrefix, nameless *entry
-	c.nameless.each(ns, func(e *entry) bool { return !e.Done && e.Rec.Name == "" }, func(e *entry) {
-		switch {
-		case e.Rec.GenerateName == "":
+	c.nameless.each(ns, func(e *entry) bool { return !e.done && e.podName() == "" }, func(e *entry) {
+		switch g := e.generateName(); {
+		case g == "":
 			if nameless == nil {
 				nameless = e
 			}
-		case byPrefix == nil && strings.HasPrefix(name, e.Rec.GenerateName) && len(name) == len(e.Rec.GenerateName)+5:
+		case byPrefix == nil && strings.HasPrefix(name, g) && len(name) == len(g)+5:
 			byPrefix = e
 		}
 	})
@@ -634,8 +770,8 @@ func (c *Correlator) byGenerateName(ns, name string) *entry {
 // whose name starts with generateName.
 func (c *Correlator) unclaimed(ns, generateName string) *entry {
 	var found *entry
-	c.unjoined.each(ns, func(e *entry) bool { return !e.Done && !e.HasAudit && e.Rec.Origin != podrecord.OriginStatic }, func(e *entry) {
-		if found == nil && (generateName == "" || strings.HasPrefix(e.Rec.Name, generateName) && len(e.Rec.Name) == len(generateName)+5) {
+	c.unjoined.each(ns, func(e *entry) bool { return !e.done && !e.hasAudit && e.origin() != podrecord.OriginStatic }, func(e *entry) {
+		if n := e.podName(); found == nil && (generateName == "" || strings.HasPrefix(n, generateName) && len(n) == len(generateName)+5) {
 			found = e
 		}
 	})
@@ -647,21 +783,35 @@ func (c *Correlator) unclaimed(ns, generateName string) *entry {
 // the pod's name (Correlator.nameless), and pods seen by a node or the
 // scheduler that lack an API create (Correlator.unjoined). They spare those
 // joins a walk over every pending pod.
-type candidates map[string][]*entry
+//
+// The lists are held by pointer so that a list changes without assigning
+// to the map: an assignment would key it with the caller's namespace
+// string, which may be a piece of a whole event.
+type candidates map[string]*[]*entry
 
 // add puts e in its namespace's list, in the order of First.
 func (cs candidates) add(e *entry) {
-	l := append(cs[e.Rec.Namespace], e)
+	ns := e.namespace()
+	p := cs[ns]
+	if p == nil {
+		p = new([]*entry)
+		cs[unique.Make(ns).Value()] = p
+	}
+	l := append(*p, e)
 	for i := len(l) - 1; i > 0 && l[i].First.Before(l[i-1].First); i-- {
 		l[i], l[i-1] = l[i-1], l[i]
 	}
-	cs[e.Rec.Namespace] = l
+	*p = l
 }
 
 // each calls fn, oldest first, for the entries of ns that still qualify
 // (keep), and forgets the others.
 func (cs candidates) each(ns string, keep func(*entry) bool, fn func(*entry)) {
-	l := cs[ns]
+	p := cs[ns]
+	if p == nil {
+		return
+	}
+	l := *p
 	live := l[:0]
 	for _, e := range l {
 		if keep(e) {
@@ -674,26 +824,28 @@ func (cs candidates) each(ns string, keep func(*entry) bool, fn func(*entry)) {
 		delete(cs, ns)
 		return
 	}
-	cs[ns] = live
+	*p = live
 }
 
 // remove forgets e (emitted).
 func (cs candidates) remove(e *entry) {
-	cs.each(e.Rec.Namespace, func(x *entry) bool { return x != e }, func(*entry) {})
+	cs.each(e.namespace(), func(x *entry) bool { return x != e }, func(*entry) {})
 }
 
 func (c *Correlator) addContainer(e *entry, ctr podrecord.Container) {
-	if ctr.ID != "" {
+	if ctr.ID != "" && c.byCtr[ctr.ID] != e {
+		ctr.ID = strings.Clone(ctr.ID) // the index's key and the record's id
 		c.byCtr[ctr.ID] = e
 	}
-	if !mergeContainer(&e.Rec, ctr) {
-		for i := range e.NodeContainers {
-			if e.NodeContainers[i].Name == ctr.Name {
-				fillContainer(&e.NodeContainers[i], ctr)
+	o := e.o
+	if !mergeContainer(&o.rec, ctr) {
+		for i := range o.nodeContainers {
+			if o.nodeContainers[i].Name == ctr.Name {
+				fillContainer(&o.nodeContainers[i], ctr)
 				return
 			}
 		}
-		e.NodeContainers = append(e.NodeContainers, ctr)
+		o.nodeContainers = append(o.nodeContainers, ctr)
 	}
 }
 
@@ -730,7 +882,8 @@ func (c *Correlator) newEntry(id string, now time.Time) *entry {
 	for c.entries[id] != nil {
 		id += "+"
 	}
-	e := &entry{ID: id, First: now}
+	e := &entry{ID: id, First: now, o: c.newOpen()}
+	c.opened = append(c.opened, e)
 	c.entries[id] = e
 	if c.cfg.Persistent {
 		c.ids.add(id)
@@ -744,62 +897,157 @@ func (c *Correlator) enqueue(e *entry) {
 	c.nPending++
 }
 
+// index puts e's ids (e opened) in the indexes. It assigns only what is new:
+// index runs on every event, and a map assignment keeps the key it is given
+// (a concatenation, or a piece of a packed entry).
 func (c *Correlator) index(e *entry) {
-	r := &e.Rec
-	if r.UID != "" {
-		c.byUID[r.UID] = e
+	o := e.o
+	r := &o.rec
+	put := func(m map[string]*entry, k string) {
+		if k != "" && m[k] != e {
+			m[k] = e
+		}
 	}
-	if e.Mirror != "" {
-		c.byUID[e.Mirror] = e
+	put(c.byUID, r.UID)
+	put(c.byUID, o.mirror)
+	if k := (nameKey{r.Namespace, r.Name}); r.Name != "" && c.byName[k] != e {
+		k.ns = unique.Make(k.ns).Value() // one copy of the namespace for every pod in it
+		c.byName[k] = e
 	}
-	// Assign only what is new: index runs on every event, and a map
-	// assignment keeps (so allocates) the concatenated key.
-	if r.Name != "" && c.byName[r.Namespace+"/"+r.Name] != e {
-		c.byName[r.Namespace+"/"+r.Name] = e
+	for _, id := range o.auditIDs {
+		put(c.byAudit, id)
 	}
-	for _, id := range e.AuditIDs {
-		c.byAudit[id] = e
+	for _, s := range o.sandboxes {
+		put(c.bySandbox, s)
 	}
-	for _, s := range e.Sandboxes {
-		c.bySandbox[s] = e
-	}
-	if r.Sandbox.ID != "" {
-		c.bySandbox[r.Sandbox.ID] = e
-	}
+	put(c.bySandbox, r.Sandbox.ID)
 	for _, ctr := range r.Containers {
-		if ctr.ID != "" {
-			c.byCtr[ctr.ID] = e
-		}
+		put(c.byCtr, ctr.ID)
 	}
-	for _, ctr := range e.NodeContainers {
-		if ctr.ID != "" {
-			c.byCtr[ctr.ID] = e
-		}
+	for _, ctr := range o.nodeContainers {
+		put(c.byCtr, ctr.ID)
 	}
 }
 
+// unindex takes e's ids out of the indexes. e need not be opened.
 func (c *Correlator) unindex(e *entry) {
 	del := func(m map[string]*entry, k string) {
 		if m[k] == e {
 			delete(m, k)
 		}
 	}
-	del(c.byUID, e.Rec.UID)
-	del(c.byUID, e.Mirror)
-	del(c.byName, e.Rec.Namespace+"/"+e.Rec.Name)
-	for _, id := range e.AuditIDs {
+	if e.o == nil && e.done {
+		del(c.byUID, e.uid)
+		if k := (nameKey{e.namespace(), e.name}); c.byName[k] == e {
+			delete(c.byName, k)
+		}
+		// Which map holds an id is not packed: try them all.
+		tombstoneIDs(e, func(id string) {
+			if id != "" {
+				del(c.byUID, id)
+				del(c.byAudit, id)
+				del(c.bySandbox, id)
+				del(c.byCtr, id)
+			}
+		})
+		return
+	}
+	o := e.o
+	if o == nil {
+		o = unpack(e)
+	}
+	r := &o.rec
+	del(c.byUID, r.UID)
+	del(c.byUID, o.mirror)
+	if k := (nameKey{r.Namespace, r.Name}); c.byName[k] == e {
+		delete(c.byName, k)
+	}
+	for _, id := range o.auditIDs {
 		del(c.byAudit, id)
 	}
-	for _, s := range e.Sandboxes {
+	for _, s := range o.sandboxes {
 		del(c.bySandbox, s)
 	}
-	del(c.bySandbox, e.Rec.Sandbox.ID)
-	for _, ctr := range e.Rec.Containers {
+	del(c.bySandbox, r.Sandbox.ID)
+	for _, ctr := range r.Containers {
 		del(c.byCtr, ctr.ID)
 	}
-	for _, ctr := range e.NodeContainers {
+	for _, ctr := range o.nodeContainers {
 		del(c.byCtr, ctr.ID)
 	}
+}
+
+// open unpacks e for the rest of the call.
+func (c *Correlator) open(e *entry) *open {
+	if e.o == nil {
+		e.o = c.newOpen()
+		unpackInto(e, e.o)
+		c.opened = append(c.opened, e)
+	}
+	return e.o
+}
+
+// newOpen returns an empty open, one that settle freed if it can: the
+// record is large.
+func (c *Correlator) newOpen() *open {
+	if n := len(c.free); n > 0 {
+		o := c.free[n-1]
+		c.free = c.free[:n-1]
+		return o
+	}
+	return new(open)
+}
+
+// settle, at the end of each public call, packs the entries opened
+// longest ago, leaving the last keepOpen open: a pod's events come in
+// bursts (its create, binding, sandbox and containers within seconds), and
+// a pod kept open is not unpacked and packed again for each. The memory
+// this costs is bounded (keepOpen unpacked entries) whatever the number of
+// pending pods.
+func (c *Correlator) settle() {
+	n := len(c.opened) - c.keepOpen
+	if n <= 0 {
+		return
+	}
+	for i, e := range c.opened[:n] {
+		c.opened[i] = nil
+		c.pack(e)
+	}
+	m := copy(c.opened, c.opened[n:])
+	clear(c.opened[m:])
+	c.opened = c.opened[:m]
+}
+
+// settleSome settles in a call that opens many entries (Expire after a
+// pause, Drain, Restore), so that they do not all wait unpacked for its
+// end.
+func (c *Correlator) settleSome() {
+	if len(c.opened) > 2*c.keepOpen+256 {
+		c.settle()
+	}
+}
+
+func (c *Correlator) pack(e *entry) {
+	if e.o == nil || c.entries[e.ID] != e {
+		e.o = nil // forgotten
+		return
+	}
+	r := &e.o.rec
+	if r.Namespace != groupValue(e.ns) {
+		e.ns = unique.Handle[string]{}
+		if r.Namespace != "" {
+			e.ns = unique.Make(r.Namespace)
+		}
+	}
+	e.name, e.uid = r.Name, r.UID
+	e.pk = c.packer.pack(e, e.o, e.pk)
+	// Nothing holds the open past the call (emitted records are copies):
+	// use it again.
+	if len(c.free) < cap(c.free) {
+		*e.o = open{}
+		c.free = append(c.free, e.o)
+	}
+	e.o = nil
 }
 
 func (c *Correlator) touch(e *entry) {
@@ -810,8 +1058,8 @@ func (c *Correlator) touch(e *entry) {
 
 // complete reports whether every expected source has said its part.
 func (c *Correlator) complete(e *entry) bool {
-	r := &e.Rec
-	if c.expect[0] && !e.HasAudit {
+	r := &e.o.rec
+	if c.expect[0] && !e.hasAudit {
 		return false
 	}
 	if c.expect[1] && !c.scheduled(e) {
@@ -831,7 +1079,7 @@ func (c *Correlator) complete(e *entry) bool {
 			}
 		}
 		if len(r.Containers) == 0 {
-			for _, ctr := range e.NodeContainers {
+			for _, ctr := range e.o.nodeContainers {
 				if !ctr.StartedAt.IsZero() {
 					started++
 				}
@@ -847,7 +1095,7 @@ func (c *Correlator) complete(e *entry) bool {
 // scheduled reports whether the pod's placement is known: a binding, a
 // nodeName in the create, or a static pod (never scheduled).
 func (c *Correlator) scheduled(e *entry) bool {
-	return !e.Rec.ScheduledAt.IsZero() || e.Bound || e.Rec.Origin == podrecord.OriginStatic
+	return !e.o.rec.ScheduledAt.IsZero() || e.bound || e.o.rec.Origin == podrecord.OriginStatic
 }
 
 func (c *Correlator) check(e *entry) []*podrecord.Record {
@@ -866,8 +1114,10 @@ func (c *Correlator) evict() []*podrecord.Record {
 			break
 		}
 		c.stats.Evicted++
+		c.open(e)
 		out = append(out, c.emit(e, PartialEvicted)...)
 	}
+	c.compact() // the FIFO stays bounded without Expire too
 	return out
 }
 
@@ -876,7 +1126,7 @@ func (c *Correlator) popOldest() *entry {
 		e := c.pending[c.head]
 		c.pending[c.head] = nil
 		c.head++
-		if !e.Done {
+		if !e.done {
 			return e
 		}
 	}
@@ -888,16 +1138,19 @@ func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 	var out []*podrecord.Record
 	for c.head < len(c.pending) {
 		e := c.pending[c.head]
-		if !e.Done && now.Sub(e.First) < c.cfg.Window {
+		if !e.done && now.Sub(e.First) < c.cfg.Window {
 			break
 		}
 		c.pending[c.head] = nil
 		c.head++
-		if !e.Done {
+		if !e.done {
+			c.open(e)
 			out = append(out, c.emit(e, PartialWindow)...)
+			c.settleSome()
 		}
 	}
 	c.compact()
+	c.settle()
 	return out
 }
 
@@ -906,9 +1159,12 @@ func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 func (c *Correlator) Drain(reason string) []*podrecord.Record {
 	var out []*podrecord.Record
 	for e := c.popOldest(); e != nil; e = c.popOldest() {
+		c.open(e)
 		out = append(out, c.emit(e, reason)...)
+		c.settleSome()
 	}
 	c.compact()
+	c.settle()
 	return out
 }
 
@@ -921,27 +1177,23 @@ func (c *Correlator) compact() {
 	}
 }
 
-// emit finishes e's record and turns e into a tombstone.
+// emit finishes e's record (e opened) and turns e into a tombstone.
 func (c *Correlator) emit(e *entry, partial string) []*podrecord.Record {
-	if e.Done {
+	if e.done {
 		return nil
 	}
-	rec := e.Rec // copy: the tombstone keeps only ids
+	o := e.o
+	rec := o.rec // copy: the tombstone keeps only ids
 	c.finish(e, &rec, partial)
-	e.Done = true
+	e.done = true
 	c.nPending--
 	c.stats.Emitted++
 	if partial != "" {
 		c.stats.Partial++
 	}
 	// Tombstone: forget the record, keep the ids that index it.
-	e.NodeContainers = nil
-	e.Rec = podrecord.Record{Namespace: rec.Namespace, Name: rec.Name, UID: rec.UID, Sandbox: podrecord.Sandbox{ID: rec.Sandbox.ID}}
-	for _, ctr := range rec.Containers {
-		if ctr.ID != "" {
-			e.Rec.Containers = append(e.Rec.Containers, podrecord.Container{ID: ctr.ID})
-		}
-	}
+	o.nodeContainers = nil
+	o.rec = tombstoneRecord(&rec)
 	c.touch(e)
 	if e.listed {
 		c.nameless.remove(e)
@@ -975,7 +1227,7 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 		r.Origin = podrecord.OriginAPI
 	}
 	if len(r.Containers) == 0 {
-		r.Containers = append(r.Containers, e.NodeContainers...)
+		r.Containers = append(r.Containers, e.o.nodeContainers...)
 	}
 	for i := range r.Containers {
 		ctr := &r.Containers[i]
@@ -1008,8 +1260,8 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	}
 	// What the record lacks.
 	var missing []string
-	if r.Allowed || !e.HasAudit {
-		if !e.HasAudit {
+	if r.Allowed || !e.hasAudit {
+		if !e.hasAudit {
 			missing = append(missing, SourceAudit)
 		}
 		if c.expect[1] && !c.scheduled(e) {
@@ -1029,7 +1281,7 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	}
 	sort.Strings(missing)
 	r.Missing = missing
-	if !e.HasAudit {
+	if !e.hasAudit {
 		removeString(&r.Sources, SourceAudit)
 	}
 }

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"strings"
 	"time"
 
 	"github.com/podtrail/podtrail/internal/podrecord"
@@ -29,18 +30,20 @@ func (d *denials) add(r *podrecord.Record) {
 	if r.Actor.Username == "" || d.window <= 0 {
 		return
 	}
-	name := r.Name
+	// Copies: the record's strings may be pieces of its event's whole JSON.
+	name := strings.Clone(r.Name)
 	if name == "" && r.GenerateName != "" {
 		name = r.GenerateName + "*"
 	}
-	ds := append(d.byActor[r.Actor.Username], podrecord.Denial{AuditID: r.AuditID, Namespace: r.Namespace, Name: name,
-		At: r.RequestedAt, Code: r.Code, Reason: r.Reason})
+	actor := strings.Clone(r.Actor.Username)
+	ds := append(d.byActor[actor], podrecord.Denial{AuditID: strings.Clone(r.AuditID), Namespace: strings.Clone(r.Namespace), Name: name,
+		At: r.RequestedAt, Code: r.Code, Reason: strings.Clone(r.Reason)})
 	if len(ds) > d.perActor {
 		ds = ds[len(ds)-d.perActor:]
 	}
-	d.byActor[r.Actor.Username] = ds
-	d.order = append(d.order, r.Actor.Username)
-	d.queued[r.Actor.Username]++
+	d.byActor[actor] = ds
+	d.order = append(d.order, actor)
+	d.queued[actor]++
 	for len(d.byActor) > d.max {
 		a := d.order[0]
 		d.order = d.order[1:]

@@ -28,10 +28,13 @@ func (im *images) observe(ev *noderuntime.Event) {
 		return
 	}
 	k := imageKey(ev.Node, ev.Image)
-	if _, ok := im.m[k]; !ok {
+	old, ok := im.m[k]
+	if !ok {
 		im.order = append(im.order, k)
 	}
-	im.m[k] = imageDigest{d, string(ev.Source)}
+	if !ok || old.digest != d || old.source != string(ev.Source) {
+		im.m[k] = imageDigest{strings.Clone(d), string(ev.Source)} // d: a piece of the event's line
+	}
 	for len(im.m) > im.max {
 		delete(im.m, im.order[0])
 		im.order = im.order[1:]

@@ -1,6 +1,10 @@
 package correlate
 
-import "github.com/podtrail/podtrail/internal/noderuntime"
+import (
+	"strings"
+
+	"github.com/podtrail/podtrail/internal/noderuntime"
+)
 
 // orphans holds node events that name only a sandbox or container id not
 // known yet ("StartContainer for <id>" before the line that tied <id> to its
@@ -15,12 +19,17 @@ type orphans struct {
 func newOrphans(max int) *orphans { return &orphans{max: max, byID: map[string][]*noderuntime.Event{}} }
 
 func (o *orphans) add(ev *noderuntime.Event) {
-	id := ev.ContainerID
-	if id == "" {
-		id = ev.SandboxID
-	}
+	// A copy whose strings are copies: an event's are pieces of its line.
 	cp := *ev
 	cp.Line = ""
+	for _, p := range []*string{&cp.Level, &cp.RuntimeVersion, &cp.CRIAPI, &cp.Node, &cp.PodNamespace, &cp.PodName, &cp.PodUID,
+		&cp.PodSource, &cp.SandboxID, &cp.ContainerID, &cp.ContainerName, &cp.Image, &cp.ImageID, &cp.RepoDigest, &cp.RequestID, &cp.Error} {
+		*p = strings.Clone(*p)
+	}
+	id := cp.ContainerID
+	if id == "" {
+		id = cp.SandboxID
+	}
 	o.byID[id] = append(o.byID[id], &cp)
 	o.order = append(o.order, id)
 	o.n++

@@ -96,7 +96,21 @@ func (o *owners) observe(ev *audit.Event) {
 		o.trim()
 		return
 	}
-	w.Change = &actor
+	// Copies: the event's strings may be pieces of its whole JSON, which
+	// the workload would hold for as long as it is remembered. The last
+	// change's strings serve again when equal (the same actor again).
+	var last podrecord.Initiator
+	if w.Change != nil {
+		last = *w.Change
+	}
+	keep := func(old, s string) string {
+		if s == old {
+			return old
+		}
+		return strings.Clone(s)
+	}
+	w.Change = &podrecord.Initiator{Username: keep(last.Username, actor.Username), Kind: keep(last.Kind, actor.Kind),
+		Channel: keep(last.Channel, actor.Channel), Object: keep(last.Object, actor.Object), Verb: keep(last.Verb, actor.Verb), At: actor.At}
 	o.trim()
 }
 

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"time"
+
+	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
 // Persisted state layout, in any key-value store (the processor uses a
@@ -39,7 +42,7 @@ func (c *Correlator) Persist(put func(key string, val []byte) error) error {
 		var val []byte
 		if e := c.entries[id]; e != nil {
 			var err error
-			if val, err = json.Marshal(e); err != nil {
+			if val, err = json.Marshal(persisted(e)); err != nil {
 				return err
 			}
 		}
@@ -71,6 +74,39 @@ func (c *Correlator) Persist(put func(key string, val []byte) error) error {
 	}
 	clear(c.owners.dirty)
 	return nil
+}
+
+// persistedEntry is an entry as Persist writes it: its record unpacked.
+type persistedEntry struct {
+	ID       string           `json:"id"`
+	Rec      podrecord.Record `json:"rec"`
+	First    time.Time        `json:"first"`
+	Done     bool             `json:"done,omitempty"`
+	AuditIDs []string         `json:"audit_ids,omitempty"`
+	HasAudit bool             `json:"has_audit,omitempty"`
+	Mirror   string           `json:"mirror,omitempty"`
+	Bound    bool             `json:"bound,omitempty"`
+
+	NodeContainers []podrecord.Container `json:"node_containers,omitempty"`
+	Sandboxes      []string              `json:"sandboxes,omitempty"`
+}
+
+func persisted(e *entry) *persistedEntry {
+	o := e.o
+	if o == nil {
+		o = unpack(e)
+	}
+	return &persistedEntry{ID: e.ID, Rec: o.rec, First: e.First, Done: e.done, AuditIDs: o.auditIDs, HasAudit: e.hasAudit,
+		Mirror: o.mirror, Bound: e.bound, NodeContainers: o.nodeContainers, Sandboxes: o.sandboxes}
+}
+
+func (p *persistedEntry) entry() *entry {
+	rec := p.Rec
+	if p.Done {
+		rec = tombstoneRecord(&rec) // as emit leaves it: only the ids are packed
+	}
+	return &entry{ID: p.ID, First: p.First, done: p.Done, hasAudit: p.HasAudit, bound: p.Bound,
+		o: &open{rec: rec, auditIDs: p.AuditIDs, mirror: p.Mirror, nodeContainers: p.NodeContainers, sandboxes: p.Sandboxes}}
 }
 
 type persistedOwner struct {
@@ -123,7 +159,12 @@ func (ss *shardSet) list(s int) []string {
 // Restore loads what Persist wrote into an empty Correlator. get returns
 // nil, nil for a missing key.
 func (c *Correlator) Restore(get func(key string) ([]byte, error)) error {
-	var pending, done []*entry
+	type restored struct {
+		e    *entry
+		list int // listKind, while it was open
+	}
+	var pending []restored
+	var done []*entry
 	for s := 0; s < shards; s++ {
 		ids, err := getList(get, fmt.Sprintf("pi/%d", s))
 		if err != nil {
@@ -137,18 +178,21 @@ func (c *Correlator) Restore(get func(key string) ([]byte, error)) error {
 			if val == nil {
 				continue
 			}
-			e := new(entry)
-			if err := json.Unmarshal(val, e); err != nil {
+			p := new(persistedEntry)
+			if err := json.Unmarshal(val, p); err != nil {
 				return fmt.Errorf("correlation state p/%s: %w", id, err)
 			}
+			e := p.entry()
 			c.entries[e.ID] = e
+			c.opened = append(c.opened, e)
 			c.ids.add(e.ID)
 			c.index(e)
-			if e.Done {
+			if e.done {
 				done = append(done, e)
 			} else {
-				pending = append(pending, e)
+				pending = append(pending, restored{e, listKind(e)})
 			}
+			c.settleSome()
 		}
 		keys, err := getList(get, fmt.Sprintf("oi/%d", s))
 		if err != nil {
@@ -178,15 +222,16 @@ func (c *Correlator) Restore(get func(key string) ([]byte, error)) error {
 			}
 		}
 	}
-	sort.Slice(pending, func(i, j int) bool { return pending[i].First.Before(pending[j].First) })
-	for _, e := range pending {
-		c.enqueue(e)
-		c.list(e)
+	sort.Slice(pending, func(i, j int) bool { return pending[i].e.First.Before(pending[j].e.First) })
+	for _, p := range pending {
+		c.enqueue(p.e)
+		c.listAs(p.e, p.list) // in the order of First: each add is at the end
 	}
 	sort.Slice(done, func(i, j int) bool { return done[i].First.Before(done[j].First) })
 	for _, e := range done {
 		c.bury(e)
 	}
+	c.settle()
 	ws := make([]*owner, 0, len(c.owners.m))
 	for _, w := range c.owners.m {
 		ws = append(ws, w)

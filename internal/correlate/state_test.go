@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -33,8 +32,15 @@ func (s store) get(k string) ([]byte, error) { return s[k], nil }
 
 // TestRestartMidStream persists after every event, "crashes" at every
 // point of the demo stream, restores into a new correlator and finishes the
-// stream: the records are those of an uninterrupted run, none twice.
+// stream: the records are those of an uninterrupted run, none twice. With
+// the entries kept open between calls and with every entry packed.
 func TestRestartMidStream(t *testing.T) {
+	for _, keep := range []int{keepOpen, 0} {
+		t.Run(fmt.Sprintf("%d open", keep), func(t *testing.T) { testRestartMidStream(t, keep) })
+	}
+}
+
+func testRestartMidStream(t *testing.T, keep int) {
 	a, n := demoStreams(t, "")
 	in := byTime(append(append([]input(nil), a...), n...))
 	want := recordSet(t, run(New(DefaultConfig()), in))
@@ -43,6 +49,7 @@ func TestRestartMidStream(t *testing.T) {
 	for cut := 1; cut < len(in); cut += 7 {
 		s := store{}
 		c := New(cfg)
+		c.keepOpen = keep
 		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 		var got []*podrecord.Record
 		feed := func(c *Correlator, evs []input) {
@@ -61,6 +68,7 @@ func TestRestartMidStream(t *testing.T) {
 		}
 		feed(c, in[:cut])
 		c2 := New(cfg)
+		c2.keepOpen = keep
 		if err := c2.Restore(s.get); err != nil {
 			t.Fatal(err)
 		}
@@ -252,49 +260,6 @@ func TestEviction(t *testing.T) {
 	}
 }
 
-// BenchmarkPendingBytes reports the heap held per pending pod: the demo's
-// pods, API side and node side, held waiting (no window passes).
-func BenchmarkPendingBytes(b *testing.B) {
-	a, n := demoStreams(b, "")
-	in := byTime(append(a, n...))
-	cfg := DefaultConfig()
-	cfg.MaxPending = 1 << 30
-	var perPod float64
-	for i := 0; i < b.N; i++ {
-		const copies = 2000
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		c := New(cfg)
-		now := time.Now()
-		for k := 0; k < copies; k++ {
-			for _, ev := range in {
-				if ev.audit != nil {
-					e := *ev.audit
-					e.AuditID = fmt.Sprintf("%s-%d", e.AuditID, k)
-					if e.ObjectRef != nil {
-						ref := *e.ObjectRef
-						ref.UID = "" // keep uids apart by copy
-						e.ObjectRef = &ref
-					}
-					c.AddAudit(uniq(&e, k), now)
-				} else {
-					ne := *ev.node
-					ne.PodUID, ne.PodName = suffix(ne.PodUID, k), suffix(ne.PodName, k)
-					ne.SandboxID, ne.ContainerID = suffix(ne.SandboxID, k), suffix(ne.ContainerID, k)
-					c.AddNode(&ne, now)
-				}
-			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		pending := c.Stats().Pending
-		perPod = float64(after.HeapAlloc-before.HeapAlloc) / float64(pending)
-		runtime.KeepAlive(c)
-	}
-	b.ReportMetric(perPod, "bytes/pending-pod")
-}
-
 func suffix(s string, k int) string {
 	if s == "" {
 		return ""
@@ -320,14 +285,30 @@ func uniq(ev *audit.Event, k int) *audit.Event {
 }
 
 // BenchmarkJoin reports events joined per second on one core: the demo's
-// audit and node streams, every pod made distinct per round.
+// audit and node streams. distinct: every pod made distinct per round; the
+// rounds cycle through a pool of copies made beforehand, and the tombstones
+// are bounded below the pool so that a copy's pods are new again when it
+// comes round (they are joined, not counted as duplicates). redelivered:
+// the same stream every round, so that after the first every event finds
+// a tombstone (late or duplicate): the cost of re-delivery.
+//
+// distinct_cold is distinct with no entry kept open between calls: every
+// event unpacks its pod and packs it again (the worst case, a stream whose
+// pods interleave more than keepOpen deep).
 func BenchmarkJoin(b *testing.B) {
+	b.Run("distinct", func(b *testing.B) { benchmarkJoinDistinct(b, keepOpen) })
+	b.Run("distinct_cold", func(b *testing.B) { benchmarkJoinDistinct(b, 0) })
+	b.Run("redelivered", benchmarkJoinRedelivered)
+}
+
+func benchmarkJoinRedelivered(b *testing.B) {
 	a, n := demoStreams(b, "")
 	in := byTime(append(a, n...))
 	c := New(DefaultConfig())
 	now := time.Now()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	events := 0
 	for i := 0; i < b.N; i++ {
 		for _, ev := range in {
@@ -342,4 +323,54 @@ func BenchmarkJoin(b *testing.B) {
 		c.Expire(now)
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	if d := cpuTime() - cpu; d > 0 {
+		b.ReportMetric(float64(events)/d.Seconds(), "events/cpu-s")
+	}
+}
+
+func benchmarkJoinDistinct(b *testing.B, keep int) {
+	a, n := demoStreams(b, "")
+	in := byTime(append(a, n...))
+	const pool = 64
+	rep := newReplicas(b)
+	rounds := make([][]input, pool)
+	for k := range rounds {
+		for _, ev := range in {
+			if ev.audit != nil {
+				rounds[k] = append(rounds[k], input{audit: rep.audit(ev.audit, k)})
+			} else {
+				rounds[k] = append(rounds[k], input{node: rep.node(ev.node, k)})
+			}
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Tombstones = pool * 4
+	c := New(cfg)
+	c.keepOpen = keep
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	events := 0
+	for i := 0; i < b.N; i++ {
+		for _, ev := range rounds[i%pool] {
+			if ev.audit != nil {
+				c.AddAudit(ev.audit, now)
+			} else {
+				c.AddNode(ev.node, now)
+			}
+			events++
+		}
+		now = now.Add(time.Minute)
+		c.Expire(now)
+	}
+	b.StopTimer()
+	// 12 records a round, one of them partial (the pod the API never made).
+	if st := c.Stats(); b.N > pool && (st.Emitted < uint64(b.N)*12 || st.Partial > uint64(b.N)) {
+		b.Fatalf("%d rounds: %+v", b.N, st)
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	if d := cpuTime() - cpu; d > 0 {
+		b.ReportMetric(float64(events)/d.Seconds(), "events/cpu-s")
+	}
 }
