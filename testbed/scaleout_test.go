@@ -111,7 +111,7 @@ func TestScaleOut(t *testing.T) {
 	}
 	for k, w := range want {
 		if got[k] != w {
-			t.Errorf("%s:\n  one gateway:  %s\n  two gateways: %s", k, w, got[k])
+			t.Errorf("%s: %s", k, firstDifference(w, got[k]))
 		}
 	}
 	for k := range got {
@@ -210,4 +210,14 @@ func recordSummaries(t *testing.T, recs []plog.LogRecord) map[string]string {
 		out[key] = fmt.Sprint(parts)
 	}
 	return out
+}
+
+// firstDifference shows where two summaries part.
+func firstDifference(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(0, i-120)
+	return fmt.Sprintf("\n  one gateway:  ...%s\n  two gateways: ...%s", a[from:min(len(a), i+120)], b[from:min(len(b), i+120)])
 }
