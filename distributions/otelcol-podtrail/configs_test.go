@@ -180,6 +180,15 @@ func TestGatewayAndAgent(t *testing.T) {
 		"/var/log/":         varLog + "/",
 		"/var/lib/podtrail": filepath.Join(dir, "agent-state"),
 	})
+	// The node logs already hold a line when the agent starts, as on a
+	// node: start_at: end skips what is there, and the test appends the
+	// demo's lines once the agent watches the files.
+	nodeLogs := map[string]string{"demo/nodes/node-a.log": "syslog", "demo/nodes/node-b.log": "messages"}
+	for _, dst := range nodeLogs {
+		if err := os.WriteFile(filepath.Join(varLog, dst), []byte("Nov 20 09:13:58 node-a systemd[1]: Started kubelet.service - kubelet: The Kubernetes Node Agent.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// K8S_NODE_NAME empty: the demo's two nodes share one agent here, each
 	// line names its host.
 	ag := testbed.Start(t, bin, agent, "MY_POD_IP=127.0.0.1", "K8S_NODE_NAME=",
@@ -198,12 +207,18 @@ func TestGatewayAndAgent(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	// Node logs: files that appear after the agent started are read from
-	// their beginning (start_at: end applies to the files found at start).
-	for src, dst := range map[string]string{"demo/nodes/node-a.log": "syslog", "demo/nodes/node-b.log": "messages"} {
-		if err := os.WriteFile(filepath.Join(varLog, dst), mustRead(t, src), 0o644); err != nil {
+	// The node logs are appended to, once the agent has polled them (every
+	// 200 ms; start_at: end logs nothing for the files it finds at start).
+	time.Sleep(2 * time.Second)
+	for src, dst := range nodeLogs {
+		f, err := os.OpenFile(filepath.Join(varLog, dst), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := f.Write(mustRead(t, src)); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
 	}
 
 	// Audit events: the apiserver's webhook, mutual TLS.
