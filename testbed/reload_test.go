@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -288,8 +287,8 @@ func TestRulesHotReload(t *testing.T) {
 				t.Errorf("%s: %s fired (%v)", st.name, id, got)
 			}
 		}
-		if v := scrape(t, metrics, "otelcol_pod_creation_rules_stale"); v != st.stale {
-			t.Errorf("%s: otelcol_pod_creation_rules_stale = %q, want %s", st.name, v, st.stale)
+		if v := Metric(metrics, "otelcol_pod_creation_rules_stale"); fmt.Sprint(v) != st.stale {
+			t.Errorf("%s: otelcol_pod_creation_rules_stale = %v, want %s", st.name, v, st.stale)
 		}
 		t.Logf("%s: findings on %d %s pods: %v", st.name, n, prefix, got)
 	}
@@ -331,24 +330,4 @@ func count(recs []plog.LogRecord, prefix string) int {
 		}
 	}
 	return n
-}
-
-// scrape returns the value of a metric (first series) from the collector's
-// Prometheus endpoint, "" when it is absent.
-func scrape(t *testing.T, addr, name string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, name) && !strings.HasPrefix(l, "#") {
-			f := strings.Fields(l)
-			return f[len(f)-1]
-		}
-	}
-	return ""
 }

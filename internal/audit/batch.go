@@ -27,11 +27,6 @@ func SplitBody(body []byte) ([]json.RawMessage, error) {
 	if body[0] != '{' {
 		return nil, fmt.Errorf("%w: body is not a JSON object", ErrNotAuditEvent)
 	}
-	if singleEvent(body) {
-		// A line of the log backend's file, or one event posted alone: the
-		// apiserver writes "kind" first. Decode checks the rest.
-		return []json.RawMessage{body}, nil
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil { // {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
@@ -114,8 +109,12 @@ func wrapCut(isList bool, n int, err error) error {
 	return fmt.Errorf("invalid JSON: %w", err)
 }
 
-// singleEvent reports whether body (an object) starts with "kind":"Event".
+// singleEvent reports whether body is an object that starts with
+// "kind":"Event".
 func singleEvent(body []byte) bool {
+	if len(body) == 0 || body[0] != '{' {
+		return false
+	}
 	rest := skipSpace(body[1:])
 	if !bytes.HasPrefix(rest, []byte(`"kind"`)) {
 		return false

@@ -207,6 +207,11 @@ func detect(data []byte) (envelope string, form Form) {
 	if len(data) == 0 {
 		return EnvelopeEvent, FormNative
 	}
+	if singleEvent(data) {
+		// The apiserver writes "kind" first: most lines and single posts
+		// are told without a tokenizer.
+		return EnvelopeEvent, FormNative
+	}
 	if data[0] != '{' {
 		if _, rest, ok := cutExportTime(data); ok && len(rest) > 0 && rest[0] == '{' {
 			return EnvelopeCWExport, FormEKS

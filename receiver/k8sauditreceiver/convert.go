@@ -111,13 +111,8 @@ func affinityKey(ev *audit.Event) string {
 		// request has only the generateName (Request level).
 		generateName := ""
 		for _, raw := range []json.RawMessage{ev.ResponseObject, ev.RequestObject} {
-			var o struct {
-				Metadata struct {
-					Name         string `json:"name"`
-					GenerateName string `json:"generateName"`
-				} `json:"metadata"`
-			}
-			if len(raw) == 0 || json.Unmarshal(raw, &o) != nil {
+			o, err := audit.DecodeObject(raw)
+			if err != nil || o == nil {
 				continue
 			}
 			if o.Metadata.Name != "" {
