@@ -194,7 +194,7 @@ func TestAuditThroughput(t *testing.T) {
 		_, err := audit.Decode(l)
 		return err
 	}))
-	report(t, "Audit path", runs)
+	report(t, "audit", "Audit path", runs)
 }
 
 // decodeLoop times fn over every line of data on this goroutine, as the
@@ -213,8 +213,9 @@ func decodeLoop(t *testing.T, name string, data []byte, fn func([]byte) error) R
 }
 
 // report prints the runs as a Markdown table with each one's ratio to the
-// contrib pipeline, and writes latest.md and latest.json to -perf.out.
-func report(t *testing.T, title string, runs []Run) {
+// contrib pipeline, and writes slug.md, slug.json and slug.png (the chart)
+// to -perf.out.
+func report(t *testing.T, slug, title string, runs []Run) {
 	var base float64
 	for _, r := range runs {
 		if strings.HasPrefix(r.Pipeline, "contrib") {
@@ -245,12 +246,12 @@ func report(t *testing.T, title string, runs []Run) {
 		CPUs  int    `json:"cpus"`
 		Runs  []Run  `json:"runs"`
 	}{title, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runs}, "", "  ")
-	for name, content := range map[string][]byte{"latest.md": []byte(b.String()), "latest.json": js} {
+	for name, content := range map[string][]byte{slug + ".md": []byte(b.String()), slug + ".json": js} {
 		if err := os.WriteFile(filepath.Join(*perfOut, name), content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := WriteChart(filepath.Join(*perfOut, "latest.png"), title+" (events per CPU-second)", runs); err != nil {
+	if err := WriteChart(filepath.Join(*perfOut, slug+".png"), title+" (events per CPU-second)", runs); err != nil {
 		t.Fatal(err)
 	}
 }
