@@ -101,7 +101,8 @@ type Body struct {
 // DecodeBody decodes what the webhook receives, or one line of an audit file,
 // in the given form (FormAuto detects it). One bad item never costs the
 // others: each Item has its own Err, and Body.Err is kept for what concerns the
-// body as a whole.
+// body as a whole. Items' Raw and Events share data's memory (as
+// DecodeShared): data must never change afterwards.
 func DecodeBody(data []byte, form Form) Body {
 	if lead := bytes.TrimLeft(data, " \t\r\n"); len(lead) > 1 && lead[0] == 0x1f && lead[1] == 0x8b {
 		// A gzip'd CloudWatch payload posted as it is (without
@@ -187,7 +188,7 @@ func DecodeBody(data []byte, form Form) Body {
 }
 
 func nativeItem(raw []byte) Item {
-	ev, err := Decode(raw)
+	ev, err := DecodeShared(raw)
 	if err != nil {
 		return Item{Raw: raw, Err: err}
 	}

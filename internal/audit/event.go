@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Stages of an audit event (audit.k8s.io Stage).
@@ -86,7 +87,22 @@ var ErrNotAuditEvent = errors.New("not an audit event")
 // kind/apiVersion (EventList items and Falco traces omit them) and fills
 // RequestReceivedTimestamp and StageTimestamp from v1beta1's timestamp.
 func Decode(data []byte) (*Event, error) {
+	owned := string(data)
+	return DecodeShared(unsafe.Slice(unsafe.StringData(owned), len(owned)))
+}
+
+// DecodeShared is Decode without the copy: the event's strings and raw
+// objects share data's memory, so data must never change afterwards (a
+// string's bytes, a buffer read for this event alone).
+func DecodeShared(data []byte) (*Event, error) {
 	ev := new(Event)
+	if decodeFast(data, ev) {
+		if err := ev.validate(); err != nil {
+			return nil, err
+		}
+		return ev, nil
+	}
+	*ev = Event{}
 	if err := unmarshal(data, ev); err != nil {
 		if isTypeError(err) || notAnObject(data) {
 			return nil, fmt.Errorf("%w: %v", ErrNotAuditEvent, err)

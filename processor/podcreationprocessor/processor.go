@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -277,7 +278,8 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 	if !relevantAudit(a) {
 		return nil
 	}
-	ev, err := audit.Decode([]byte(lr.Body().Str()))
+	body := lr.Body().Str()
+	ev, err := audit.DecodeShared(unsafe.Slice(unsafe.StringData(body), len(body)))
 	if err != nil {
 		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid_audit_event")))
 		p.set.Logger.Debug("audit log record has no readable audit event body", zap.Error(err))

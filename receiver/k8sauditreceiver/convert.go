@@ -3,6 +3,7 @@ package k8sauditreceiver
 import (
 	"encoding/json"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -25,7 +26,8 @@ func newLogs(input string) (plog.Logs, plog.LogRecordSlice) {
 
 // appendEvent adds one audit event: its JSON as body (audit.Item.Raw: as
 // received, or rebuilt for GKE), the fields that correlation and rules need
-// as attributes, and the form it arrived in.
+// as attributes, and the form it arrived in. The body and attributes share
+// raw's memory (no copy): raw must not change afterwards.
 func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audit.Form, observed pcommon.Timestamp) {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventAudit)
@@ -33,7 +35,7 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audi
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.StageTimestamp))
 	lr.SetSeverityNumber(plog.SeverityNumberInfo)
 	lr.SetSeverityText("Info")
-	lr.Body().SetStr(string(raw))
+	lr.Body().SetStr(unsafe.String(unsafe.SliceData(raw), len(raw)))
 
 	a := lr.Attributes()
 	a.EnsureCapacity(16)

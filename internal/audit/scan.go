@@ -1,0 +1,539 @@
+package audit
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// decodeFast decodes the audit event in data into ev in one pass, without
+// reflection and without copying: ev's strings and raw objects share data's
+// memory (strings with escapes are the exception), so data must not change
+// while ev is in use. It reads the events the apiserver and the clouds
+// write. On anything else it returns false and Decode leaves the input to
+// goccy, which also says what is wrong: a syntax error, a value of another
+// type or null, a known key twice or spelt in another case, an escaped or
+// non-ASCII key, invalid UTF-8 or a lone surrogate in a string, a status
+// code that is not a plain int32, the cloudPrincipal podtrail adds, nesting
+// deeper than maxDepth. FuzzDecodeFast holds it to goccy's result whenever
+// it returns true.
+func decodeFast(data []byte, ev *Event) bool {
+	blk := new(struct {
+		ref    ObjectReference
+		status Status
+	})
+	s := scanner{b: data, ref: &blk.ref, status: &blk.status}
+	var seen uint32
+	more, ok := s.open('{')
+	for ; ok && more; more, ok = s.after('}') {
+		key, ok := s.key()
+		if !ok {
+			return false
+		}
+		f := fieldIndex(key, eventFields)
+		if f == -1 {
+			ok = s.skip(0)
+		} else if f < 0 || seen&(1<<f) != 0 {
+			return false
+		} else {
+			seen |= 1 << f
+			ok = s.eventField(ev, eventFields[f])
+		}
+		if !ok {
+			return false
+		}
+	}
+	s.space()
+	return ok && s.i == len(s.b)
+}
+
+func (s *scanner) eventField(ev *Event, key string) bool {
+	switch key {
+	case "kind":
+		return s.str(&ev.Kind)
+	case "apiVersion":
+		return s.str(&ev.APIVersion)
+	case "level":
+		return s.str(&ev.Level)
+	case "auditID":
+		return s.str(&ev.AuditID)
+	case "stage":
+		return s.str(&ev.Stage)
+	case "requestURI":
+		return s.str(&ev.RequestURI)
+	case "verb":
+		return s.str(&ev.Verb)
+	case "user":
+		return s.user(&ev.User)
+	case "impersonatedUser":
+		ev.ImpersonatedUser = new(UserInfo)
+		return s.user(ev.ImpersonatedUser)
+	case "sourceIPs":
+		return s.strings(&ev.SourceIPs)
+	case "userAgent":
+		return s.str(&ev.UserAgent)
+	case "objectRef":
+		ev.ObjectRef = s.ref
+		return s.objectRef(ev.ObjectRef)
+	case "responseStatus":
+		ev.ResponseStatus = s.status
+		return s.stringFields(statusFields, []*string{&s.status.Status, &s.status.Message, &s.status.Reason}, &s.status.Code)
+	case "requestObject":
+		return s.raw((*[]byte)(&ev.RequestObject))
+	case "responseObject":
+		return s.raw((*[]byte)(&ev.ResponseObject))
+	case "requestReceivedTimestamp":
+		return s.time(&ev.RequestReceivedTimestamp)
+	case "stageTimestamp":
+		return s.time(&ev.StageTimestamp)
+	case "timestamp":
+		return s.time(&ev.Timestamp)
+	case "annotations":
+		ev.Annotations = map[string]string{}
+		more, ok := s.open('{')
+		for ; ok && more; more, ok = s.after('}') {
+			var k, v string
+			if !s.str(&k) || !s.next(':') || !s.str(&v) {
+				return false
+			}
+			ev.Annotations[k] = v
+		}
+		return ok
+	}
+	return false // cloudPrincipal: goccy
+}
+
+// The keys decodeFast knows, as in Event's, UserInfo's, ObjectReference's
+// and Status's json tags. A key that equals one of them but for case is
+// left to goccy, which, like encoding/json, matches keys case-insensitively.
+var (
+	eventFields = []string{"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user",
+		"impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject",
+		"responseObject", "requestReceivedTimestamp", "stageTimestamp", "timestamp", "annotations", "cloudPrincipal"}
+	userFields      = []string{"username", "uid", "groups", "extra"}
+	objectRefFields = []string{"resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion", "subresource"}
+	statusFields    = []string{"status", "message", "reason", "code"}
+)
+
+// fieldIndex is key's index in fields; -1 for a key of no field; -2 (which
+// fails the caller's bit test) for one that matches a field only when case
+// is ignored.
+func fieldIndex(key string, fields []string) int {
+	for i, f := range fields {
+		if key == f {
+			return i
+		}
+	}
+	for _, f := range fields {
+		if strings.EqualFold(key, f) {
+			return -2
+		}
+	}
+	return -1
+}
+
+func (s *scanner) user(u *UserInfo) bool {
+	var seen uint32
+	more, ok := s.open('{')
+	for ; ok && more; more, ok = s.after('}') {
+		key, ok := s.key()
+		if !ok {
+			return false
+		}
+		f := fieldIndex(key, userFields)
+		if f == -1 {
+			if !s.skip(1) {
+				return false
+			}
+			continue
+		}
+		if f < 0 || seen&(1<<f) != 0 {
+			return false
+		}
+		seen |= 1 << f
+		switch f {
+		case 0:
+			ok = s.str(&u.Username)
+		case 1:
+			ok = s.str(&u.UID)
+		case 2:
+			ok = s.strings(&u.Groups)
+		default:
+			u.Extra = map[string][]string{}
+			more, ok := s.open('{')
+			for ; ok && more; more, ok = s.after('}') {
+				var k string
+				var v []string
+				if !s.str(&k) || !s.next(':') || !s.strings(&v) {
+					return false
+				}
+				u.Extra[k] = v
+			}
+			if !ok {
+				return false
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return ok
+}
+
+func (s *scanner) objectRef(r *ObjectReference) bool {
+	fields := [...]*string{&r.Resource, &r.Namespace, &r.Name, &r.UID, &r.APIGroup, &r.APIVersion, &r.ResourceVersion, &r.Subresource}
+	return s.stringFields(objectRefFields, fields[:], nil)
+}
+
+// stringFields reads an object whose fields (names) are strings (into
+// values), but for a last one, code, that is an int32.
+func (s *scanner) stringFields(names []string, values []*string, code *int32) bool {
+	var seen uint32
+	more, ok := s.open('{')
+	for ; ok && more; more, ok = s.after('}') {
+		key, ok := s.key()
+		if !ok {
+			return false
+		}
+		f := fieldIndex(key, names)
+		switch {
+		case f == -1:
+			ok = s.skip(1)
+		case f < 0 || seen&(1<<f) != 0:
+			return false
+		case f < len(values):
+			seen |= 1 << f
+			ok = s.str(values[f])
+		default:
+			seen |= 1 << f
+			s.space()
+			start := s.i
+			if !s.number() {
+				return false
+			}
+			c, err := strconv.ParseInt(unsafe.String(&s.b[start], s.i-start), 10, 32)
+			*code, ok = int32(c), err == nil
+		}
+		if !ok {
+			return false
+		}
+	}
+	return ok
+}
+
+// maxDepth bounds the nesting skip follows; deeper input is goccy's.
+const maxDepth = 100
+
+// scanner reads JSON from b at i. ref and status are where an event's
+// objectRef and responseStatus go: one allocation for both.
+type scanner struct {
+	b      []byte
+	i      int
+	ref    *ObjectReference
+	status *Status
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips blanks and reports whether the next byte is c, consuming it.
+func (s *scanner) next(c byte) bool {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// open reads the opening bracket of an object or array ('{' or '[') and
+// reports whether a member follows (false for {} or []).
+func (s *scanner) open(c byte) (more, ok bool) {
+	if !s.next(c) {
+		return false, false
+	}
+	if s.next(c + 2) { // '}' or ']'
+		return false, true
+	}
+	return true, true
+}
+
+// after reads what follows a member: a comma (more follows) or close.
+func (s *scanner) after(close byte) (more, ok bool) {
+	if s.next(',') {
+		return true, true
+	}
+	return false, s.next(close)
+}
+
+// key reads an object's key and the colon after it. Keys of fields are
+// plain ASCII: an escaped or non-ASCII one is goccy's to match.
+func (s *scanner) key() (string, bool) {
+	raw, esc, ascii, ok := s.span()
+	if !ok || esc || !ascii || !s.next(':') {
+		return "", false
+	}
+	return unsafe.String(unsafe.SliceData(raw), len(raw)), true
+}
+
+// span reads a string's contents: raw (between the quotes), whether it
+// holds escapes and whether it is all ASCII. Escapes are checked here; the
+// UTF-8 of non-ASCII contents is not.
+func (s *scanner) span() (raw []byte, esc, ascii, ok bool) {
+	if !s.next('"') {
+		return nil, false, false, false
+	}
+	ascii = true
+	for j := s.i; j < len(s.b); j++ {
+		for j+8 <= len(s.b) && !special8(binary.LittleEndian.Uint64(s.b[j:])) {
+			j += 8
+		}
+		if j == len(s.b) {
+			break
+		}
+		switch c := s.b[j]; {
+		case c == '"':
+			raw, s.i = s.b[s.i:j], j+1
+			return raw, esc, ascii, true
+		case c == '\\':
+			if j+1 == len(s.b) {
+				return nil, false, false, false
+			}
+			esc = true
+			j++
+			switch s.b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(s.b) {
+					return nil, false, false, false
+				}
+				for _, h := range s.b[j+1 : j+5] {
+					if unhex(h) < 0 {
+						return nil, false, false, false
+					}
+				}
+				j += 4
+			default:
+				return nil, false, false, false
+			}
+		case c < 0x20:
+			return nil, false, false, false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return nil, false, false, false
+}
+
+// special8 reports whether any of the 8 bytes in x may need span's
+// attention: a quote, a backslash, a control character or a non-ASCII
+// byte. It never misses one; it may flag bytes next to one.
+func special8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&highs != 0
+}
+
+// str reads a string into v.
+func (s *scanner) str(v *string) bool {
+	raw, esc, ascii, ok := s.span()
+	if !ok || (!ascii && !utf8.Valid(raw)) {
+		return false
+	}
+	if !esc {
+		*v = unsafe.String(unsafe.SliceData(raw), len(raw))
+		return true
+	}
+	*v, ok = unescape(raw)
+	return ok
+}
+
+// strings reads an array of strings into v (empty, not nil, for []).
+func (s *scanner) strings(v *[]string) bool {
+	more, ok := s.open('[')
+	*v = make([]string, 0, 4)
+	for ; ok && more; more, ok = s.after(']') {
+		var e string
+		if !s.str(&e) {
+			return false
+		}
+		*v = append(*v, e)
+	}
+	return ok
+}
+
+// raw reads any value other than null into v, as it stands in the input.
+func (s *scanner) raw(v *[]byte) bool {
+	s.space()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == 'n' || !s.skip(1) {
+		return false
+	}
+	*v = s.b[start:s.i:s.i]
+	return true
+}
+
+// time reads a string value and hands it, quoted, to t's UnmarshalJSON,
+// as goccy does.
+func (s *scanner) time(t *time.Time) bool {
+	s.space()
+	start := s.i
+	if _, _, _, ok := s.span(); !ok {
+		return false
+	}
+	return t.UnmarshalJSON(s.b[start:s.i]) == nil
+}
+
+// skip reads any value.
+func (s *scanner) skip(depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	s.space()
+	if s.i == len(s.b) {
+		return false
+	}
+	switch s.b[s.i] {
+	case '"':
+		raw, _, ascii, ok := s.span()
+		return ok && (ascii || utf8.Valid(raw))
+	case '{':
+		more, ok := s.open('{')
+		for ; ok && more; more, ok = s.after('}') {
+			if raw, _, ascii, ok := s.span(); !ok || !ascii && !utf8.Valid(raw) || !s.next(':') || !s.skip(depth+1) {
+				return false
+			}
+		}
+		return ok
+	case '[':
+		more, ok := s.open('[')
+		for ; ok && more; more, ok = s.after(']') {
+			if !s.skip(depth + 1) {
+				return false
+			}
+		}
+		return ok
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	}
+	return s.number()
+}
+
+func (s *scanner) literal(l string) bool {
+	if len(s.b)-s.i < len(l) || string(s.b[s.i:s.i+len(l)]) != l {
+		return false
+	}
+	s.i += len(l)
+	return true
+}
+
+// number reads a number as JSON spells it.
+func (s *scanner) number() bool {
+	s.space()
+	digits := func() bool {
+		start := s.i
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+		}
+		return s.i > start
+	}
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	if s.i < len(s.b) && s.b[s.i] == '0' {
+		s.i++
+	} else if !digits() {
+		return false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if !digits() {
+			return false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// unescape decodes a string's contents that hold escapes (checked by
+// span). A lone surrogate is refused: goccy's rendering of it is its own.
+func unescape(raw []byte) (string, bool) {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(raw[i+1:])
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if r >= 0xdc00 || i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+					return "", false
+				}
+				r = utf16.DecodeRune(r, hex4(raw[i+3:]))
+				if r == utf8.RuneError {
+					return "", false
+				}
+				i += 6
+			}
+			out = utf8.AppendRune(out, r)
+		default: // " \ /
+			out = append(out, raw[i])
+		}
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), true
+}
+
+func hex4(b []byte) rune {
+	return rune(unhex(b[0])<<12 | unhex(b[1])<<8 | unhex(b[2])<<4 | unhex(b[3]))
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
