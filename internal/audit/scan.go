@@ -390,10 +390,52 @@ func (s *scanner) raw(v *[]byte) bool {
 func (s *scanner) time(t *time.Time) bool {
 	s.space()
 	start := s.i
-	if _, _, _, ok := s.span(); !ok {
+	raw, _, _, ok := s.span()
+	if !ok {
 		return false
 	}
+	if utc, ok := parseUTC(raw); ok {
+		*t = utc
+		return true
+	}
 	return t.UnmarshalJSON(s.b[start:s.i]) == nil
+}
+
+// parseUTC reads the apiserver's stamps, 2006-01-02T15:04:05.999999999Z,
+// as time.Parse would; false for any other shape or a field out of range.
+func parseUTC(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
+	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
+	nsec, frac := 0, b[19:len(b)-1]
+	if len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		if nsec = num(frac[1:]); nsec < 0 {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	}
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	return t, t.Day() == day // Feb 30 rolls over: time.Parse refuses it
 }
 
 // skip reads any value.

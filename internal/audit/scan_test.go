@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/podtrail/podtrail/internal/samples"
 )
@@ -134,4 +135,18 @@ func BenchmarkDecodeFast(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(lines))/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestParseUTC(t *testing.T) {
+	for _, s := range []string{"2025-07-01T10:00:00Z", "2025-07-01T10:00:00.1Z", "2025-07-01T10:00:00.123456Z",
+		"2025-07-01T10:00:00.123456789Z", "2024-02-29T23:59:59.999999999Z", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z",
+		"2025-07-01T24:00:00Z", "2025-07-01T10:00:60Z", "2025-07-01T10:00:00.Z", "2025-07-01T10:00:00.1234567890Z",
+		"2025-07-01T10:00:00+02:00", "2025-07-01t10:00:00Z", "0000-01-01T00:00:00Z", "2025-07-01T10:00:0aZ"} {
+		var want time.Time
+		wantErr := want.UnmarshalJSON([]byte(`"` + s + `"`))
+		got, ok := parseUTC([]byte(s))
+		if ok && (wantErr != nil || !reflect.DeepEqual(got, want)) {
+			t.Errorf("%s: parseUTC %v, time.Parse %v (%v)", s, got, want, wantErr)
+		}
+	}
 }

@@ -295,3 +295,35 @@ func TestFileCheckpointWithFileStorage(t *testing.T) {
 }
 
 var _ component.Host = (*storageHost)(nil)
+
+// TestFileLinesOwnTheirBuffers: records' bodies and attributes share the
+// line the file reader hands over (no copy); they must stay intact while
+// the reader goes on through the file (many reads and batches), with CRLF
+// endings and a line of invalid UTF-8 (its bad bytes become U+FFFD).
+func TestFileLinesOwnTheirBuffers(t *testing.T) {
+	lines := bytes.Split(bytes.TrimSpace(samples.Read(t, "k8s-audit-live", "levels", "audit.log")), []byte("\n"))
+	bad := []byte(strings.Replace(evA, `"userAgent":"`, "\"userAgent\":\"\xff\xfe", 1))
+	require.Contains(t, string(bad), "\xff", "evA has a userAgent")
+	lines = append(lines, bad)
+	path := filepath.Join(t.TempDir(), "audit.log")
+	require.NoError(t, os.WriteFile(path, append(bytes.Join(lines, []byte("\r\n")), "\r\n"...), 0o600))
+
+	sink := readFile(t, path, len(lines))
+	var bodies []string
+	for _, ld := range sink.AllLogs() {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			lrs := ld.ResourceLogs().At(i).ScopeLogs().At(0).LogRecords()
+			for j := 0; j < lrs.Len(); j++ {
+				lr := lrs.At(j)
+				bodies = append(bodies, lr.Body().Str())
+				id, _ := lr.Attributes().Get(attr.AuditID)
+				require.Contains(t, lr.Body().Str(), `"auditID":"`+id.Str()+`"`)
+			}
+		}
+	}
+	require.Len(t, bodies, len(lines))
+	for i, l := range lines[:len(lines)-1] {
+		require.Equal(t, string(l), bodies[i], "line %d", i+1)
+	}
+	require.Equal(t, strings.Replace(string(bad), "\xff\xfe", "\uFFFD", 1), bodies[len(bodies)-1])
+}
