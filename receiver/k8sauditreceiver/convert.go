@@ -38,7 +38,7 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audi
 	lr.Body().SetStr(unsafe.String(unsafe.SliceData(raw), len(raw)))
 
 	a := lr.Attributes()
-	a.EnsureCapacity(16)
+	a.EnsureCapacity(attributeCount(ev))
 	a.PutStr(attr.AuditID, ev.AuditID)
 	a.PutStr(attr.AuditStage, ev.Stage)
 	putNonEmpty(a, attr.AuditLevel, ev.Level)
@@ -78,6 +78,23 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audi
 		putNonEmpty(a, attr.AuditCloudPrincipal, p.ID)
 		putNonEmpty(a, attr.AuditCloudSession, p.Session)
 	}
+}
+
+// attributeCount is how many attributes appendEvent puts for ev, at most:
+// the map is made that size once rather than grown (a copy and twice the
+// memory) while the attributes go in.
+func attributeCount(ev *audit.Event) int {
+	n := 14 // the event's own fields, the user's and the client's, the form
+	if ev.ObjectRef != nil {
+		n += 8
+	}
+	if ev.ImpersonatedUser != nil {
+		n++
+	}
+	if ev.CloudPrincipal != nil {
+		n += 2
+	}
+	return n
 }
 
 func putNonEmpty(m pcommon.Map, k, v string) {
