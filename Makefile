@@ -59,12 +59,17 @@ test: vet
 	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 
-# The testbed's side-by-side runs (podtrail vs the contrib-only pipeline, in
-# separate collector processes; table, JSON and chart in testbed/results),
+# The testbed's side-by-side runs of the audit and runtime-log paths
+# (podtrail vs the contrib-only pipeline, in separate collector processes;
+# table, JSON and chart in testbed/results),
+# the collector's memory with 10k and 100k pending pods (memory.md/json),
+# record latency at 10k audit events/s (latency.md/json),
 # then every Go benchmark.
 PERF_EVENTS ?= 300000
 bench:
-	$(GO) test -count=1 -run 'TestAuditThroughput' -v -timeout 60m ./testbed/ -args -perf.events=$(PERF_EVENTS) -perf.out=$(CURDIR)/testbed/results
+	$(GO) test -count=1 -run 'TestAuditThroughput|TestRuntimeThroughput' -v -timeout 60m ./testbed/ -args -perf.events=$(PERF_EVENTS) -perf.out=$(CURDIR)/testbed/results
+	$(GO) test -count=1 -run 'TestPendingMemory' -v -timeout 30m ./testbed/ -args -memory.pods=10000,100000 -perf.out=$(CURDIR)/testbed/results
+	$(GO) test -count=1 -run 'TestRecordLatency' -v -timeout 10m ./testbed/ -args -latency.rate=10000 -latency.seconds=10 -perf.out=$(CURDIR)/testbed/results
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"testing"
 	"time"
@@ -124,6 +125,20 @@ func TestRecordLatency(t *testing.T) {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
-	t.Logf("%d events in %.1f s (%.0f/s offered), %d pod creates: record latency p50 %s, p99 %s, max %s",
-		len(lines), elapsed.Seconds(), float64(len(lines))/elapsed.Seconds(), len(lat), q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	res := struct {
+		Events     int     `json:"events"`
+		Seconds    float64 `json:"seconds"`
+		Offered    float64 `json:"offered_events_per_second"`
+		PodCreates int     `json:"pod_creates"`
+		P50        float64 `json:"p50_ms"`
+		P99        float64 `json:"p99_ms"`
+		Max        float64 `json:"max_ms"`
+	}{len(lines), elapsed.Seconds(), float64(len(lines)) / elapsed.Seconds(), len(lat), ms(q(0.5)), ms(q(0.99)), ms(lat[len(lat)-1])}
+	md := fmt.Sprintf("### Record latency: %d events posted in %.1f s (%.0f events/s offered), %s, %d CPUs\n\n"+
+		"| pod creates | p50 ms | p99 ms | max ms |\n|---:|---:|---:|---:|\n| %d | %.0f | %.0f | %.0f |\n",
+		res.Events, res.Seconds, res.Offered, runtime.GOARCH, runtime.NumCPU(), res.PodCreates, res.P50, res.P99, res.Max)
+	t.Log("\n" + md)
+	writeResults(t, "latency", md, res)
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

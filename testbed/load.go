@@ -7,11 +7,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podtrail/podtrail/internal/samples"
 )
 
 // uuidRE matches the UUIDs of audit events: audit IDs and object uids.
@@ -41,10 +44,7 @@ func WriteAuditLoad(tb testing.TB, template []byte, file string, n int) int {
 			if written == n {
 				break
 			}
-			out := uuidRE.ReplaceAllFunc(l, func(u []byte) []byte {
-				return append(append([]byte(nil), u[:len(u)-6]...), suffix...)
-			})
-			w.Write(out)
+			w.Write(renumberUUIDs(l, suffix))
 			w.WriteByte('\n')
 			written++
 		}
@@ -53,6 +53,14 @@ func WriteAuditLoad(tb testing.TB, template []byte, file string, n int) int {
 		tb.Fatal(err)
 	}
 	return written
+}
+
+// renumberUUIDs returns line with the last six hex digits of every UUID
+// replaced by suffix (six hex digits: a copy's number).
+func renumberUUIDs(line []byte, suffix string) []byte {
+	return uuidRE.ReplaceAllFunc(line, func(u []byte) []byte {
+		return append(append([]byte(nil), u[:len(u)-6]...), suffix...)
+	})
 }
 
 // CPUSeconds returns the user+system CPU time the process has used.
@@ -70,18 +78,24 @@ func (p *Process) CPUSeconds() (float64, error) {
 }
 
 // PeakRSS returns the process's peak resident set size in bytes (VmHWM).
-func (p *Process) PeakRSS() (int64, error) {
+func (p *Process) PeakRSS() (int64, error) { return p.statusBytes("VmHWM") }
+
+// RSS returns the process's current resident set size in bytes (VmRSS).
+func (p *Process) RSS() (int64, error) { return p.statusBytes("VmRSS") }
+
+// statusBytes reads a kB field of /proc/<pid>/status, in bytes.
+func (p *Process) statusBytes(field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
+		if strings.HasPrefix(l, field+":") {
 			kb, err := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM")
+	return 0, fmt.Errorf("no %s", field)
 }
 
 // Metric returns the sum of a metric's samples (all label sets) on a
@@ -129,6 +143,16 @@ type Run struct {
 // is counted from when the collector is ready, so start-up is not in it.
 func RunPipeline(tb testing.TB, name, bin, config string, events int, timeout time.Duration, feed func(), env ...string) Run {
 	tb.Helper()
+	return RunPipelineUntil(tb, name, bin, config, "otelcol_receiver_accepted_log_records", events, timeout, feed, env...)
+}
+
+// RunPipelineUntil is RunPipeline waiting until metric (a counter on the
+// collector's Prometheus endpoint) reaches events instead, for receivers
+// whose log records are not one per event fed (node_runtime: an image pull
+// goes out once per recent pod; otelcol_node_runtime_events counts it
+// once). Records is the log records the receivers accepted.
+func RunPipelineUntil(tb testing.TB, name, bin, config, metric string, events int, timeout time.Duration, feed func(), env ...string) Run {
+	tb.Helper()
 	metrics := freePort(tb)
 	_, port, _ := strings.Cut(metrics, ":")
 	p := Start(tb, bin, config, append(env, "METRICS_PORT="+port)...)
@@ -139,8 +163,8 @@ func RunPipeline(tb testing.TB, name, bin, config string, events int, timeout ti
 	cpu0, _ := p.CPUSeconds()
 	start := time.Now()
 	feed()
-	WaitFor(tb, timeout, fmt.Sprintf("%s to accept %d events", name, events), func() bool {
-		return Metric(metrics, "otelcol_receiver_accepted_log_records") >= float64(events)
+	WaitFor(tb, timeout, fmt.Sprintf("%s to reach %d on %s", name, events, metric), func() bool {
+		return Metric(metrics, metric) >= float64(events)
 	})
 	wall := time.Since(start).Seconds()
 	cpu, err := p.CPUSeconds()
@@ -148,8 +172,9 @@ func RunPipeline(tb testing.TB, name, bin, config string, events int, timeout ti
 		tb.Fatal(err)
 	}
 	rss, _ := p.PeakRSS()
+	records := Metric(metrics, "otelcol_receiver_accepted_log_records")
 	p.Stop(tb)
-	r := Run{Pipeline: name, Events: events, Seconds: wall, CPUSeconds: cpu - cpu0, PeakRSSMB: float64(rss) / (1 << 20)}
+	r := Run{Pipeline: name, Events: events, Seconds: wall, CPUSeconds: cpu - cpu0, PeakRSSMB: float64(rss) / (1 << 20), Records: int(records)}
 	r.PerCPUSecond = float64(events) / r.CPUSeconds
 	return r
 }
@@ -163,4 +188,73 @@ func freePort(tb testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// runtimeSamples are the node log files of the shared samples that
+// WriteRuntimeLoad repeats: kubelet, containerd and systemd lines with the
+// syslog/journald prefix, as /var/log/syslog holds them on containerd nodes
+// (AKS, EKS, EC2, kubeadm, usernetes).
+var runtimeSamples = []string{
+	"kubelet/repo-VijayRod-demo-k8s-pod_container_logs-azurecni-create.log",
+	"containerd/repo-VijayRod-demo-k8s-pod_container_multiple-sandbox.log",
+	"containerd/repo-VijayRod-demo-k8s-pod_container_logs-container-c65a36.log",
+	"kubelet/repo-VijayRod-demo-k8s-pod_container_logs-delete.log",
+	"containerd/issue-containerd-containerd-10906.log",
+	"containerd/issue-kubernetes-118675.log",
+	"containerd/issue-rootless-containers-usernetes-287-pull.log",
+	"kubelet/issue-cilium-cilium-19499.log",
+}
+
+var (
+	// runtimeIDRE matches 64-hex container and sandbox ids, and image ids
+	// and digests (with their sha256:, which keeps them as they are).
+	runtimeIDRE = regexp.MustCompile(`(?:sha256:)?[0-9a-f]{64}`)
+	// podNameRE matches a pod name where the kubelet and containerd name one.
+	podNameRE = regexp.MustCompile(`(podName="|pod="[a-z0-9-]+/|pods=\["[a-z0-9-]+/|PodSandboxMetadata\{Name:|pod \\?")([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)`)
+)
+
+// WriteRuntimeLoad writes copies of the distinct lines of runtimeSamples
+// (61 lines; 22 are pod-lifecycle events for node_runtime, the rest volume,
+// network, shim, systemd, deletion and request lines it reads and drops) to
+// file until it holds n lines, and returns n. Each copy is new pods on the
+// node: every pod name gets the copy's number as a suffix, and every UUID,
+// container and sandbox id the copy's number in its last six hex digits;
+// images stay.
+func WriteRuntimeLoad(tb testing.TB, file string, n int) int {
+	tb.Helper()
+	var lines [][]byte
+	seen := map[string]bool{}
+	for _, name := range runtimeSamples {
+		dir, base := filepath.Split(name)
+		for _, l := range bytes.Split(bytes.TrimSpace(samples.Read(tb, dir, base)), []byte("\n")) {
+			if !seen[string(l)] {
+				seen[string(l)] = true
+				lines = append(lines, l)
+			}
+		}
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	for copyN := 0; copyN*len(lines) < n; copyN++ {
+		suffix := fmt.Sprintf("%06x", copyN)
+		for _, l := range lines[:min(len(lines), n-copyN*len(lines))] {
+			l = uuidRE.ReplaceAllFunc(l, func(u []byte) []byte { return append(u[:len(u)-6:len(u)-6], suffix...) })
+			l = runtimeIDRE.ReplaceAllFunc(l, func(id []byte) []byte {
+				if len(id) > 64 {
+					return id
+				}
+				return append(id[:58:58], suffix...)
+			})
+			w.Write(podNameRE.ReplaceAll(l, []byte("${1}${2}-"+suffix)))
+			w.WriteByte('\n')
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }

@@ -17,7 +17,7 @@ import (
 )
 
 var (
-	perfEvents = flag.Int("perf.events", 20_000, "audit events per pipeline in TestAuditThroughput")
+	perfEvents = flag.Int("perf.events", 20_000, "audit events (TestAuditThroughput) or node log lines (TestRuntimeThroughput) per pipeline")
 	perfOut    = flag.String("perf.out", "", "folder for the results (latest.md, latest.json); empty: only printed")
 )
 
@@ -234,24 +234,36 @@ func report(t *testing.T, slug, title string, runs []Run) {
 		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %s |\n", r.Pipeline, r.PerCPUSecond, r.PerCPUSecond/base, r.CPUSeconds, r.Seconds, rss)
 	}
 	t.Log("\n" + b.String())
+	if writeResults(t, slug, b.String(), struct {
+		Title string `json:"title"`
+		Runs  []Run  `json:"runs"`
+	}{title, runs}) {
+		if err := WriteChart(filepath.Join(*perfOut, slug+".png"), title+" (events per CPU-second)", runs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// writeResults writes slug.md (the table) and slug.json (v, with the time
+// and the machine) to -perf.out, and reports whether it did (the flag is
+// set).
+func writeResults(t *testing.T, slug, md string, v any) bool {
 	if *perfOut == "" {
-		return
+		return false
 	}
 	if err := os.MkdirAll(*perfOut, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	js, _ := json.MarshalIndent(struct {
-		Title string `json:"title"`
-		When  string `json:"when"`
-		CPUs  int    `json:"cpus"`
-		Runs  []Run  `json:"runs"`
-	}{title, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runs}, "", "  ")
-	for name, content := range map[string][]byte{slug + ".md": []byte(b.String()), slug + ".json": js} {
+		When    string `json:"when"`
+		CPUs    int    `json:"cpus"`
+		Arch    string `json:"arch"`
+		Results any    `json:"results"`
+	}{time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runtime.GOARCH, v}, "", "  ")
+	for name, content := range map[string][]byte{slug + ".md": []byte(md), slug + ".json": js} {
 		if err := os.WriteFile(filepath.Join(*perfOut, name), content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := WriteChart(filepath.Join(*perfOut, slug+".png"), title+" (events per CPU-second)", runs); err != nil {
-		t.Fatal(err)
-	}
+	return true
 }

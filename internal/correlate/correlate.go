@@ -1284,6 +1284,22 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	if !e.hasAudit {
 		removeString(&r.Sources, SourceAudit)
 	}
+	sort.SliceStable(r.Sources, func(i, j int) bool { return sourceRank(r.Sources[i]) < sourceRank(r.Sources[j]) })
+}
+
+// sourceRank orders Record.Sources the same whichever source arrived
+// first: the API's (audit, scheduler), then the node's (kubelet, then the
+// runtime).
+func sourceRank(s string) int {
+	switch s {
+	case SourceAudit:
+		return 0
+	case SourceScheduler:
+		return 1
+	case string(noderuntime.SourceKubelet):
+		return 2
+	}
+	return 3
 }
 
 func addSource(r *podrecord.Record, s string) {

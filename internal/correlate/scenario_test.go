@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -250,10 +251,19 @@ func TestDemoOrders(t *testing.T) {
 		{"interleaved 4", interleaved(4)},
 		{"every event twice", twice(byTime(append(append([]input(nil), a...), n...)))},
 	}
+	sources := map[string][]string{} // pod → Sources in time order
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := New(DefaultConfig())
 			recs := run(c, tt.in)
+			for _, r := range recs {
+				k := r.Namespace + "/" + r.Name
+				if want, ok := sources[k]; !ok {
+					sources[k] = r.Sources
+				} else if k != "kube-system/kube-proxy-4wz9n" && !slices.Equal(r.Sources, want) {
+					t.Errorf("%s: sources %v, in time order %v", k, r.Sources, want)
+				}
+			}
 			w := demoWant
 			if tt.name != "in time order" && tt.name != "every event twice" {
 				// The delete of kube-proxy-4wz9n may come before its node
