@@ -103,7 +103,28 @@ type Body struct {
 // others: each Item has its own Err, and Body.Err is kept for what concerns the
 // body as a whole. Items' Raw and Events share data's memory (as
 // DecodeShared): data must never change afterwards.
-func DecodeBody(data []byte, form Form) Body {
+func DecodeBody(data []byte, form Form) Body { return decodeBody(data, form, nil, nil) }
+
+// DecodeBody is the package's DecodeBody, handing each item, with the
+// body's form, to each instead of Body.Items, with native events decoded
+// into d's reused Event: an Item's Event is valid only during its call.
+func (d *Decoder) DecodeBody(data []byte, form Form, each func(Form, Item)) Body {
+	return decodeBody(data, form, d, each)
+}
+
+func decodeBody(data []byte, form Form, d *Decoder, each func(Form, Item)) (b Body) {
+	if each != nil {
+		defer func() {
+			for _, it := range b.Items {
+				each(b.Form, it)
+			}
+			b.Items = nil
+		}()
+	}
+	return decodeForm(data, form, d, each)
+}
+
+func decodeForm(data []byte, form Form, d *Decoder, each func(Form, Item)) Body {
 	if lead := bytes.TrimLeft(data, " \t\r\n"); len(lead) > 1 && lead[0] == 0x1f && lead[1] == 0x8b {
 		// A gzip'd CloudWatch payload posted as it is (without
 		// Content-Encoding, which confighttp would have undone).
@@ -175,11 +196,20 @@ func DecodeBody(data []byte, form Form) Body {
 		} else {
 			items, b.Err = SplitBody(data)
 		}
-		b.Items = make([]Item, 0, len(items))
+		if each == nil {
+			b.Items = make([]Item, 0, len(items))
+		}
 		for _, it := range items {
-			item := nativeItem(it)
+			item := Item{Raw: it}
+			if item.Event, item.Err = decode(it, d); item.Err != nil {
+				item.Event = nil
+			}
 			if b.Form == FormAKS && item.Event != nil && addAADPrincipal(item.Event) {
 				item.Raw = withPrincipal(item.Raw, item.Event.CloudPrincipal)
+			}
+			if each != nil {
+				each(b.Form, item) // one by one: d's Event is reused
+				continue
 			}
 			b.Items = append(b.Items, item)
 		}

@@ -95,14 +95,41 @@ func Decode(data []byte) (*Event, error) {
 // objects share data's memory, so data must never change afterwards (a
 // string's bytes, a buffer read for this event alone).
 func DecodeShared(data []byte) (*Event, error) {
+	return decode(data, nil)
+}
+
+// Decoder decodes events one after another into one Event it reuses, with
+// its maps and arrays: no allocation for most events. An event it returns
+// is valid until its next Decode; like DecodeShared, it shares data's
+// memory. Events goccy decodes (decodeFast's exceptions) are new.
+type Decoder struct {
+	ev          Event
+	ref         ObjectReference
+	status      Status
+	annotations map[string]string
+	extra       map[string][]string
+	strs        [][]string // arrays, handed out in order
+	nstrs       int
+}
+
+// Decode is DecodeShared into d's Event.
+func (d *Decoder) Decode(data []byte) (*Event, error) {
+	return decode(data, d)
+}
+
+func decode(data []byte, d *Decoder) (*Event, error) {
 	ev := new(Event)
-	if decodeFast(data, ev) {
+	if d != nil {
+		ev = &d.ev
+		*ev = Event{}
+	}
+	if decodeFast(data, ev, d) {
 		if err := ev.validate(); err != nil {
 			return nil, err
 		}
 		return ev, nil
 	}
-	*ev = Event{}
+	ev = new(Event)
 	if err := unmarshal(data, ev); err != nil {
 		if isTypeError(err) || notAnObject(data) {
 			return nil, fmt.Errorf("%w: %v", ErrNotAuditEvent, err)

@@ -1,7 +1,7 @@
 package audit
 
 import (
-	"encoding/binary"
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -17,16 +17,25 @@ import (
 // write. On anything else it returns false and Decode leaves the input to
 // goccy, which also says what is wrong: a syntax error, a value of another
 // type or null, a known key twice or spelt in another case, an escaped or
-// non-ASCII key, invalid UTF-8 or a lone surrogate in a string, a status
+// non-ASCII key, a lone surrogate in a string, a status
 // code that is not a plain int32, the cloudPrincipal podtrail adds, nesting
 // deeper than maxDepth. FuzzDecodeFast holds it to goccy's result whenever
 // it returns true.
-func decodeFast(data []byte, ev *Event) bool {
-	blk := new(struct {
-		ref    ObjectReference
-		status Status
-	})
-	s := scanner{b: data, ref: &blk.ref, status: &blk.status}
+//
+// With a Decoder (re non-nil), ev's parts (objectRef, responseStatus,
+// annotations, user.extra, arrays) are re's, reused from the last event.
+func decodeFast(data []byte, ev *Event, re *Decoder) bool {
+	s := scanner{b: data, re: re}
+	if re != nil {
+		s.ref, s.status = &re.ref, &re.status
+		re.ref, re.status, re.nstrs = ObjectReference{}, Status{}, 0
+	} else {
+		blk := new(struct {
+			ref    ObjectReference
+			status Status
+		})
+		s.ref, s.status = &blk.ref, &blk.status
+	}
 	var seen uint32
 	more, ok := s.open('{')
 	for ; ok && more; more, ok = s.after('}') {
@@ -94,6 +103,13 @@ func (s *scanner) eventField(ev *Event, key string) bool {
 		return s.time(&ev.Timestamp)
 	case "annotations":
 		ev.Annotations = map[string]string{}
+		if s.re != nil {
+			if s.re.annotations == nil {
+				s.re.annotations = map[string]string{}
+			}
+			clear(s.re.annotations)
+			ev.Annotations = s.re.annotations
+		}
 		more, ok := s.open('{')
 		for ; ok && more; more, ok = s.after('}') {
 			var k, v string
@@ -164,6 +180,13 @@ func (s *scanner) user(u *UserInfo) bool {
 			ok = s.strings(&u.Groups)
 		default:
 			u.Extra = map[string][]string{}
+			if s.re != nil && u == &s.re.ev.User {
+				if s.re.extra == nil {
+					s.re.extra = map[string][]string{}
+				}
+				clear(s.re.extra)
+				u.Extra = s.re.extra
+			}
 			more, ok := s.open('{')
 			for ; ok && more; more, ok = s.after('}') {
 				var k string
@@ -235,6 +258,7 @@ type scanner struct {
 	i      int
 	ref    *ObjectReference
 	status *Status
+	re     *Decoder
 }
 
 func (s *scanner) space() {
@@ -281,75 +305,63 @@ func (s *scanner) after(close byte) (more, ok bool) {
 // key reads an object's key and the colon after it. Keys of fields are
 // plain ASCII: an escaped or non-ASCII one is goccy's to match.
 func (s *scanner) key() (string, bool) {
-	raw, esc, ascii, ok := s.span()
-	if !ok || esc || !ascii || !s.next(':') {
+	raw, esc, ok := s.span()
+	if !ok || esc || !s.next(':') {
 		return "", false
+	}
+	for _, c := range raw {
+		if c >= utf8.RuneSelf {
+			return "", false
+		}
 	}
 	return unsafe.String(unsafe.SliceData(raw), len(raw)), true
 }
 
-// span reads a string's contents: raw (between the quotes), whether it
-// holds escapes and whether it is all ASCII. Escapes are checked here; the
-// UTF-8 of non-ASCII contents is not.
-func (s *scanner) span() (raw []byte, esc, ascii, ok bool) {
+// span reads a string's contents: raw (between the quotes) and whether it
+// holds escapes, which are checked here. Like goccy, it takes control
+// characters and invalid UTF-8 as they are.
+func (s *scanner) span() (raw []byte, esc, ok bool) {
 	if !s.next('"') {
-		return nil, false, false, false
+		return nil, false, false
 	}
-	ascii = true
-	for j := s.i; j < len(s.b); j++ {
-		for j+8 <= len(s.b) && !special8(binary.LittleEndian.Uint64(s.b[j:])) {
-			j += 8
+	for j := s.i; ; {
+		q := bytes.IndexByte(s.b[j:], '"')
+		if q < 0 {
+			return nil, false, false
 		}
+		bs := bytes.IndexByte(s.b[j:j+q], '\\')
+		if bs < 0 {
+			raw, s.i = s.b[s.i:j+q], j+q+1
+			return raw, esc, true
+		}
+		esc = true
+		j += bs + 1
 		if j == len(s.b) {
-			break
+			return nil, false, false
 		}
-		switch c := s.b[j]; {
-		case c == '"':
-			raw, s.i = s.b[s.i:j], j+1
-			return raw, esc, ascii, true
-		case c == '\\':
-			if j+1 == len(s.b) {
-				return nil, false, false, false
+		switch s.b[j] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if j+4 >= len(s.b) {
+				return nil, false, false
 			}
-			esc = true
-			j++
-			switch s.b[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if j+4 >= len(s.b) {
-					return nil, false, false, false
+			for _, h := range s.b[j+1 : j+5] {
+				if unhex(h) < 0 {
+					return nil, false, false
 				}
-				for _, h := range s.b[j+1 : j+5] {
-					if unhex(h) < 0 {
-						return nil, false, false, false
-					}
-				}
-				j += 4
-			default:
-				return nil, false, false, false
 			}
-		case c < 0x20:
-			return nil, false, false, false
-		case c >= 0x80:
-			ascii = false
+			j += 4
+		default:
+			return nil, false, false
 		}
+		j++
 	}
-	return nil, false, false, false
-}
-
-// special8 reports whether any of the 8 bytes in x may need span's
-// attention: a quote, a backslash, a control character or a non-ASCII
-// byte. It never misses one; it may flag bytes next to one.
-func special8(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := x^(ones*'"'), x^(ones*'\\')
-	return ((x-ones*0x20)|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&highs != 0
 }
 
 // str reads a string into v.
 func (s *scanner) str(v *string) bool {
-	raw, esc, ascii, ok := s.span()
-	if !ok || (!ascii && !utf8.Valid(raw)) {
+	raw, esc, ok := s.span()
+	if !ok {
 		return false
 	}
 	if !esc {
@@ -363,13 +375,25 @@ func (s *scanner) str(v *string) bool {
 // strings reads an array of strings into v (empty, not nil, for []).
 func (s *scanner) strings(v *[]string) bool {
 	more, ok := s.open('[')
-	*v = make([]string, 0, 4)
+	re, n := s.re, 0
+	if re == nil {
+		*v = make([]string, 0, 4)
+	} else {
+		if n = re.nstrs; n == len(re.strs) {
+			re.strs = append(re.strs, make([]string, 0, 4))
+		}
+		*v = re.strs[n][:0]
+		re.nstrs++
+	}
 	for ; ok && more; more, ok = s.after(']') {
 		var e string
 		if !s.str(&e) {
 			return false
 		}
 		*v = append(*v, e)
+	}
+	if re != nil {
+		re.strs[n] = *v // grown, for next time
 	}
 	return ok
 }
@@ -390,7 +414,7 @@ func (s *scanner) raw(v *[]byte) bool {
 func (s *scanner) time(t *time.Time) bool {
 	s.space()
 	start := s.i
-	raw, _, _, ok := s.span()
+	raw, _, ok := s.span()
 	if !ok {
 		return false
 	}
@@ -449,12 +473,12 @@ func (s *scanner) skip(depth int) bool {
 	}
 	switch s.b[s.i] {
 	case '"':
-		raw, _, ascii, ok := s.span()
-		return ok && (ascii || utf8.Valid(raw))
+		_, _, ok := s.span()
+		return ok
 	case '{':
 		more, ok := s.open('{')
 		for ; ok && more; more, ok = s.after('}') {
-			if raw, _, ascii, ok := s.span(); !ok || !ascii && !utf8.Valid(raw) || !s.next(':') || !s.skip(depth+1) {
+			if _, _, ok := s.span(); !ok || !s.next(':') || !s.skip(depth+1) {
 				return false
 			}
 		}

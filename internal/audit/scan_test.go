@@ -48,7 +48,7 @@ func sampleEvents(tb testing.TB) (events [][]byte, files []string) {
 func checkFast(t *testing.T, data []byte) bool {
 	t.Helper()
 	var fast, slow Event
-	if !decodeFast(data, &fast) {
+	if !decodeFast(data, &fast, nil) {
 		return false
 	}
 	if err := unmarshal(data, &slow); err != nil {
@@ -66,10 +66,12 @@ func checkFast(t *testing.T, data []byte) bool {
 func TestDecodeFastSamples(t *testing.T) {
 	events, files := sampleEvents(t)
 	fell := map[string]int{}
+	var d Decoder
 	for i, ev := range events {
 		if !checkFast(t, ev) {
 			fell[files[i]]++
 		}
+		checkDecoder(t, &d, ev)
 	}
 	for _, f := range []string{"audit.log", "webhook-bodies.jsonl"} {
 		if fell[f] > 0 {
@@ -98,7 +100,8 @@ func TestDecodeFastCases(t *testing.T) {
 		{"escaped key", `{"audit\u0049D":"a","stage":"s","verb":"v"}`, false},
 		{"code not an int32", `{"auditID":"a","stage":"s","verb":"v","responseStatus":{"code":2.5}}`, false},
 		{"lone surrogate", `{"auditID":"a","stage":"s","verb":"v","userAgent":"\ud83d"}`, false},
-		{"invalid UTF-8", "{\"auditID\":\"a\",\"stage\":\"s\",\"verb\":\"v\",\"userAgent\":\"\xff\"}", false},
+		{"invalid UTF-8, as goccy keeps it", "{\"auditID\":\"a\",\"stage\":\"s\",\"verb\":\"v\",\"userAgent\":\"\xff\\n\",\"x\":\"\xfe\"}", true},
+		{"control characters, as goccy keeps them", "{\"auditID\":\"a\tb\",\"stage\":\"s\",\"verb\":\"v\",\"x\":\"\x01\"}", true},
 		{"trailing data", `{"auditID":"a","stage":"s","verb":"v"} x`, false},
 		{"cut", `{"auditID":"a","stage":"s","verb":"v"`, false},
 		{"cloud principal", `{"auditID":"a","stage":"s","verb":"v","cloudPrincipal":{"provider":"aws","id":"x"}}`, false},
@@ -119,7 +122,22 @@ func FuzzDecodeFast(f *testing.F) {
 		f.Add(ev)
 	}
 	f.Add([]byte(`{"auditID":"a","stage":"s","verb":"v","user":{"username":"u","extra":{"k":["v"]}},"timestamp":"2018-10-25T14:09:12Z"}`))
-	f.Fuzz(func(t *testing.T, data []byte) { checkFast(t, data) })
+	var d Decoder // reused across inputs, as the receiver reuses it
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFast(t, data)
+		checkDecoder(t, &d, data)
+	})
+}
+
+// checkDecoder fails t when d, reused, decodes data otherwise than
+// DecodeShared.
+func checkDecoder(t *testing.T, d *Decoder, data []byte) {
+	t.Helper()
+	want, wantErr := DecodeShared(data)
+	got, err := d.Decode(data)
+	if (err == nil) != (wantErr == nil) || (err == nil && !reflect.DeepEqual(got, want)) {
+		t.Fatalf("Decoder and DecodeShared differ on %q:\nDecoder %#v (%v)\nDecodeShared %#v (%v)", data, got, err, want, wantErr)
+	}
 }
 
 func BenchmarkDecodeFast(b *testing.B) {
@@ -129,7 +147,7 @@ func BenchmarkDecodeFast(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for _, l := range lines {
 			var ev Event
-			if !decodeFast(l, &ev) {
+			if !decodeFast(l, &ev, nil) {
 				b.Fatal("left to goccy")
 			}
 		}

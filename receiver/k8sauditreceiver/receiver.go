@@ -191,6 +191,10 @@ func (r *auditReceiver) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// decoders are the audit.Decoders of the file input and the webhook (each
+// batch or request takes one: the file consumer reads files in parallel).
+var decoders = sync.Pool{New: func() any { return new(audit.Decoder) }}
+
 // emitFile is the file consumer's callback: each token is one line of an
 // audit file: an event or an EventList (native), a LogEntry (GKE), an
 // export line or subscription payload (EKS), a diagnostic record or
@@ -199,6 +203,9 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[str
 	ld, lrs := newLogs(inputFile)
 	observed := now()
 	forms := map[audit.Form]int{}
+	d := decoders.Get().(*audit.Decoder)
+	defer decoders.Put(d)
+	var itemErrs []error
 	for _, tok := range tokens {
 		if len(bytes.TrimSpace(tok)) == 0 {
 			continue // a blank line, as between pasted batches
@@ -209,19 +216,22 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[str
 		// The reader hands each line over in a buffer of its own, which
 		// the records' bodies and attributes share, as stanza's file
 		// input makes its bodies (TestFileLinesOwnTheirBuffers).
-		b := audit.DecodeBody(tok, r.fileForm)
+		b := d.DecodeBody(tok, r.fileForm, func(form audit.Form, it audit.Item) {
+			if it.Err != nil {
+				itemErrs = append(itemErrs, it.Err)
+				return
+			}
+			appendEvent(lrs, it.Raw, it.Event, form, observed)
+			forms[form]++
+		})
 		if b.Err != nil {
 			r.reject(ctx, inputFile, b.Form, b.Err, 1)
 		}
 		r.skip(ctx, inputFile, b.Form, b.Skipped)
-		for _, it := range b.Items {
-			if it.Err != nil {
-				r.reject(ctx, inputFile, b.Form, it.Err, 1)
-				continue
-			}
-			appendEvent(lrs, it.Raw, it.Event, b.Form, observed)
-			forms[b.Form]++
+		for _, err := range itemErrs {
+			r.reject(ctx, inputFile, b.Form, err, 1)
 		}
+		itemErrs = itemErrs[:0]
 	}
 	return r.consume(ctx, inputFile, ld, forms)
 }

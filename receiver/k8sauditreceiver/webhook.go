@@ -77,7 +77,22 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	b := audit.DecodeBody(body, h.form)
+	d := decoders.Get().(*audit.Decoder)
+	defer decoders.Put(d)
+	ld, lrs := newLogs(inputWebhook)
+	observed := now()
+	var itemErrs []error
+	var itemErrMsgs []string
+	b := d.DecodeBody(body, h.form, func(form audit.Form, it audit.Item) {
+		if it.Err != nil {
+			if len(itemErrMsgs) < maxReportedErrors {
+				itemErrMsgs = append(itemErrMsgs, fmt.Sprintf("item %d: %v", lrs.Len()+len(itemErrs), it.Err))
+			}
+			itemErrs = append(itemErrs, it.Err)
+			return
+		}
+		appendEvent(lrs, it.Raw, it.Event, form, observed)
+	})
 	firehose := firehoseID != "" || b.Envelope == audit.EnvelopeFirehose
 	if firehoseID == "" {
 		firehoseID = b.RequestID
@@ -96,18 +111,13 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ans.Errors = append(ans.Errors, b.Err.Error())
 	}
 	h.r.skip(ctx, inputWebhook, b.Form, b.Skipped)
-	ld, lrs := newLogs(inputWebhook)
-	observed := now()
-	for i, it := range b.Items {
-		if it.Err != nil {
-			h.r.reject(ctx, inputWebhook, b.Form, it.Err, 1)
-			ans.Rejected++
-			if len(ans.Errors) < maxReportedErrors {
-				ans.Errors = append(ans.Errors, fmt.Sprintf("item %d: %v", i, it.Err))
-			}
-			continue
-		}
-		appendEvent(lrs, it.Raw, it.Event, b.Form, observed)
+	for _, err := range itemErrs {
+		h.r.reject(ctx, inputWebhook, b.Form, err, 1)
+	}
+	ans.Rejected += len(itemErrs)
+	ans.Errors = append(ans.Errors, itemErrMsgs...)
+	if len(ans.Errors) > maxReportedErrors {
+		ans.Errors = ans.Errors[:maxReportedErrors]
 	}
 	ans.Accepted = lrs.Len()
 
