@@ -18,7 +18,8 @@ import (
 
 var (
 	perfEvents = flag.Int("perf.events", 20_000, "audit events (TestAuditThroughput) or node log lines (TestRuntimeThroughput) per pipeline")
-	perfOut    = flag.String("perf.out", "", "folder for the results (latest.md, latest.json); empty: only printed")
+	perfOut    = flag.String("perf.out", "", "folder for the results (<path>.md, .json, .png); empty: only printed")
+	perfRuns   = flag.Int("perf.runs", 1, "runs of each collector pipeline; the median is reported")
 )
 
 // podtrailAudit is podtrail's audit path: the audit log file, decoded,
@@ -158,17 +159,7 @@ func TestAuditThroughput(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := filepath.Join(sub, "audit.log")
-		feed := func() {
-			// Written elsewhere and renamed in: the reader sees it whole.
-			tmp := filepath.Join(dir, "feed.tmp")
-			if err := os.WriteFile(tmp, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Rename(tmp, in); err != nil {
-				t.Fatal(err)
-			}
-		}
-		r := RunPipeline(t, p.name, bin, cfg, n, 10*time.Minute, feed, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
+		r := MeasurePipeline(t, p.name, bin, cfg, "otelcol_receiver_accepted_log_records", n, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
 			"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
 		runs = append(runs, r)
 	}

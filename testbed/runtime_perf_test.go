@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/podtrail/podtrail/internal/noderuntime"
 )
@@ -362,17 +361,7 @@ func TestRuntimeThroughput(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := filepath.Join(sub, "syslog")
-		feed := func() {
-			// Written elsewhere and renamed in: the reader sees it whole.
-			tmp := filepath.Join(dir, "feed.tmp")
-			if err := os.WriteFile(tmp, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Rename(tmp, in); err != nil {
-				t.Fatal(err)
-			}
-		}
-		r := RunPipelineUntil(t, p.name, bin, cfg, p.metric, want, 10*time.Minute, feed, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"))
+		r := MeasurePipeline(t, p.name, bin, cfg, p.metric, want, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"))
 		t.Logf("%s: %d events, %d log records", p.name, want, r.Records)
 		r.Events, r.PerCPUSecond = n, float64(n)/r.CPUSeconds
 		runs = append(runs, r)

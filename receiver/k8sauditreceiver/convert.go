@@ -65,7 +65,9 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audi
 	}
 	if len(ev.SourceIPs) > 0 {
 		a.PutStr(attr.ClientAddress, ev.SourceIPs[0])
-		putStrings(a, attr.AuditSourceIPs, ev.SourceIPs)
+		if len(ev.SourceIPs) > 1 { // through proxies; a slice costs 4 allocations
+			putStrings(a, attr.AuditSourceIPs, ev.SourceIPs)
+		}
 	}
 	putNonEmpty(a, attr.UserAgentOriginal, ev.UserAgent)
 	if c := ev.Code(); c != 0 {
