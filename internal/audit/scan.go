@@ -17,7 +17,7 @@ import (
 // write. On anything else it returns false and Decode leaves the input to
 // goccy, which also says what is wrong: a syntax error, a value of another
 // type or null, a known key twice or spelt in another case, an escaped or
-// non-ASCII key, a lone surrogate in a string, a status
+// non-ASCII key, a lone surrogate in a string, a NUL byte, a status
 // code that is not a plain int32, the cloudPrincipal podtrail adds, nesting
 // deeper than maxDepth. FuzzDecodeFast holds it to goccy's result whenever
 // it returns true.
@@ -25,6 +25,9 @@ import (
 // With a Decoder (re non-nil), ev's parts (objectRef, responseStatus,
 // annotations, user.extra, arrays) are re's, reused from the last event.
 func decodeFast(data []byte, ev *Event, re *Decoder) bool {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return false // goccy ends its input at a NUL, even inside a string
+	}
 	s := scanner{b: data, re: re}
 	if re != nil {
 		s.ref, s.status = &re.ref, &re.status
