@@ -296,3 +296,18 @@ func MeasurePipeline(tb testing.TB, name, bin, config, metric string, events int
 	}
 	return runs[len(runs)/2]
 }
+
+// promTelemetry is a config's service.telemetry for RunPipeline and Metric:
+// info logs, and the collector's own metrics on a Prometheus endpoint at
+// METRICS_PORT.
+const promTelemetry = `  telemetry:
+    logs: {level: info}
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: ${env:METRICS_PORT}
+`

@@ -44,17 +44,7 @@ exporters:
     logs_endpoint: ${env:SINK}/v1/logs
     compression: none
 service:
-  telemetry:
-    logs: {level: info}
-    metrics:
-      level: normal
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: ${env:METRICS_PORT}
-  pipelines:
+` + promTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit]
       processors: [pod_creation]

@@ -44,17 +44,7 @@ exporters:
   file:
     path: ${env:OUT}
 service:
-  telemetry:
-    logs: {level: info}
-    metrics:
-      level: normal
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: ${env:METRICS_PORT}
-  pipelines:
+` + promTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit]
       processors: [pod_creation]
@@ -110,17 +100,7 @@ exporters:
   file:
     path: ${env:OUT}
 service:
-  telemetry:
-    logs: {level: info}
-    metrics:
-      level: normal
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: ${env:METRICS_PORT}
-  pipelines:
+` + promTelemetry + `  pipelines:
     logs:
       receivers: [file_log]
       processors: [transform, filter, transform/checks]

@@ -38,17 +38,7 @@ exporters:
     sending_queue:
       enabled: false
 service:
-  telemetry:
-    logs: {level: info}
-    metrics:
-      level: normal
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: ${env:METRICS_PORT}
-  pipelines:
+` + promTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit]
       processors: [pod_creation]

@@ -32,17 +32,7 @@ exporters:
   file:
     path: ${env:OUT}
 service:
-  telemetry:
-    logs: {level: info}
-    metrics:
-      level: normal
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: ${env:METRICS_PORT}
-  pipelines:
+` + promTelemetry + `  pipelines:
     logs:
       receivers: [node_runtime]
       exporters: [file]
@@ -166,17 +156,7 @@ exporters:
   file:
     path: ${env:OUT}
 service:
-  telemetry:
-    logs: {level: info}
-    metrics:
-      level: normal
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: ${env:METRICS_PORT}
-  pipelines:
+` + promTelemetry + `  pipelines:
     logs:
       receivers: [file_log]
       processors: [transform]
