@@ -63,15 +63,20 @@ test: vet
 # (podtrail vs the contrib-only pipeline, in separate collector processes;
 # table, JSON and chart in testbed/results),
 # the collector's memory with 10k and 100k pending pods (memory.md/json),
-# record latency at 10k audit events/s (latency.md/json),
-# then every Go benchmark.
+# record latency at 10k audit events/s (latency.md/json), every Go
+# benchmark, then the tables spliced into README.md
+# (testbed/splice-results.sh) and printed.
 PERF_EVENTS ?= 300000
 PERF_RUNS ?= 3
 bench:
+	@mkdir -p testbed/results
+	@printf '%s\n' "Machine: $$(lscpu | sed -n 's/^Model name: *//p' | head -1), $$(nproc) vCPU, $$(free -g | awk '/^Mem:/{print $$2}') GiB, Linux $$(uname -r), $$($(GO) env GOVERSION), $$(date -u +%Y-%m-%d); load average before the run: $$(cut -d' ' -f1-3 /proc/loadavg)." > testbed/results/machine.md
 	$(GO) test -count=1 -run 'TestAuditThroughput|TestRuntimeThroughput' -v -timeout 60m ./testbed/ -args -perf.events=$(PERF_EVENTS) -perf.runs=$(PERF_RUNS) -perf.out=$(CURDIR)/testbed/results
 	$(GO) test -count=1 -run 'TestPendingMemory' -v -timeout 30m ./testbed/ -args -memory.pods=10000,100000 -perf.out=$(CURDIR)/testbed/results
 	$(GO) test -count=1 -run 'TestRecordLatency' -v -timeout 10m ./testbed/ -args -latency.rate=10000 -latency.seconds=10 -perf.out=$(CURDIR)/testbed/results
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	testbed/splice-results.sh README.md
+	@cat testbed/results/machine.md; for f in audit runtime latency memory; do echo; cat testbed/results/$$f.md; done
 
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
 FUZZTIME ?= 30s
