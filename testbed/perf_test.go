@@ -195,7 +195,7 @@ func report(t *testing.T, slug, title string, runs []Run) {
 	}
 	host, _ := os.Hostname()
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s: %d events, %s, %d CPUs, %s\n\n", title, runs[0].Events, runtime.GOARCH, runtime.NumCPU(), host)
+	fmt.Fprintf(&b, "### %s: %d events, %s, %d CPUs, %s; collectors: the median of %d runs\n\n", title, runs[0].Events, runtime.GOARCH, runtime.NumCPU(), host, max(1, *perfRuns))
 	b.WriteString("| Pipeline | events/CPU-s | × contrib | CPU s | wall s | peak RSS MB |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range runs {
 		rss := "—"
