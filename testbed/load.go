@@ -264,11 +264,11 @@ func WriteRuntimeLoad(tb testing.TB, file string, n int) int {
 	return n
 }
 
-// MeasurePipeline runs a pipeline -perf.runs times, each in a fresh
+// MeasurePipeline runs a pipeline runs times, each in a fresh
 // collector process that reads file, into which data is moved whole once
 // the collector is ready, and returns the run with the median events per
 // CPU-second (this machine's neighbours make single runs vary by ±15%).
-func MeasurePipeline(tb testing.TB, name, bin, config, metric string, events int, data []byte, file string, env ...string) Run {
+func MeasurePipeline(tb testing.TB, runs int, name, bin, config, metric string, events int, data []byte, file string, env ...string) Run {
 	tb.Helper()
 	feed := func() {
 		tmp := file + ".feed" // not what the collector reads: renamed in whole
@@ -279,22 +279,22 @@ func MeasurePipeline(tb testing.TB, name, bin, config, metric string, events int
 			tb.Fatal(err)
 		}
 	}
-	var runs []Run
-	for range max(1, *perfRuns) {
+	var all []Run
+	for range max(1, runs) {
 		if err := os.Remove(file); err != nil && !os.IsNotExist(err) {
 			tb.Fatal(err)
 		}
-		runs = append(runs, RunPipelineUntil(tb, name, bin, config, metric, events, 10*time.Minute, feed, env...))
+		all = append(all, RunPipelineUntil(tb, name, bin, config, metric, events, 10*time.Minute, feed, env...))
 	}
-	sort.Slice(runs, func(i, j int) bool { return runs[i].PerCPUSecond < runs[j].PerCPUSecond })
-	if len(runs) > 1 {
-		var all []string
-		for _, r := range runs {
-			all = append(all, fmt.Sprintf("%.0f", r.PerCPUSecond))
+	sort.Slice(all, func(i, j int) bool { return all[i].PerCPUSecond < all[j].PerCPUSecond })
+	if len(all) > 1 {
+		var figures []string
+		for _, r := range all {
+			figures = append(figures, fmt.Sprintf("%.2f", r.CPUSeconds))
 		}
-		tb.Logf("%s: %s events/CPU-s over %d runs; the median is reported", name, strings.Join(all, ", "), len(runs))
+		tb.Logf("%s: %s CPU-s over %d runs; the median is reported", name, strings.Join(figures, ", "), len(all))
 	}
-	return runs[len(runs)/2]
+	return all[len(all)/2]
 }
 
 // promTelemetry is a config's service.telemetry for RunPipeline and Metric:

@@ -139,7 +139,7 @@ func TestAuditThroughput(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := filepath.Join(sub, "audit.log")
-		r := MeasurePipeline(t, p.name, bin, cfg, "otelcol_receiver_accepted_log_records", n, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
+		r := MeasurePipeline(t, *perfRuns, p.name, bin, cfg, "otelcol_receiver_accepted_log_records", n, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
 			"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
 		runs = append(runs, r)
 	}

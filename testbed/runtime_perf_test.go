@@ -341,7 +341,7 @@ func TestRuntimeThroughput(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := filepath.Join(sub, "syslog")
-		r := MeasurePipeline(t, p.name, bin, cfg, p.metric, want, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"))
+		r := MeasurePipeline(t, *perfRuns, p.name, bin, cfg, p.metric, want, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"))
 		t.Logf("%s: %d events, %d log records", p.name, want, r.Records)
 		r.Events, r.PerCPUSecond = n, float64(n)/r.CPUSeconds
 		runs = append(runs, r)
