@@ -132,10 +132,13 @@ func TestAuditThroughput(t *testing.T) {
 	}
 
 	var runs []Run
-	for _, p := range []struct{ name, config string }{{"podtrail", podtrailAudit}, {"contrib filelog+json_parser+transform+filter", contribAudit}} {
+	for _, p := range []struct{ name, slug, config string }{
+		{"podtrail", "audit-podtrail", podtrailAudit},
+		{"contrib filelog+json_parser+transform+filter", "audit-contrib", contribAudit},
+	} {
 		sub := t.TempDir()
 		cfg := filepath.Join(sub, "config.yaml")
-		if err := os.WriteFile(cfg, []byte(p.config), 0o600); err != nil {
+		if err := os.WriteFile(cfg, []byte(withPprof(t, p.config, p.slug)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		in := filepath.Join(sub, "audit.log")

@@ -14,7 +14,7 @@ import (
 	"github.com/podtrail/podtrail/internal/noderuntime"
 )
 
-var perfPprof = flag.String("perf.pprof", "", "folder for CPU profiles of TestRuntimeThroughput's collectors (pprof extension, <pipeline>.prof); empty: none")
+var perfPprof = flag.String("perf.pprof", "", "folder for CPU profiles of TestAuditThroughput's and TestRuntimeThroughput's collectors (pprof extension, <pipeline>.prof; the last run's); empty: none")
 
 // podtrailRuntime is podtrail's runtime-log path: the node log file read,
 // grouped into records, parsed and normalised by the node_runtime receiver,
