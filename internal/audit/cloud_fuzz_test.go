@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 )
 
@@ -114,12 +115,28 @@ func FuzzDecodeBody(f *testing.F) {
 	for _, s := range []string{sampleGKE, sampleEKS, sampleAKS, sampleGDCH} {
 		seedSamples(f, s, func(v variant) []byte { return v.body })
 	}
+	var d Decoder // reused across inputs, as the receiver's are
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, form := range []Form{FormAuto, FormNative} {
 			b := DecodeBody(data, form)
 			checkBody(t, b)
 			if form == FormNative && b.Form != FormNative && b.Err == nil {
 				t.Fatalf("native forced, got %s without error", b.Form)
+			}
+			// The receiver's way: items one by one, native events in
+			// d's reused Event. Same items, same body.
+			i := 0
+			db := d.DecodeBody(data, form, func(f Form, it Item) {
+				if i >= len(b.Items) {
+					t.Fatalf("item %d: Decoder.DecodeBody %s %#v, DecodeBody has %d items", i, f, it, len(b.Items))
+				}
+				if f != b.Form || !reflect.DeepEqual(it, b.Items[i]) {
+					t.Fatalf("item %d: Decoder.DecodeBody %s %#v, DecodeBody %s %#v", i, f, it, b.Form, b.Items[i])
+				}
+				i++
+			})
+			if i != len(b.Items) || db.Form != b.Form || db.Skipped != b.Skipped || (db.Err == nil) != (b.Err == nil) {
+				t.Fatalf("Decoder.DecodeBody gave %d items (%+v), DecodeBody %d (%+v)", i, db, len(b.Items), b)
 			}
 		}
 	})
