@@ -168,7 +168,7 @@ func TestAuditThroughput(t *testing.T) {
 		_, err := audit.Decode(l)
 		return err
 	}))
-	report(t, "audit", "Audit path", runs)
+	report(t, "audit", "Audit path", "events", runs)
 }
 
 // decodeLoop times fn over every line of data on this goroutine, as the
@@ -189,7 +189,7 @@ func decodeLoop(t *testing.T, name string, data []byte, fn func([]byte) error) R
 // report prints the runs as a Markdown table with each one's ratio to the
 // contrib pipeline, and writes slug.md, slug.json and slug.png (the chart)
 // to -perf.out.
-func report(t *testing.T, slug, title string, runs []Run) {
+func report(t *testing.T, slug, title, unit string, runs []Run) {
 	var base float64
 	for _, r := range runs {
 		if strings.HasPrefix(r.Pipeline, "contrib") {
@@ -198,8 +198,8 @@ func report(t *testing.T, slug, title string, runs []Run) {
 	}
 	host, _ := os.Hostname()
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s: %d events, %s, %d CPUs, %s; collectors: the median of %d runs\n\n", title, runs[0].Events, runtime.GOARCH, runtime.NumCPU(), host, max(1, *perfRuns))
-	b.WriteString("| Pipeline | events/CPU-s | × contrib | CPU s | wall s | peak RSS MB |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "### %s: %d %s, %s, %d CPUs, %s; collectors: the median of %d runs\n\n", title, runs[0].Events, unit, runtime.GOARCH, runtime.NumCPU(), host, max(1, *perfRuns))
+	fmt.Fprintf(&b, "| Pipeline | %s/CPU-s | × contrib | CPU s | wall s | peak RSS MB |\n|---|---:|---:|---:|---:|---:|\n", unit)
 	for _, r := range runs {
 		rss := "—"
 		if r.PeakRSSMB > 0 {
@@ -212,7 +212,7 @@ func report(t *testing.T, slug, title string, runs []Run) {
 		Title string `json:"title"`
 		Runs  []Run  `json:"runs"`
 	}{title, runs}) {
-		if err := WriteChart(filepath.Join(*perfOut, slug+".png"), title+" (events per CPU-second)", runs); err != nil {
+		if err := WriteChart(filepath.Join(*perfOut, slug+".png"), title+" ("+unit+" per CPU-second)", runs); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -346,5 +346,5 @@ func TestRuntimeThroughput(t *testing.T) {
 		r.Events, r.PerCPUSecond = n, float64(n)/r.CPUSeconds
 		runs = append(runs, r)
 	}
-	report(t, "runtime", "Runtime-log path", append(runs, ceilParser, ceilRegex))
+	report(t, "runtime", "Runtime-log path", "input lines", append(runs, ceilParser, ceilRegex))
 }
