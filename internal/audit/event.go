@@ -118,10 +118,12 @@ func (d *Decoder) Decode(data []byte) (*Event, error) {
 }
 
 func decode(data []byte, d *Decoder) (*Event, error) {
-	ev := new(Event)
+	var ev *Event
 	if d != nil {
 		ev = &d.ev
 		*ev = Event{}
+	} else {
+		ev = new(Event)
 	}
 	if decodeFast(data, ev, d) {
 		if err := ev.validate(); err != nil {

@@ -46,14 +46,14 @@ func decodeFast(data []byte, ev *Event, re *Decoder) bool {
 		if !ok {
 			return false
 		}
-		f := fieldIndex(key, eventFields)
+		f := fieldIndex(key, eventFields[:])
 		if f == -1 {
 			ok = s.skip(0)
 		} else if f < 0 || seen&(1<<f) != 0 {
 			return false
 		} else {
 			seen |= 1 << f
-			ok = s.eventField(ev, eventFields[f])
+			ok = s.eventField(ev, f)
 		}
 		if !ok {
 			return false
@@ -63,48 +63,49 @@ func decodeFast(data []byte, ev *Event, re *Decoder) bool {
 	return ok && s.i == len(s.b)
 }
 
-func (s *scanner) eventField(ev *Event, key string) bool {
-	switch key {
-	case "kind":
+// eventField reads the value of eventFields[f].
+func (s *scanner) eventField(ev *Event, f int) bool {
+	switch f {
+	case fKind:
 		return s.str(&ev.Kind)
-	case "apiVersion":
+	case fAPIVersion:
 		return s.str(&ev.APIVersion)
-	case "level":
+	case fLevel:
 		return s.str(&ev.Level)
-	case "auditID":
+	case fAuditID:
 		return s.str(&ev.AuditID)
-	case "stage":
+	case fStage:
 		return s.str(&ev.Stage)
-	case "requestURI":
+	case fRequestURI:
 		return s.str(&ev.RequestURI)
-	case "verb":
+	case fVerb:
 		return s.str(&ev.Verb)
-	case "user":
+	case fUser:
 		return s.user(&ev.User)
-	case "impersonatedUser":
+	case fImpersonatedUser:
 		ev.ImpersonatedUser = new(UserInfo)
 		return s.user(ev.ImpersonatedUser)
-	case "sourceIPs":
+	case fSourceIPs:
 		return s.strings(&ev.SourceIPs)
-	case "userAgent":
+	case fUserAgent:
 		return s.str(&ev.UserAgent)
-	case "objectRef":
+	case fObjectRef:
 		ev.ObjectRef = s.ref
 		return s.objectRef(ev.ObjectRef)
-	case "responseStatus":
+	case fResponseStatus:
 		ev.ResponseStatus = s.status
 		return s.stringFields(statusFields, []*string{&s.status.Status, &s.status.Message, &s.status.Reason}, &s.status.Code)
-	case "requestObject":
+	case fRequestObject:
 		return s.raw((*[]byte)(&ev.RequestObject))
-	case "responseObject":
+	case fResponseObject:
 		return s.raw((*[]byte)(&ev.ResponseObject))
-	case "requestReceivedTimestamp":
+	case fRequestReceivedTimestamp:
 		return s.time(&ev.RequestReceivedTimestamp)
-	case "stageTimestamp":
+	case fStageTimestamp:
 		return s.time(&ev.StageTimestamp)
-	case "timestamp":
+	case fTimestamp:
 		return s.time(&ev.Timestamp)
-	case "annotations":
+	case fAnnotations:
 		ev.Annotations = map[string]string{}
 		if s.re != nil {
 			if s.re.annotations == nil {
@@ -126,13 +127,56 @@ func (s *scanner) eventField(ev *Event, key string) bool {
 	return false // cloudPrincipal: goccy
 }
 
+// Indexes of eventFields.
+const (
+	fKind = iota
+	fAPIVersion
+	fLevel
+	fAuditID
+	fStage
+	fRequestURI
+	fVerb
+	fUser
+	fImpersonatedUser
+	fSourceIPs
+	fUserAgent
+	fObjectRef
+	fResponseStatus
+	fRequestObject
+	fResponseObject
+	fRequestReceivedTimestamp
+	fStageTimestamp
+	fTimestamp
+	fAnnotations
+	fCloudPrincipal
+)
+
 // The keys decodeFast knows, as in Event's, UserInfo's, ObjectReference's
 // and Status's json tags. A key that equals one of them but for case is
 // left to goccy, which, like encoding/json, matches keys case-insensitively.
 var (
-	eventFields = []string{"kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user",
-		"impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject",
-		"responseObject", "requestReceivedTimestamp", "stageTimestamp", "timestamp", "annotations", "cloudPrincipal"}
+	eventFields = [...]string{
+		fKind:                     "kind",
+		fAPIVersion:               "apiVersion",
+		fLevel:                    "level",
+		fAuditID:                  "auditID",
+		fStage:                    "stage",
+		fRequestURI:               "requestURI",
+		fVerb:                     "verb",
+		fUser:                     "user",
+		fImpersonatedUser:         "impersonatedUser",
+		fSourceIPs:                "sourceIPs",
+		fUserAgent:                "userAgent",
+		fObjectRef:                "objectRef",
+		fResponseStatus:           "responseStatus",
+		fRequestObject:            "requestObject",
+		fResponseObject:           "responseObject",
+		fRequestReceivedTimestamp: "requestReceivedTimestamp",
+		fStageTimestamp:           "stageTimestamp",
+		fTimestamp:                "timestamp",
+		fAnnotations:              "annotations",
+		fCloudPrincipal:           "cloudPrincipal",
+	}
 	userFields      = []string{"username", "uid", "groups", "extra"}
 	objectRefFields = []string{"resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion", "subresource"}
 	statusFields    = []string{"status", "message", "reason", "code"}
