@@ -205,7 +205,6 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[str
 	forms := map[audit.Form]int{}
 	d := decoders.Get().(*audit.Decoder)
 	defer decoders.Put(d)
-	var itemErrs []error
 	for _, tok := range tokens {
 		if len(bytes.TrimSpace(tok)) == 0 {
 			continue // a blank line, as between pasted batches
@@ -218,7 +217,7 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[str
 		// input makes its bodies (TestFileLinesOwnTheirBuffers).
 		b := d.DecodeBody(tok, r.fileForm, func(form audit.Form, it audit.Item) {
 			if it.Err != nil {
-				itemErrs = append(itemErrs, it.Err)
+				r.reject(ctx, inputFile, form, it.Err, 1)
 				return
 			}
 			appendEvent(lrs, it.Raw, it.Event, form, observed)
@@ -228,10 +227,6 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[str
 			r.reject(ctx, inputFile, b.Form, b.Err, 1)
 		}
 		r.skip(ctx, inputFile, b.Form, b.Skipped)
-		for _, err := range itemErrs {
-			r.reject(ctx, inputFile, b.Form, err, 1)
-		}
-		itemErrs = itemErrs[:0]
 	}
 	return r.consume(ctx, inputFile, ld, forms)
 }

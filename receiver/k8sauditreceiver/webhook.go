@@ -81,13 +81,12 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer decoders.Put(d)
 	ld, lrs := newLogs(inputWebhook)
 	observed := now()
+	// Broken items are counted once the body is known to be authorized.
 	var itemErrs []error
-	var itemErrMsgs []string
+	var itemAt []int // their places in the body
 	b := d.DecodeBody(body, h.form, func(form audit.Form, it audit.Item) {
 		if it.Err != nil {
-			if len(itemErrMsgs) < maxReportedErrors {
-				itemErrMsgs = append(itemErrMsgs, fmt.Sprintf("item %d: %v", lrs.Len()+len(itemErrs), it.Err))
-			}
+			itemAt = append(itemAt, lrs.Len()+len(itemErrs))
 			itemErrs = append(itemErrs, it.Err)
 			return
 		}
@@ -111,13 +110,12 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ans.Errors = append(ans.Errors, b.Err.Error())
 	}
 	h.r.skip(ctx, inputWebhook, b.Form, b.Skipped)
-	for _, err := range itemErrs {
+	for i, err := range itemErrs {
 		h.r.reject(ctx, inputWebhook, b.Form, err, 1)
-	}
-	ans.Rejected += len(itemErrs)
-	ans.Errors = append(ans.Errors, itemErrMsgs...)
-	if len(ans.Errors) > maxReportedErrors {
-		ans.Errors = ans.Errors[:maxReportedErrors]
+		ans.Rejected++
+		if len(ans.Errors) < maxReportedErrors {
+			ans.Errors = append(ans.Errors, fmt.Sprintf("item %d: %v", itemAt[i], err))
+		}
 	}
 	ans.Accepted = lrs.Len()
 
