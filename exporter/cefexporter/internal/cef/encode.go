@@ -63,18 +63,19 @@ func (enc *Encoder) Append(dst []byte, e *Event) []byte {
 	return enc.appendCEF(dst, e)
 }
 
+// appendDevice writes the header fields CEF and LEEF share, each followed
+// by '|': vendor, product, version and the event's id.
+func (enc *Encoder) appendDevice(dst []byte, e *Event) []byte {
+	for _, f := range [...]string{enc.Vendor, enc.Product, enc.Version, e.SignatureID()} {
+		dst = append(AppendCEFHeader(dst, f), '|')
+	}
+	return dst
+}
+
 // appendCEF writes CEF:0|vendor|product|version|signatureId|name|severity|ext.
 func (enc *Encoder) appendCEF(dst []byte, e *Event) []byte {
 	sev := e.CEFSeverity()
-	dst = append(dst, "CEF:0|"...)
-	dst = AppendCEFHeader(dst, enc.Vendor)
-	dst = append(dst, '|')
-	dst = AppendCEFHeader(dst, enc.Product)
-	dst = append(dst, '|')
-	dst = AppendCEFHeader(dst, enc.Version)
-	dst = append(dst, '|')
-	dst = AppendCEFHeader(dst, e.SignatureID())
-	dst = append(dst, '|')
+	dst = enc.appendDevice(append(dst, "CEF:0|"...), e)
 	dst = AppendCEFHeader(dst, e.Name())
 	dst = append(dst, '|')
 	dst = strconv.AppendInt(dst, int64(sev), 10)
@@ -128,15 +129,7 @@ func (enc *Encoder) appendLEEF(dst []byte, e *Event) []byte {
 	if delim == 0 {
 		delim = '\t'
 	}
-	dst = append(dst, "LEEF:2.0|"...)
-	dst = AppendCEFHeader(dst, enc.Vendor)
-	dst = append(dst, '|')
-	dst = AppendCEFHeader(dst, enc.Product)
-	dst = append(dst, '|')
-	dst = AppendCEFHeader(dst, enc.Version)
-	dst = append(dst, '|')
-	dst = AppendCEFHeader(dst, e.SignatureID())
-	dst = append(dst, '|')
+	dst = enc.appendDevice(append(dst, "LEEF:2.0|"...), e)
 	if delim == '\t' {
 		dst = append(dst, "x09"...)
 	} else {
