@@ -28,6 +28,22 @@ func Root(tb testing.TB) string {
 	return filepath.Join(filepath.Dir(file), "..")
 }
 
+// distPath is a path in the otelcol-podtrail distribution, e.g. its demo
+// or its rules pack.
+func distPath(tb testing.TB, elem ...string) string {
+	return filepath.Join(append([]string{Root(tb), "distributions", "otelcol-podtrail"}, elem...)...)
+}
+
+// writeConfig writes a collector config to dir/name and returns its path.
+func writeConfig(tb testing.TB, dir, name, config string) string {
+	tb.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
 var (
 	buildOnce sync.Once
 	binPath   string
@@ -94,6 +110,25 @@ func Start(tb testing.TB, bin, config string, env ...string) *Process {
 		}
 	})
 	return p
+}
+
+// StartReady is Start, then WaitReady: the collector has started its
+// pipelines when it returns.
+func StartReady(tb testing.TB, bin, config string, env ...string) *Process {
+	tb.Helper()
+	p := Start(tb, bin, config, env...)
+	p.WaitReady(tb, "the collector")
+	return p
+}
+
+// WaitReady waits up to 60 s for the collector to log "Everything is
+// ready"; what names it if it does not ("<what> to start").
+func (p *Process) WaitReady(tb testing.TB, what string) {
+	tb.Helper()
+	WaitFor(tb, 60*time.Second, what+" to start", func() bool {
+		log, _ := os.ReadFile(p.LogPath)
+		return strings.Contains(string(log), "Everything is ready")
+	})
 }
 
 // Kill ends the process with SIGKILL: no shutdown, no flush.

@@ -2,8 +2,6 @@ package testbed
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,26 +13,7 @@ import (
 )
 
 const demoConfigKafka = `
-receivers:
-  k8s_audit:
-    file:
-      include:
-        - ${env:DEMO}/audit.log
-      start_at: beginning
-  node_runtime:
-    file:
-      include:
-        - ${env:DEMO}/nodes/*.log
-      start_at: beginning
-    year: 2026
-processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
-      expect: [audit, scheduler, node]
-      window: 2s
-exporters:
+` + demoCorrelated + `exporters:
   kafka:
     brokers:
       - ${env:BROKER}
@@ -43,10 +22,7 @@ exporters:
       encoding: otlp_json
     partition_logs_by_resource_attributes: true
 service:
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + quietTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit, node_runtime]
       processors: [pod_creation]
@@ -68,14 +44,9 @@ func TestKafkaDelivery(t *testing.T) {
 	defer cluster.Close()
 	broker := cluster.ListenAddrs()[0]
 
-	root := Root(t)
 	bin := Collector(t)
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfg, []byte(demoConfigKafka), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := Start(t, bin, cfg, "BROKER="+broker, "DEMO="+filepath.Join(root, "distributions", "otelcol-podtrail", "demo"),
-		"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
+	cfg := writeConfig(t, t.TempDir(), "config.yaml", demoConfigKafka)
+	p := Start(t, bin, cfg, "BROKER="+broker, "DEMO="+distPath(t, "demo"), "RULES="+distPath(t, "rules"))
 
 	client, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("podtrail"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {

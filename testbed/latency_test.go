@@ -24,27 +24,12 @@ var (
 )
 
 const latencyConfig = `
-receivers:
-  k8s_audit:
-    webhook:
-      endpoint: ${env:WEBHOOK}
-processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
+` + webhookReceiver + `processors:
+` + podCreation + `    correlation:
       expect: [audit]
 exporters:
-  otlp_http:
-    logs_endpoint: ${env:SINK}/v1/logs
-    compression: none
-    sending_queue:
-      enabled: false
-service:
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + sinkExporter + `service:
+` + quietTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit]
       processors: [pod_creation]
@@ -63,7 +48,6 @@ func TestRecordLatency(t *testing.T) {
 	}
 	template := samples.Read(t, "k8s-audit-live", "levels", "audit.log")
 	bin := Collector(t)
-	root := Root(t)
 	dir := t.TempDir()
 	n := *latencyRate * *latencySeconds
 	file := filepath.Join(dir, "events.log")
@@ -73,17 +57,10 @@ func TestRecordLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(latencyConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, "config.yaml", latencyConfig)
 	sink := NewSink(t)
 	webhook := freePort(t)
-	p := Start(t, bin, cfg, "WEBHOOK="+webhook, "SINK="+sink.URL, "RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
-	WaitFor(t, 60*time.Second, "the collector to start", func() bool {
-		log, _ := os.ReadFile(p.LogPath)
-		return bytes.Contains(log, []byte("Everything is ready"))
-	})
+	p := StartReady(t, bin, cfg, "WEBHOOK="+webhook, "SINK="+sink.URL, "RULES="+distPath(t, "rules"))
 
 	const batch = 100
 	sent := map[string]time.Time{} // audit ID of a pod create → when its batch was posted

@@ -157,10 +157,7 @@ func RunPipelineUntil(tb testing.TB, name, bin, config, metric string, events in
 	metrics := freePort(tb)
 	_, port, _ := strings.Cut(metrics, ":")
 	p := Start(tb, bin, config, append(env, "METRICS_PORT="+port)...)
-	WaitFor(tb, 60*time.Second, name+" to start", func() bool {
-		log, _ := os.ReadFile(p.LogPath)
-		return bytes.Contains(log, []byte("Everything is ready"))
-	})
+	p.WaitReady(tb, name)
 	cpu0, _ := p.CPUSeconds()
 	start := time.Now()
 	feed()
@@ -310,4 +307,60 @@ const promTelemetry = `  telemetry:
               prometheus:
                 host: 127.0.0.1
                 port: ${env:METRICS_PORT}
+`
+
+// quietTelemetry is a config's service.telemetry when nothing reads the
+// collector's own metrics: info logs (WaitReady reads them), no metrics.
+const quietTelemetry = `  telemetry:
+    logs: {level: info}
+    metrics: {level: none}
+`
+
+// demoReceivers is a config's receivers reading the distribution's demo
+// (at DEMO) from the beginning: its audit log and its nodes' logs.
+const demoReceivers = `receivers:
+  k8s_audit:
+    file:
+      include:
+        - ${env:DEMO}/audit.log
+      start_at: beginning
+  node_runtime:
+    file:
+      include:
+        - ${env:DEMO}/nodes/*.log
+      start_at: beginning
+    year: 2026
+`
+
+// demoCorrelated is demoReceivers and a pod_creation processor joining
+// the demo's audit, scheduler and node events within 2 s: a config's
+// receivers and processors, to which it adds exporters and service.
+const demoCorrelated = demoReceivers + `processors:
+` + podCreation + `    correlation:
+      expect: [audit, scheduler, node]
+      window: 2s
+`
+
+// webhookReceiver is a config's receivers: the audit webhook at WEBHOOK.
+const webhookReceiver = `receivers:
+  k8s_audit:
+    webhook:
+      endpoint: ${env:WEBHOOK}
+`
+
+// podCreation begins a config's pod_creation processor: the rules and
+// inventory of the pack at RULES. The settings after it (correlation,
+// reload_interval) are the config's own.
+const podCreation = `  pod_creation:
+    rules_file: ${env:RULES}/rules.yaml
+    inventory_file: ${env:RULES}/inventory.yaml
+`
+
+// sinkExporter is a config's otlp_http exporter to a Sink at SINK, with
+// no sending queue.
+const sinkExporter = `  otlp_http:
+    logs_endpoint: ${env:SINK}/v1/logs
+    compression: none
+    sending_queue:
+      enabled: false
 `

@@ -15,26 +15,7 @@ import (
 )
 
 const mappingBase = `
-receivers:
-  k8s_audit:
-    file:
-      include:
-        - ${env:DEMO}/audit.log
-      start_at: beginning
-  node_runtime:
-    file:
-      include:
-        - ${env:DEMO}/nodes/*.log
-      start_at: beginning
-    year: 2026
-processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
-      expect: [audit, scheduler, node]
-      window: 2s
-exporters:
+` + demoCorrelated + `exporters:
   file/ecs:
     path: ${env:OUT}/ecs.json
   file/cim:
@@ -42,10 +23,7 @@ exporters:
   file/ocsf:
     path: ${env:OUT}/ocsf.json
 service:
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + quietTelemetry + `  pipelines:
     logs/ecs:
       receivers: [k8s_audit, node_runtime]
       processors: [pod_creation, transform/ecs]
@@ -68,7 +46,6 @@ func TestSIEMMappings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector")
 	}
-	root := Root(t)
 	bin := Collector(t)
 	dir := t.TempDir()
 	var cfg map[string]any
@@ -77,7 +54,7 @@ func TestSIEMMappings(t *testing.T) {
 	}
 	procs := cfg["processors"].(map[string]any)
 	for _, m := range []string{"ecs", "cim", "ocsf"} {
-		data, err := os.ReadFile(filepath.Join(root, "distributions", "otelcol-podtrail", "siem", m+".yaml"))
+		data, err := os.ReadFile(distPath(t, "siem", m+".yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,12 +67,8 @@ func TestSIEMMappings(t *testing.T) {
 		}
 	}
 	out, _ := yaml.Marshal(cfg)
-	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := Start(t, bin, path, "OUT="+dir, "DEMO="+filepath.Join(root, "distributions", "otelcol-podtrail", "demo"),
-		"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
+	path := writeConfig(t, dir, "config.yaml", string(out))
+	p := Start(t, bin, path, "OUT="+dir, "DEMO="+distPath(t, "demo"), "RULES="+distPath(t, "rules"))
 	WaitFor(t, 60*time.Second, "the three outputs", func() bool {
 		for _, m := range []string{"ecs", "cim", "ocsf"} {
 			if len(readOTLPFile(t, filepath.Join(dir, m+".json"))) < 36 {

@@ -27,15 +27,8 @@ var memoryPods = flag.String("memory.pods", "2000", "pending-pod counts for Test
 // and the window (1h) outlasts the run, so every create waits. The
 // max_pending line is filled in per run.
 const memoryConfig = `
-receivers:
-  k8s_audit:
-    webhook:
-      endpoint: ${env:WEBHOOK}
-processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
+` + webhookReceiver + `processors:
+` + podCreation + `    correlation:
       expect: [audit, scheduler, node]
       window: 1h
 #MAX_PENDING#
@@ -94,7 +87,7 @@ func TestPendingMemory(t *testing.T) {
 	}
 	copier := newPodCreateCopier(t, samples.Read(t, "k8s-audit-live", "levels", "audit.log"))
 	bin := Collector(t)
-	rules := filepath.Join(Root(t), "distributions", "otelcol-podtrail", "rules")
+	rules := distPath(t, "rules")
 
 	base := pendingMemoryRun(t, bin, rules, copier, 0)
 	runs := []MemoryRun{base}
@@ -118,11 +111,7 @@ func pendingMemoryRun(t *testing.T, bin, rules string, copier *podCreateCopier, 
 		r.MaxPending, r.MaxPendingDefault = (pods/def+1)*def, false
 		config = strings.Replace(memoryConfig, "#MAX_PENDING#", fmt.Sprintf("      max_pending: %d", r.MaxPending), 1)
 	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, t.TempDir(), "config.yaml", config)
 	sink := NewSink(t)
 	webhook, metrics := freePort(t), freePort(t)
 	_, port, _ := strings.Cut(metrics, ":")

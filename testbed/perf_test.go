@@ -34,10 +34,7 @@ receivers:
       start_at: beginning
       poll_interval: 50ms
 processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
+` + podCreation + `    correlation:
       expect: [audit, scheduler]
       window: 5s
 exporters:
@@ -122,7 +119,6 @@ func TestAuditThroughput(t *testing.T) {
 	}
 	template := samples.Read(t, "k8s-audit-live", "levels", "audit.log")
 	bin := Collector(t)
-	root := Root(t)
 	dir := t.TempDir()
 	input := filepath.Join(dir, "input.log")
 	n := WriteAuditLoad(t, template, input, *perfEvents)
@@ -137,13 +133,10 @@ func TestAuditThroughput(t *testing.T) {
 		{"contrib filelog+json_parser+transform+filter", "audit-contrib", contribAudit},
 	} {
 		sub := t.TempDir()
-		cfg := filepath.Join(sub, "config.yaml")
-		if err := os.WriteFile(cfg, []byte(withPprof(t, p.config, p.slug)), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		cfg := writeConfig(t, sub, "config.yaml", withPprof(t, p.config, p.slug))
 		in := filepath.Join(sub, "audit.log")
 		r := MeasurePipeline(t, *perfRuns, p.name, bin, cfg, "otelcol_receiver_accepted_log_records", n, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
-			"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules"))
+			"RULES="+distPath(t, "rules"))
 		runs = append(runs, r)
 	}
 	runs = append(runs, decodeLoop(t, "encoding/json into the fields podtrail needs (in-process, 1 core)", data, func(l []byte) error {

@@ -20,15 +20,8 @@ import (
 )
 
 const reloadConfig = `
-receivers:
-  k8s_audit:
-    webhook:
-      endpoint: ${env:WEBHOOK}
-processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    reload_interval: 200ms
+` + webhookReceiver + `processors:
+` + podCreation + `    reload_interval: 200ms
     correlation:
       expect: [audit]
 exporters:
@@ -92,7 +85,7 @@ func (c *configMap) update(files map[string][]byte) {
 // audit ID.
 func podCreates(t *testing.T, prefix string, n int) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(Root(t), "distributions", "otelcol-podtrail", "demo", "audit.log"))
+	data, err := os.ReadFile(distPath(t, "demo", "audit.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +127,7 @@ func TestRulesHotReload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector")
 	}
-	root := Root(t)
-	pack := filepath.Join(root, "distributions", "otelcol-podtrail", "rules")
+	pack := distPath(t, "rules")
 	rules, err := os.ReadFile(filepath.Join(pack, "rules.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -156,15 +148,11 @@ func TestRulesHotReload(t *testing.T) {
 	cm := newConfigMap(t, map[string][]byte{"rules.yaml": rules, "inventory.yaml": inventory})
 
 	bin := Collector(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(reloadConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, t.TempDir(), "config.yaml", reloadConfig)
 	sink := NewSink(t)
 	webhook, metrics := freePort(t), freePort(t)
 	_, metricsPort, _ := net.SplitHostPort(metrics)
-	p := Start(t, bin, cfg, "WEBHOOK="+webhook, "SINK="+sink.URL, "RULES="+cm.dir, "METRICS_PORT="+metricsPort)
+	p := StartReady(t, bin, cfg, "WEBHOOK="+webhook, "SINK="+sink.URL, "RULES="+cm.dir, "METRICS_PORT="+metricsPort)
 	post := func(ev []byte) {
 		t.Helper()
 		for try := 0; ; try++ {
@@ -194,7 +182,6 @@ func TestRulesHotReload(t *testing.T) {
 			return bytes.Count(log, []byte(s)) >= n
 		}
 	}
-	WaitFor(t, 60*time.Second, "the collector to start", logHas("Everything is ready", 1))
 
 	// The stream: a create every 20 ms until the last edit is checked.
 	stream := podCreates(t, "stream", 5000)

@@ -26,10 +26,7 @@ receivers:
       poll_interval: 50ms
       storage: file_storage
 processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
+` + podCreation + `    correlation:
       expect: [audit, scheduler]
       window: 5s
       storage: file_storage
@@ -44,10 +41,7 @@ exporters:
       initial_interval: 100ms
 service:
   extensions: [file_storage]
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + quietTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit]
       processors: [pod_creation]
@@ -63,8 +57,7 @@ func TestKillAndRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector")
 	}
-	root := Root(t)
-	data, err := os.ReadFile(filepath.Join(root, "distributions", "otelcol-podtrail", "demo", "audit.log"))
+	data, err := os.ReadFile(distPath(t, "demo", "audit.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,17 +75,17 @@ func TestKillAndRestart(t *testing.T) {
 	for _, cut := range []int{cuts[1], cuts[len(cuts)/2], cuts[len(cuts)-1]} {
 		t.Run(fmt.Sprintf("kill after line %d", cut), func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := filepath.Join(dir, "config.yaml")
+			cfg := writeConfig(t, dir, "config.yaml", restartConfig)
 			auditLog := filepath.Join(dir, "audit.log")
 			state := filepath.Join(dir, "state")
-			for _, err := range []error{os.WriteFile(cfg, []byte(restartConfig), 0o600), os.Mkdir(state, 0o700), os.WriteFile(auditLog, nil, 0o600)} {
+			for _, err := range []error{os.Mkdir(state, 0o700), os.WriteFile(auditLog, nil, 0o600)} {
 				if err != nil {
 					t.Fatal(err)
 				}
 			}
 			sink := NewSink(t)
 			env := []string{"STATE=" + state, "AUDIT_LOG=" + auditLog, "SINK=" + sink.URL,
-				"RULES=" + filepath.Join(root, "distributions", "otelcol-podtrail", "rules")}
+				"RULES=" + distPath(t, "rules")}
 			appendLines := func(ls [][]byte) {
 				f, err := os.OpenFile(auditLog, os.O_APPEND|os.O_WRONLY, 0)
 				if err != nil {

@@ -336,10 +336,7 @@ func TestRuntimeThroughput(t *testing.T) {
 			want = kept
 		}
 		sub := t.TempDir()
-		cfg := filepath.Join(sub, "config.yaml")
-		if err := os.WriteFile(cfg, []byte(withPprof(t, p.config, p.slug)), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		cfg := writeConfig(t, sub, "config.yaml", withPprof(t, p.config, p.slug))
 		in := filepath.Join(sub, "syslog")
 		r := MeasurePipeline(t, *perfRuns, p.name, bin, cfg, p.metric, want, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"))
 		t.Logf("%s: %d events, %d log records", p.name, want, r.Records)

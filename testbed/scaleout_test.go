@@ -2,8 +2,6 @@ package testbed
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -18,19 +16,7 @@ import (
 // the audit-log shipper would, and spreads the events over the gateways by
 // their affinity key.
 const agentConfig = `
-receivers:
-  k8s_audit:
-    file:
-      include:
-        - ${env:DEMO}/audit.log
-      start_at: beginning
-  node_runtime:
-    file:
-      include:
-        - ${env:DEMO}/nodes/*.log
-      start_at: beginning
-    year: 2026
-exporters:
+` + demoReceivers + `exporters:
   load_balancing:
     routing_key: attributes
     routing_attributes: [podtrail.affinity_key]
@@ -42,10 +28,7 @@ exporters:
       static:
         hostnames: ${env:GATEWAYS}
 service:
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + quietTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit, node_runtime]
       exporters: [load_balancing]
@@ -59,23 +42,12 @@ receivers:
       grpc:
         endpoint: ${env:OTLP}
 processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
+` + podCreation + `    correlation:
       expect: [audit, scheduler, node]
       window: 3s
 exporters:
-  otlp_http:
-    logs_endpoint: ${env:SINK}/v1/logs
-    compression: none
-    sending_queue:
-      enabled: false
-service:
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + sinkExporter + `service:
+` + quietTelemetry + `  pipelines:
     logs:
       receivers: [otlp]
       processors: [pod_creation]
@@ -125,34 +97,21 @@ func TestScaleOut(t *testing.T) {
 // gateway's pod-creation records once the output is still.
 func runGateways(t *testing.T, bin string, n int) [][]plog.LogRecord {
 	t.Helper()
-	root := Root(t)
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	gwCfg, agentCfg := write("gateway.yaml", gatewayConfig), write("agent.yaml", agentConfig)
+	gwCfg, agentCfg := writeConfig(t, dir, "gateway.yaml", gatewayConfig), writeConfig(t, dir, "agent.yaml", agentConfig)
 	var sinks []*Sink
 	var endpoints []string
 	var procs []*Process
 	for i := 0; i < n; i++ {
 		sink := NewSink(t)
 		ep := freePort(t)
-		procs = append(procs, Start(t, bin, gwCfg, "OTLP="+ep, "SINK="+sink.URL,
-			"RULES="+filepath.Join(root, "distributions", "otelcol-podtrail", "rules")))
+		procs = append(procs, Start(t, bin, gwCfg, "OTLP="+ep, "SINK="+sink.URL, "RULES="+distPath(t, "rules")))
 		sinks, endpoints = append(sinks, sink), append(endpoints, ep)
 	}
 	for _, p := range procs {
-		WaitFor(t, 60*time.Second, "a gateway to start", func() bool {
-			log, _ := os.ReadFile(p.LogPath)
-			return strings.Contains(string(log), "Everything is ready")
-		})
+		p.WaitReady(t, "a gateway")
 	}
-	agent := Start(t, bin, agentCfg, "DEMO="+filepath.Join(root, "distributions", "otelcol-podtrail", "demo"),
-		"GATEWAYS=["+strings.Join(endpoints, ", ")+"]")
+	agent := Start(t, bin, agentCfg, "DEMO="+distPath(t, "demo"), "GATEWAYS=["+strings.Join(endpoints, ", ")+"]")
 	total := func() int {
 		n := 0
 		for _, s := range sinks {

@@ -33,10 +33,7 @@ receivers:
       storage: file_storage
     year: 2026
 processors:
-  pod_creation:
-    rules_file: ${env:RULES}/rules.yaml
-    inventory_file: ${env:RULES}/inventory.yaml
-    correlation:
+` + podCreation + `    correlation:
       expect: [audit, scheduler, node]
       window: 2s
       storage: file_storage
@@ -55,10 +52,7 @@ exporters:
       storage: file_storage
 service:
   extensions: [file_storage]
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + quietTelemetry + `  pipelines:
     logs:
       receivers: [k8s_audit, node_runtime]
       processors: [pod_creation]
@@ -78,10 +72,7 @@ exporters:
     logs_endpoint: ${env:SINK}/v1/logs
     compression: none
 service:
-  telemetry:
-    logs: {level: info}
-    metrics: {level: none}
-  pipelines:
+` + quietTelemetry + `  pipelines:
     logs:
       receivers: [otlp]
       exporters: [otlp_http]
@@ -95,24 +86,15 @@ func TestSIEMOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector")
 	}
-	root := Root(t)
 	bin := Collector(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	if err := os.Mkdir(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	pcfg, scfg := write("podtrail.yaml", demoConfigOTLP), write("siem.yaml", siemConfig)
+	pcfg, scfg := writeConfig(t, dir, "podtrail.yaml", demoConfigOTLP), writeConfig(t, dir, "siem.yaml", siemConfig)
 	siem := freePort(t)
-	env := []string{"STATE=" + state, "SIEM=" + siem, "DEMO=" + filepath.Join(root, "distributions", "otelcol-podtrail", "demo"),
-		"RULES=" + filepath.Join(root, "distributions", "otelcol-podtrail", "rules")}
+	env := []string{"STATE=" + state, "SIEM=" + siem, "DEMO=" + distPath(t, "demo"), "RULES=" + distPath(t, "rules")}
 
 	p := Start(t, bin, pcfg, env...)
 	// The window (2 s) passes and every record is handed to the exporter,
