@@ -234,11 +234,17 @@ func (s *Sink) Arrivals(eventName, key string) map[string]time.Time {
 // WaitFor polls until cond holds or the timeout passes.
 func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
+	WaitEvery(tb, 50*time.Millisecond, timeout, what, cond)
+}
+
+// WaitEvery is WaitFor checking cond every interval.
+func WaitEvery(tb testing.TB, interval, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("waited %s for %s", timeout, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }

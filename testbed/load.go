@@ -139,20 +139,13 @@ type Run struct {
 
 // RunPipeline starts bin with config (env adds METRICS_PORT), calls feed
 // once the collector is ready (e.g. moves the input file where the config
-// looks), waits until its receivers accepted events log records
-// (otelcol_receiver_accepted_log_records), and returns its figures. CPU time
-// is counted from when the collector is ready, so start-up is not in it.
-func RunPipeline(tb testing.TB, name, bin, config string, events int, timeout time.Duration, feed func(), env ...string) Run {
-	tb.Helper()
-	return RunPipelineUntil(tb, name, bin, config, "otelcol_receiver_accepted_log_records", events, timeout, feed, env...)
-}
-
-// RunPipelineUntil is RunPipeline waiting until metric (a counter on the
-// collector's Prometheus endpoint) reaches events instead, for receivers
-// whose log records are not one per event fed (node_runtime: an image pull
-// goes out once per recent pod; otelcol_node_runtime_events counts it
-// once). Records is the log records the receivers accepted.
-func RunPipelineUntil(tb testing.TB, name, bin, config, metric string, events int, timeout time.Duration, feed func(), env ...string) Run {
+// looks), waits until metric (a counter on the collector's Prometheus
+// endpoint, e.g. otelcol_receiver_accepted_log_records, or
+// otelcol_node_runtime_events for node_runtime, whose image pulls go out
+// once per recent pod) reaches events, and returns its figures; Records is
+// the log records the receivers accepted. CPU time is counted from when the
+// collector is ready, so start-up is not in it.
+func RunPipeline(tb testing.TB, name, bin, config, metric string, events int, timeout time.Duration, feed func(), env ...string) Run {
 	tb.Helper()
 	metrics := freePort(tb)
 	_, port, _ := strings.Cut(metrics, ":")
@@ -162,12 +155,9 @@ func RunPipelineUntil(tb testing.TB, name, bin, config, metric string, events in
 	start := time.Now()
 	feed()
 	// Polled every 250 ms: a scrape costs the collector ~2 ms of CPU.
-	for Metric(metrics, metric) < float64(events) {
-		if time.Since(start) > timeout {
-			tb.Fatalf("waited %s for %s to reach %d on %s", timeout, name, events, metric)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	WaitEvery(tb, 250*time.Millisecond, timeout, fmt.Sprintf("%s to reach %d on %s", name, events, metric), func() bool {
+		return Metric(metrics, metric) >= float64(events)
+	})
 	wall := time.Since(start).Seconds()
 	cpu, err := p.CPUSeconds()
 	if err != nil {
@@ -281,7 +271,7 @@ func MeasurePipeline(tb testing.TB, runs int, name, bin, config, metric string, 
 		if err := os.Remove(file); err != nil && !os.IsNotExist(err) {
 			tb.Fatal(err)
 		}
-		all = append(all, RunPipelineUntil(tb, name, bin, config, metric, events, 10*time.Minute, feed, env...))
+		all = append(all, RunPipeline(tb, name, bin, config, metric, events, 10*time.Minute, feed, env...))
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].PerCPUSecond < all[j].PerCPUSecond })
 	if len(all) > 1 {
