@@ -67,7 +67,7 @@ type WatcherStats struct {
 	Failures   uint64 // reload attempts that kept the last good set
 	Hash       string // content hash of the running set
 	Rules      int    // enabled rules of the running set
-	LastError  string // of the latest failed attempt; "" after a success
+	LastError  string // of the latest failed attempt; "" after a success or once the files hold the running set again
 	LastReload time.Time
 }
 
@@ -119,7 +119,14 @@ func (w *Watcher) Poll() (reloaded bool, err error) {
 		return false, w.fail(key, err)
 	}
 	hash := contentHash(rules, inv)
-	if hash == w.cur.Load().Hash() || hash == w.failedHash {
+	if hash == w.cur.Load().Hash() {
+		// The files hold the running set (again, after a failed edit was
+		// reverted): nothing to compile, and nothing stale. The same broken
+		// contents written again are a new failure.
+		w.failedHash, w.lastErr = "", nil
+		return false, nil
+	}
+	if hash == w.failedHash {
 		return false, nil
 	}
 	// Changed. An editor or `cp` writing in place truncates, then writes:

@@ -305,3 +305,45 @@ func TestWatcherPartialWrite(t *testing.T) {
 		t.Fatalf("after the finished file: %v, want [B]", got)
 	}
 }
+
+// TestWatcherRevertClearsError: after a failed edit, putting the files back
+// to the running contents is not a reload (nothing to compile) but the
+// running set is no longer stale: LastError is empty again, and the same
+// broken contents written once more fail again.
+func TestWatcherRevertClearsError(t *testing.T) {
+	dir := t.TempDir()
+	rules, inv := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "inventory.yaml")
+	write(t, rules, rulesA)
+	write(t, inv, "")
+	w, err := NewWatcher(rules, inv, WatcherOptions{Settle: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, rules, rulesBad)
+	if _, err := w.Poll(); err == nil || w.Stats().LastError == "" {
+		t.Fatalf("broken edit: %v, stats %+v", err, w.Stats())
+	}
+	write(t, rules, rulesA)
+	if reloaded, err := w.Poll(); reloaded || err != nil {
+		t.Fatalf("revert: reloaded %v, %v", reloaded, err)
+	}
+	if st := w.Stats(); st.LastError != "" || st.Reloads != 0 || st.Failures != 1 {
+		t.Fatalf("after the revert the running set is not stale: %+v", st)
+	}
+	write(t, rules, rulesBad)
+	if _, err := w.Poll(); err == nil || w.Stats().LastError == "" || w.Stats().Failures != 2 {
+		t.Fatalf("the broken edit again: %v, stats %+v", err, w.Stats())
+	}
+	// A file that cannot be read, then is back: not stale either.
+	if err := os.Remove(inv); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Poll(); err == nil {
+		t.Fatal("missing inventory: no error")
+	}
+	write(t, rules, rulesA)
+	write(t, inv, "")
+	if _, err := w.Poll(); err != nil || w.Stats().LastError != "" {
+		t.Fatalf("files back: %v, stats %+v", err, w.Stats())
+	}
+}

@@ -391,3 +391,29 @@ func TestNodeOnlyRecordTime(t *testing.T) {
 		assert.Equal(t, at, lrs.At(i).Timestamp().AsTime().UTC(), lrs.At(i).EventName())
 	}
 }
+
+// TestRulesStaleGauge: rules_stale is 1 while the rules file holds contents
+// that failed to load, and 0 again once it holds the running set again.
+func TestRulesStaleGauge(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	good := []byte("rules:\n  - id: R1\n    severity: low\n    condition: pod.allowed\n")
+	require.NoError(t, os.WriteFile(rulesFile, good, 0o600))
+	p, _ := newTestProcessor(t, withRules(rulesFile, filepath.Join(packDir, "inventory.yaml")), tel)
+	stale := func() int64 {
+		m, err := tel.GetMetric("otelcol_pod_creation_rules_stale")
+		require.NoError(t, err)
+		return m.Data.(metricdata.Gauge[int64]).DataPoints[0].Value
+	}
+	assert.Equal(t, int64(0), stale())
+	require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - id: R1\n    condition: pod.nmae == \"x\"\n"), 0o600))
+	_, err := p.rules.Poll()
+	require.Error(t, err)
+	assert.Equal(t, int64(1), stale(), "broken contents in the file")
+	require.NoError(t, os.WriteFile(rulesFile, good, 0o600))
+	_, err = p.rules.Poll()
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), stale(), "the file holds the running set again")
+}
