@@ -6,6 +6,9 @@
 //
 //	registry -listen 127.0.0.1:15000 -bin sleeper
 //	registry -bin sleeper -digest docker.io/library/nginx    # print a repository's manifest digest
+//	registry -bin sleeper -export img.tar -name docker.io/library/preloaded:1.0
+//	    # the same image as an OCI archive for `ctr images import` (an image
+//	    # that reaches the node without a pull)
 //
 // Any repository and tag is served; an image's content depends only on the
 // binary and the repository's name (without the registry host), so a
@@ -183,10 +186,69 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// export writes the image of name's repository as an OCI image layout in a
+// tar archive, named by the io.containerd.image.name annotation that
+// `ctr images import` reads.
+func (s *server) export(path, name string) error {
+	repo, tag := name, "latest"
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		repo, tag = name[:i], name[i+1:]
+	}
+	im, err := s.image(repo)
+	if err != nil {
+		return err
+	}
+	index, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"manifests": []map[string]any{{
+			"mediaType": manifestType, "digest": im.digest, "size": len(im.manifest),
+			"annotations": map[string]string{"io.containerd.image.name": name, "org.opencontainers.image.ref.name": tag},
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	files := []struct {
+		name string
+		body []byte
+	}{
+		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{"index.json", index},
+		{"blobs/sha256/" + strings.TrimPrefix(im.digest, "sha256:"), im.manifest},
+	}
+	for d, b := range im.blobs {
+		files = append(files, struct {
+			name string
+			body []byte
+		}{"blobs/sha256/" + strings.TrimPrefix(d, "sha256:"), b})
+	}
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
+		if err := tw.WriteHeader(&tar.Header{Name: dir, Mode: 0o755, Typeflag: tar.TypeDir, ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.body); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, out.Bytes(), 0o644)
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:15000", "address to serve on (keep it on loopback)")
 	bin := flag.String("bin", "", "static binary the images hold")
 	digest := flag.String("digest", "", "print the manifest digest of this repository and exit")
+	export := flag.String("export", "", "write the image -name as an OCI archive to this file and exit")
+	name := flag.String("name", "", "with -export: the image's name (repository:tag)")
 	flag.Parse()
 	prog, err := os.ReadFile(*bin)
 	if err != nil {
@@ -199,6 +261,12 @@ func main() {
 			log.Fatal(err)
 		}
 		fmt.Println(im.digest)
+		return
+	}
+	if *export != "" {
+		if err := s.export(*export, *name); err != nil {
+			log.Fatal(err)
+		}
 		return
 	}
 	log.Printf("registry: serving on %s", *listen)
