@@ -20,9 +20,9 @@ import (
 //     one Go string;
 //   - four groups, each a string of the same encoding interned with the
 //     unique package, for what pods share: the request (actor, groups,
-//     user agent, channel, managers, decision), the spec (generateName,
-//     labels, annotations, owner kind, service account), the containers'
-//     images and digests, and the state (origin, join, sources, missing,
+//     impersonated identity, user agent, channel, managers, decision), the
+//     spec (generateName, labels, annotations, owner kind, service account),
+//     the containers' images and digests, and the state (origin, join, sources, missing,
 //     node, runtime). Pods of one workload made by one controller share
 //     the same four strings: 8 bytes each per pod. (A string unique to one
 //     pod costs about 200 bytes more in the unique map than in data: what
@@ -153,7 +153,11 @@ func (p *packer) pack(e *entry, o *open, old packed) packed {
 	req.list(r.Actor.Groups)
 	req.str(r.Actor.Kind)
 	req.str(r.Actor.ServiceAccount)
-	req.str(r.Actor.ImpersonatedBy)
+	req.str(r.Impersonated.Username)
+	req.str(r.Impersonated.UID)
+	req.list(r.Impersonated.Groups)
+	req.str(r.Impersonated.Kind)
+	req.str(r.Impersonated.ServiceAccount)
 	req.str(r.Actor.CloudPrincipal)
 	req.str(r.Actor.CloudSession)
 	req.list(r.SourceIPs)
@@ -344,7 +348,11 @@ func unpackInto(e *entry, o *open) {
 	r.Actor.Groups = req.list()
 	r.Actor.Kind = req.str()
 	r.Actor.ServiceAccount = req.str()
-	r.Actor.ImpersonatedBy = req.str()
+	r.Impersonated.Username = req.str()
+	r.Impersonated.UID = req.str()
+	r.Impersonated.Groups = req.list()
+	r.Impersonated.Kind = req.str()
+	r.Impersonated.ServiceAccount = req.str()
 	r.Actor.CloudPrincipal = req.str()
 	r.Actor.CloudSession = req.str()
 	r.SourceIPs = req.list()

@@ -57,6 +57,7 @@ func FromAudit(ev *audit.Event) (*Record, error) {
 		r.Decision = DecisionForbid
 	}
 	r.Actor = actorOf(ev)
+	r.Impersonated = impersonatedOf(ev)
 	r.FieldManager = fieldManager(ev.RequestURI)
 
 	// responseObject is what was stored (after mutating admission, with the
@@ -137,17 +138,25 @@ func fillFromPod(r *Record, p *audit.Pod) {
 
 func actorOf(ev *audit.Event) Actor {
 	u := ev.User
-	a := Actor{}
-	if ev.ImpersonatedUser != nil && ev.ImpersonatedUser.Username != "" {
-		a.ImpersonatedBy = u.Username
-		u = *ev.ImpersonatedUser
-	}
-	a.Username, a.UID, a.Groups = u.Username, u.UID, u.Groups
+	a := Actor{Username: u.Username, UID: u.UID, Groups: u.Groups}
 	a.Kind, a.ServiceAccount = ClassifyUser(u.Username)
 	if cp := ev.CloudPrincipal; cp != nil {
 		a.CloudPrincipal, a.CloudSession = cp.ID, cp.Session
 	}
 	return a
+}
+
+// impersonatedOf is the identity the request impersonated, empty if none.
+func impersonatedOf(ev *audit.Event) Identity {
+	iu := ev.ImpersonatedUser
+	if iu == nil || iu.Username == "" && len(iu.Groups) == 0 {
+		return Identity{}
+	}
+	id := Identity{Username: iu.Username, UID: iu.UID, Groups: iu.Groups}
+	if iu.Username != "" {
+		id.Kind, id.ServiceAccount = ClassifyUser(iu.Username)
+	}
+	return id
 }
 
 // ClassifyUser returns the actor kind of a Kubernetes username and, for a

@@ -190,8 +190,10 @@ func TestForbiddenAndImpersonated(t *testing.T) {
 	if r.Allowed || r.Decision != DecisionForbid || r.Reason != "pods is forbidden" || r.Code != 403 {
 		t.Fatalf("forbidden: %+v", r)
 	}
-	if r.Actor.Username != "mallory" || r.Actor.ImpersonatedBy != "alice" {
-		t.Fatalf("impersonation: %+v", r.Actor)
+	// The actor is who authenticated; the impersonated identity is apart.
+	if r.Actor.Username != "alice" || r.Actor.Kind != ActorUser ||
+		r.Impersonated.Username != "mallory" || r.Impersonated.Kind != ActorUser || !has(r.Impersonated.Groups, "developers") {
+		t.Fatalf("impersonation: actor %+v impersonated %+v", r.Actor, r.Impersonated)
 	}
 	if len(r.Containers) != 1 || r.Containers[0].Image != "busybox:1.36" || len(r.Missing) != 0 {
 		t.Fatalf("forbidden create keeps the request's images and misses nothing: %+v", r)

@@ -32,9 +32,13 @@ type Record struct {
 	Annotations  map[string]string `json:"annotations,omitempty" expr:"annotations"`
 	Owner        Owner             `json:"owner" expr:"owner"`
 
-	Actor     Actor    `json:"actor" expr:"actor"`
-	SourceIPs []string `json:"source_ips,omitempty" expr:"source_ips"`
-	UserAgent string   `json:"user_agent,omitempty" expr:"user_agent"`
+	Actor Actor `json:"actor" expr:"actor"`
+	// Impersonated is the identity the request impersonated
+	// (Impersonate-User, audit impersonatedUser); empty without
+	// impersonation. Actor is always who authenticated.
+	Impersonated Identity `json:"impersonated,omitzero" expr:"impersonated"`
+	SourceIPs    []string `json:"source_ips,omitempty" expr:"source_ips"`
+	UserAgent    string   `json:"user_agent,omitempty" expr:"user_agent"`
 	// Channel is how the request was made: kubectl, helm, argocd, flux,
 	// terraform, controller, kubelet, ci, client (another API client) or unknown.
 	Channel      string   `json:"channel" expr:"channel"`
@@ -116,8 +120,8 @@ type Owner struct {
 	UID  string `json:"uid,omitempty" expr:"uid"`
 }
 
-// Actor is who made the request. When the request was impersonated, the
-// impersonated user is the actor and ImpersonatedBy names the real one.
+// Actor is who made the request: the identity that authenticated (audit
+// user), also when it impersonated another (Record.Impersonated).
 type Actor struct {
 	Username string   `json:"username" expr:"username"`
 	UID      string   `json:"uid,omitempty" expr:"uid"`
@@ -125,12 +129,23 @@ type Actor struct {
 	Kind     string   `json:"kind" expr:"kind"`
 	// ServiceAccount is namespace/name when the actor is a service account.
 	ServiceAccount string `json:"service_account,omitempty" expr:"service_account"`
-	ImpersonatedBy string `json:"impersonated_by,omitempty" expr:"impersonated_by"`
 	// CloudPrincipal is the cloud identity the request was authenticated
 	// as (managed clusters): a Google account, an IAM role or user ARN, an
 	// Entra ID object id; CloudSession the AWS assumed-role session.
 	CloudPrincipal string `json:"cloud_principal,omitempty" expr:"cloud_principal"`
 	CloudSession   string `json:"cloud_session,omitempty" expr:"cloud_session"`
+}
+
+// Identity is a Kubernetes user as the request named it: an impersonated
+// user (Record.Impersonated).
+type Identity struct {
+	Username string   `json:"username,omitempty" expr:"username"`
+	UID      string   `json:"uid,omitempty" expr:"uid"`
+	Groups   []string `json:"groups,omitempty" expr:"groups"`
+	// Kind is an actor kind (ActorUser, ActorController, ...).
+	Kind string `json:"kind,omitempty" expr:"kind"`
+	// ServiceAccount is namespace/name when the identity is a service account.
+	ServiceAccount string `json:"service_account,omitempty" expr:"service_account"`
 }
 
 // Container is one container of the pod spec.

@@ -28,7 +28,6 @@ const (
 	keyActorKind      = "podtrail.actor.kind"
 	keyActorGroups    = "podtrail.actor.groups"
 	keyActorSA        = "podtrail.actor.service_account"
-	keyImpersonatedBy = "podtrail.actor.impersonated_by"
 	keyChannel        = "podtrail.channel"
 	keyFieldManager   = "podtrail.field_manager"
 	keyManagers       = "podtrail.managers"
@@ -57,6 +56,16 @@ const (
 	keyRuleMITRE    = "podtrail.rule.mitre"
 	keyRuleTags     = "podtrail.rule.tags"
 	keyFindingField = "podtrail.finding." // + output name
+)
+
+// The identity the request impersonated; user.name and podtrail.actor.* are
+// who authenticated.
+const (
+	keyImpersonatedName   = "podtrail.impersonated.user.name"
+	keyImpersonatedID     = "podtrail.impersonated.user.id"
+	keyImpersonatedGroups = "podtrail.impersonated.groups"
+	keyImpersonatedKind   = "podtrail.impersonated.kind"
+	keyImpersonatedSA     = "podtrail.impersonated.service_account"
 )
 
 func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
@@ -118,7 +127,10 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	put(a, attr.UserID, r.Actor.UID)
 	putStrings(a, keyActorGroups, r.Actor.Groups)
 	put(a, keyActorSA, r.Actor.ServiceAccount)
-	put(a, keyImpersonatedBy, r.Actor.ImpersonatedBy)
+	put(a, keyImpersonatedID, r.Impersonated.UID)
+	putStrings(a, keyImpersonatedGroups, r.Impersonated.Groups)
+	put(a, keyImpersonatedKind, r.Impersonated.Kind)
+	put(a, keyImpersonatedSA, r.Impersonated.ServiceAccount)
 	put(a, attr.AuditCloudPrincipal, r.Actor.CloudPrincipal)
 	put(a, attr.AuditCloudSession, r.Actor.CloudSession)
 	if len(r.SourceIPs) > 0 {
@@ -241,8 +253,9 @@ func putPodIdentity(a pcommon.Map, r *podrecord.Record) {
 	put(a, attr.K8sPodName, r.Name)
 	put(a, attr.K8sPodUID, r.UID)
 	put(a, attr.UserName, r.Actor.Username)
-	a.PutStr(keyActorKind, r.Actor.Kind)
-	a.PutStr(keyChannel, r.Channel)
+	put(a, keyActorKind, r.Actor.Kind)
+	put(a, keyImpersonatedName, r.Impersonated.Username)
+	put(a, keyChannel, r.Channel)
 }
 
 var severityNumbers = map[string]plog.SeverityNumber{
