@@ -87,9 +87,14 @@ func appendASCIISkeleton(dst []byte, b byte) []byte {
 
 // Confusable reports whether a and b differ but have the same skeleton.
 // For ASCII strings it compares the skeletons as it makes them, stopping at
-// the first difference, without allocating.
+// the first difference, without allocating. Strings longer than 1 KiB are
+// no names (LongInputs counts them): never confusable.
 func Confusable(a, b string) bool {
 	if a == b {
+		return false
+	}
+	if len(a) > maxConfusableBytes || len(b) > maxConfusableBytes {
+		longInputs.Add(1)
 		return false
 	}
 	if isASCII(a) && isASCII(b) {

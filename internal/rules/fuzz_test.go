@@ -155,6 +155,24 @@ func FuzzDistance(f *testing.F) {
 		if j < 0 || j > 1+1e-9 || a != b && j > maxJaroWinkler(utf8.RuneCountInString(a), utf8.RuneCountInString(b))+1e-9 {
 			t.Fatalf("JaroWinkler(%q, %q) = %v", a, b, j)
 		}
+		// Past MaxCompare runes: still symmetric, at least the difference
+		// in length, at most the longer length, and the same for the banded
+		// check and the similarity's bounds.
+		if a == "" || b == "" {
+			return
+		}
+		la, lb := strings.Repeat(a, MaxCompare/len(a)+2)+b, strings.Repeat(b, MaxCompare/len(b)+2)+a
+		na, nb := utf8.RuneCountInString(la), utf8.RuneCountInString(lb)
+		d = Distance(la, lb)
+		if d != Distance(lb, la) || d < max(na-nb, nb-na) || d > max(na, nb) {
+			t.Fatalf("Distance of long %q, %q = %d (reversed %d), lengths %d, %d", a, b, d, Distance(lb, la), na, nb)
+		}
+		if got := withinDistance(la, lb, k); got != (d <= k) {
+			t.Fatalf("withinDistance of long %q, %q, %d = %v, distance %d", a, b, k, got, d)
+		}
+		if j := JaroWinkler(la, lb); j < 0 || j > 1+1e-9 || la != lb && j > maxJaroWinkler(na, nb)+1e-9 {
+			t.Fatalf("JaroWinkler of long %q, %q = %v", a, b, j)
+		}
 	})
 }
 

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -74,11 +75,85 @@ func onlyFrom(s, alphabet string) bool {
 	return true
 }
 
+// MaxCompare is how many runes of each string the distance and similarity
+// functions compare: every Kubernetes name fits (at most 253 characters,
+// label values 63, image names 255), and one call costs at most a
+// MaxCompare² table however long its inputs (a record's strings come from
+// what a client or a node sent). Past it, see Distance and JaroWinkler;
+// LongInputs counts the calls that met a longer string.
+const MaxCompare = 256
+
+// maxConfusableBytes: Confusable compares no string longer than this; a
+// skeleton costs time and memory linear in its input and is made once per
+// candidate name.
+const maxConfusableBytes = 4 * MaxCompare
+
+var longInputs atomic.Uint64
+
+// LongInputs is how many calls of the distance, similarity and confusable
+// functions (in this process, any Engine) met a string longer than they
+// compare.
+func LongInputs() uint64 { return longInputs.Load() }
+
+// cutRunes returns the first n runes of s and how many runes follow them.
+func cutRunes(s string, n int) (string, int) {
+	if len(s) <= n {
+		return s, 0
+	}
+	i := 0
+	for k := 0; k < n && i < len(s); k++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i], utf8.RuneCountInString(s[i:])
+}
+
+// restDistance is what Distance counts for the remainders past MaxCompare
+// runes: their common prefix and suffix match, the rest of the longer one
+// is one edit a rune. Linear, and never below the true distance of the two.
+func restDistance(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	for i > 0 && (i < len(a) && !utf8.RuneStart(a[i]) || i < len(b) && !utf8.RuneStart(b[i])) {
+		i-- // back to the start of the rune that differs
+	}
+	a, b = a[i:], b[i:]
+	j := 0
+	for j < len(a) && j < len(b) && a[len(a)-1-j] == b[len(b)-1-j] {
+		j++
+	}
+	for j > 0 && !utf8.RuneStart(a[len(a)-j]) {
+		j-- // a whole rune at the end
+	}
+	return max(utf8.RuneCountInString(a[:len(a)-j]), utf8.RuneCountInString(b[:len(b)-j]))
+}
+
 // Distance is the optimal-string-alignment Damerau-Levenshtein distance:
 // insertions, deletions, substitutions and transpositions of neighbours,
 // counted in runes. It does not allocate for ASCII strings shorter than 64
-// bytes.
+// bytes. Only the first MaxCompare runes of each string are aligned; past
+// them what the two remainders do not share at their start and end counts
+// as one edit a rune (the longer one's): the result is exact up to
+// MaxCompare runes, never below the true distance, at least the difference
+// in length, and linear in the inputs past MaxCompare.
 func Distance(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if len(a) > MaxCompare || len(b) > MaxCompare {
+		pa, na := cutRunes(a, MaxCompare)
+		pb, nb := cutRunes(b, MaxCompare)
+		if na > 0 || nb > 0 {
+			longInputs.Add(1)
+			return distance(pa, pb) + restDistance(a[len(pa):], b[len(pb):])
+		}
+	}
+	return distance(a, b)
+}
+
+func distance(a, b string) int {
 	if a == b {
 		return 0
 	}
@@ -149,7 +224,10 @@ func osaRunes(a, b []rune, prev2, prev, cur []int) int {
 // JaroWinkler is the Jaro-Winkler similarity of a and b, from 0 (nothing in
 // common) to 1 (equal), in runes: Jaro similarity boosted by 0.1 per
 // character of common prefix (up to 4) when the Jaro similarity is above
-// 0.7. It does not allocate for ASCII strings shorter than 64 bytes.
+// 0.7. It does not allocate for ASCII strings shorter than 64 bytes. Only
+// the first MaxCompare runes of each string can match; the lengths are the
+// whole strings' (exact up to MaxCompare runes; a long string is as
+// dissimilar to a short one as its length makes it).
 func JaroWinkler(a, b string) float64 {
 	if a == b {
 		return 1
@@ -161,13 +239,18 @@ func JaroWinkler(a, b string) float64 {
 	var prefix int
 	if len(a) < 64 && len(b) < 64 && isASCII(a) && isASCII(b) {
 		var ma, mb [64]bool
-		j = jaro(len(a), len(b), func(i, k int) bool { return a[i] == b[k] }, ma[:len(a)], mb[:len(b)])
+		j = jaro(len(a), len(b), len(a), len(b), func(i, k int) bool { return a[i] == b[k] }, ma[:len(a)], mb[:len(b)])
 		for prefix < 4 && prefix < len(a) && prefix < len(b) && a[prefix] == b[prefix] {
 			prefix++
 		}
 	} else {
-		ra, rb := []rune(a), []rune(b)
-		j = jaro(len(ra), len(rb), func(i, k int) bool { return ra[i] == rb[k] }, make([]bool, len(ra)), make([]bool, len(rb)))
+		pa, na := cutRunes(a, MaxCompare)
+		pb, nb := cutRunes(b, MaxCompare)
+		if na > 0 || nb > 0 {
+			longInputs.Add(1)
+		}
+		ra, rb := []rune(pa), []rune(pb)
+		j = jaro(len(ra)+na, len(rb)+nb, len(ra), len(rb), func(i, k int) bool { return ra[i] == rb[k] }, make([]bool, len(ra)), make([]bool, len(rb)))
 		for prefix < 4 && prefix < len(ra) && prefix < len(rb) && ra[prefix] == rb[prefix] {
 			prefix++
 		}
@@ -191,15 +274,16 @@ func maxJaroWinkler(la, lb int) float64 {
 }
 
 // jaro computes the Jaro similarity of two sequences of lengths la and lb
-// whose elements eq compares; ma and mb are scratch match flags.
-func jaro(la, lb int, eq func(i, k int) bool, ma, mb []bool) float64 {
+// whose elements eq compares, of which only the first na and nb can match;
+// ma and mb (lengths na, nb) are scratch match flags.
+func jaro(la, lb, na, nb int, eq func(i, k int) bool, ma, mb []bool) float64 {
 	window := max(la, lb)/2 - 1
 	if window < 0 {
 		window = 0
 	}
 	matches := 0
-	for i := 0; i < la; i++ {
-		lo, hi := max(0, i-window), min(lb, i+window+1)
+	for i := 0; i < na; i++ {
+		lo, hi := max(0, i-window), min(nb, i+window+1)
 		for k := lo; k < hi; k++ {
 			if !mb[k] && eq(i, k) {
 				ma[i], mb[k] = true, true
@@ -212,7 +296,7 @@ func jaro(la, lb int, eq func(i, k int) bool, ma, mb []bool) float64 {
 		return 0
 	}
 	half, k := 0, 0
-	for i := 0; i < la; i++ {
+	for i := 0; i < na; i++ {
 		if !ma[i] {
 			continue
 		}
@@ -288,7 +372,17 @@ func nearMiss(a, b string) bool {
 // a row exceeds k: O(k·n) instead of O(n²).
 func withinDistance(a, b string, k int) bool {
 	if k < 0 || k > 8 || len(b) >= 64 || !isASCII(a) || !isASCII(b) {
-		return k >= 0 && Distance(a, b) <= k
+		if k < 0 {
+			return false
+		}
+		// At least the difference in length (in runes; a rune is 1 to 4
+		// bytes): most long strings are ruled out without a table.
+		if d := len(a) - len(b); d > 4*k || -d > 4*k {
+			if la, lb := utf8.RuneCountInString(a), utf8.RuneCountInString(b); la-lb > k || lb-la > k {
+				return false
+			}
+		}
+		return Distance(a, b) <= k
 	}
 	if d := len(a) - len(b); d > k || -d > k {
 		return false // at least the difference in length

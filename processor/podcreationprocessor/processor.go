@@ -91,6 +91,12 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 			return nil
 		}))
 	err = errors.Join(err, e)
+	_, e = meter.Int64ObservableCounter("otelcol_pod_creation_rule_long_inputs", metric.WithDescription("Calls of the rules' distance, similarity and lookalike functions that met a string longer than they compare (256 runes; 1 KiB for confusable), in this process."),
+		metric.WithUnit("{calls}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(rules.LongInputs()))
+			return nil
+		}))
+	err = errors.Join(err, e)
 	_, e = meter.Int64ObservableGauge("otelcol_pod_creation_pending", metric.WithDescription("Pods waiting for their sources."),
 		metric.WithUnit("{pods}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			p.mu.Lock()
