@@ -16,9 +16,12 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef"
+	"github.com/podtrail/podtrail/exporter/cefexporter/internal/metadata"
 )
 
 const (
@@ -37,11 +40,18 @@ type cefExporter struct {
 	stream  bool
 	tls     *tls.Config
 
+	// dropped counts messages that could not be sent and are not retried
+	// (larger than a UDP datagram holds).
+	dropped metric.Int64Counter
+
 	mu   sync.Mutex // one connection, one push at a time
 	conn net.Conn
 	ev   cef.Event
 	msg  []byte // one syslog message
 	buf  []byte // framed messages waiting to be written
+	// tooLarge and largest are the messages of this push too large for a
+	// datagram and the size of the largest.
+	tooLarge, largest int
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*cefExporter, error) {
@@ -70,7 +80,14 @@ func newExporter(cfg *Config, set exporter.Settings) (*cefExporter, error) {
 	if version == "" {
 		version = "unknown"
 	}
+	dropped, err := set.MeterProvider.Meter(metadata.ScopeName).Int64Counter("otelcol_cef_dropped_messages",
+		metric.WithDescription("Messages the cef exporter could not send and does not retry, by reason (too_large: more than a UDP datagram holds)."),
+		metric.WithUnit("{messages}"))
+	if err != nil {
+		return nil, err
+	}
 	return &cefExporter{
+		dropped: dropped,
 		cfg:     cfg,
 		logger:  set.Logger,
 		enc:     cef.Encoder{Format: format, Vendor: "podtrail", Product: "podtrail", Version: version, Delimiter: delim},
@@ -148,6 +165,7 @@ func (e *cefExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		return e.fail(err, ld, 0)
 	}
 	e.buf = e.buf[:0]
+	e.tooLarge, e.largest = 0, 0
 	n, written := 0, 0 // records encoded, records written
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -178,6 +196,15 @@ func (e *cefExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if err := e.flush(); err != nil {
 		return e.fail(err, ld, written)
 	}
+	if e.tooLarge > 0 {
+		// The others were sent. Not a success: exporterhelper counts the
+		// batch as failed; not retried: it cannot fit.
+		e.dropped.Add(ctx, int64(e.tooLarge), metric.WithAttributes(attribute.String("reason", "too_large")))
+		err := fmt.Errorf("sending to syslog server %s: %d of %d messages dropped: larger than a UDP datagram holds (%d bytes, the largest %d); the other %d were sent (tcp has no such limit)",
+			e.cfg.Endpoint, e.tooLarge, n, maxDatagram, e.largest, n-e.tooLarge)
+		e.logger.Error("dropping messages too large for a UDP datagram", zap.Error(err))
+		return consumererror.NewPermanent(err)
+	}
 	return nil
 }
 
@@ -191,15 +218,16 @@ func (e *cefExporter) flush() error {
 }
 
 // writeDatagram sends e.msg as one UDP datagram; a message too large for
-// one is dropped (logged), as retrying it cannot succeed.
+// one is not sent (counted in e.tooLarge: pushLogs fails the push with a
+// permanent error once the others are sent), as retrying it cannot succeed.
 func (e *cefExporter) writeDatagram() error {
 	if len(e.msg) > maxDatagram {
-		e.logger.Warn("dropping a message too large for a UDP datagram", zap.Int("bytes", len(e.msg)))
+		e.tooLarge, e.largest = e.tooLarge+1, max(e.largest, len(e.msg))
 		return nil
 	}
 	_, err := e.conn.Write(e.msg)
 	if errors.Is(err, syscall.EMSGSIZE) {
-		e.logger.Warn("dropping a message too large for a UDP datagram", zap.Int("bytes", len(e.msg)), zap.Error(err))
+		e.tooLarge, e.largest = e.tooLarge+1, max(e.largest, len(e.msg))
 		return nil
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -20,9 +21,13 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef"
+	"github.com/podtrail/podtrail/exporter/cefexporter/internal/metadata"
 )
 
 // tcpSink is a syslog server in the test: it accepts TCP (or TLS)
@@ -380,4 +385,70 @@ func TestPartialFailure(t *testing.T) {
 	rest := le.Data().LogRecordCount()
 	assert.Less(t, rest, 4000, "records written before the failure are not retried")
 	assert.Greater(t, rest, 0)
+}
+
+// TestUDPOversize: over UDP a message larger than a datagram holds cannot be
+// sent. The others of the batch are, and the push fails with a permanent
+// error that says how many were dropped and why, so that exporterhelper
+// counts the batch in otelcol_exporter_send_failed_log_records, not as sent;
+// otelcol_cef_dropped_messages counts exactly the dropped messages.
+func TestUDPOversize(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer pc.Close()
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	f := NewFactory()
+	cfg := f.CreateDefaultConfig().(*Config)
+	cfg.QueueBatchConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	cfg.BackOffConfig.Enabled = false
+	cfg.Endpoint, cfg.Transport = pc.LocalAddr().String(), confignet.TransportTypeUDP
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	exp, err := f.CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	for i, size := range []int{100, 70_000, 100} {
+		lr := lrs.AppendEmpty()
+		lr.SetEventName(cef.EventFinding)
+		lr.Body().SetStr(fmt.Sprintf("record %d %s", i, strings.Repeat("x", size)))
+	}
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		buf := make([]byte, 65536)
+		for {
+			_ = pc.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				break
+			}
+			n++
+		}
+		got <- n
+	}()
+	err = exp.ConsumeLogs(context.Background(), ld)
+	require.Error(t, err, "a dropped message is not a success")
+	assert.True(t, consumererror.IsPermanent(err), "retrying cannot make it fit: %v", err)
+	assert.ErrorContains(t, err, "1 of 3 messages")
+	assert.ErrorContains(t, err, "65507")
+	assert.Equal(t, 2, <-got, "the messages that fit are sent")
+
+	metric := func(name string) int64 {
+		m, err := tel.GetMetric(name)
+		if err != nil {
+			return 0
+		}
+		var n int64
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			n += dp.Value
+		}
+		return n
+	}
+	assert.Zero(t, metric("otelcol_exporter_sent_log_records"), "nothing counted as sent for the failed push")
+	assert.Equal(t, int64(3), metric("otelcol_exporter_send_failed_log_records"))
+	assert.Equal(t, int64(1), metric("otelcol_cef_dropped_messages"))
 }
