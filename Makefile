@@ -47,12 +47,16 @@ race:
 # vendored opentelemetry-collector chart (../shared/vendor/helm, or
 # PODTRAIL_OTEL_CHART), lints them and checks the manifests and the collector
 # configuration they carry; with KUBECONFIG set, also by a server-side dry run.
-HELM_VERSION := v3.22.0
-$(BIN)/helm:
+# v3.21.4: the approved helm release (v3.22.0 is served but not approved).
+# The stamp file rebuilds bin/helm when HELM_VERSION changes.
+HELM_VERSION := v3.21.4
+$(BIN)/.helm-$(HELM_VERSION):
 	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	touch $@
 
 .PHONY: helm-test
-helm-test: $(BIN)/helm
+helm-test: $(BIN)/.helm-$(HELM_VERSION)
+	@$(GO) version -m $(BIN)/helm | awk '$$1 == "mod" { print "helm", $$3 }'
 	PODTRAIL_HELM=$(BIN)/helm $(GO) test -count=1 -v -run '^TestHelm' ./distributions/otelcol-podtrail/
 
 test: vet
