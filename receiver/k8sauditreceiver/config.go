@@ -63,23 +63,45 @@ var _ component.Config = (*Config)(nil)
 
 // Unmarshal decodes the embedded HTTP server settings and the webhook's own.
 // It is needed because confighttp.ServerConfig has an Unmarshal of its own,
-// which would otherwise be promoted and decode only its fields.
+// which would otherwise be promoted and decode only its fields. That
+// Unmarshal ignores keys it does not know (it expects to be squashed into a
+// parent), so the webhook then decodes the whole section again, strictly,
+// into a copy that has no Unmarshal: an unknown key anywhere in it (`tlss:`,
+// `pathh:`, `dialer: {timeot: 1s}`) fails the configuration instead of
+// turning a setting off in silence.
 func (w *WebhookConfig) Unmarshal(conf *confmap.Conf) error {
 	if err := w.ServerConfig.Unmarshal(conf); err != nil {
 		return err
 	}
-	own := struct {
-		Path              string              `mapstructure:"path"`
-		RetryAfter        time.Duration       `mapstructure:"retry_after"`
-		Format            string              `mapstructure:"format"`
-		FirehoseAccessKey configopaque.String `mapstructure:"firehose_access_key"`
-	}{Path: w.Path, RetryAfter: w.RetryAfter, Format: w.Format, FirehoseAccessKey: w.FirehoseAccessKey}
+	own := webhookOwn{Path: w.Path, RetryAfter: w.RetryAfter, Format: w.Format, FirehoseAccessKey: w.FirehoseAccessKey}
 	if err := conf.Unmarshal(&own, confmap.WithIgnoreUnused()); err != nil {
 		return err
 	}
 	w.Path, w.RetryAfter, w.Format, w.FirehoseAccessKey = own.Path, own.RetryAfter, own.Format, own.FirehoseAccessKey
+	var strict webhookKeys
+	if err := conf.Unmarshal(&strict); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
 	return nil
 }
+
+// webhookKeys is every option of the webhook section, for the strict decode.
+type webhookKeys struct {
+	Server strictServerConfig `mapstructure:",squash"`
+	Own    webhookOwn         `mapstructure:",squash"`
+}
+
+// webhookOwn are the webhook's options beside confighttp's.
+type webhookOwn struct {
+	Path              string              `mapstructure:"path"`
+	RetryAfter        time.Duration       `mapstructure:"retry_after"`
+	Format            string              `mapstructure:"format"`
+	FirehoseAccessKey configopaque.String `mapstructure:"firehose_access_key"`
+}
+
+// strictServerConfig has confighttp.ServerConfig's fields without its
+// Unmarshal, which ignores unknown keys.
+type strictServerConfig confighttp.ServerConfig
 
 func defaultWebhookConfig() WebhookConfig {
 	sc := confighttp.NewDefaultServerConfig()
