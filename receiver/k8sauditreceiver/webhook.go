@@ -1,6 +1,7 @@
 package k8sauditreceiver
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
@@ -75,6 +77,11 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		h.fail(w, firehoseID, status, "reading body: "+err.Error())
 		return
+	}
+	if !utf8.Valid(body) {
+		// As the file input does: records are shared with the body, and
+		// an OTLP exporter cannot marshal a string that is not UTF-8.
+		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
 	}
 
 	d := decoders.Get().(*audit.Decoder)
