@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/testbed"
 )
@@ -42,6 +44,7 @@ func configEnv(t *testing.T) map[string]string {
 		"PODTRAIL_GATEWAY":         "127.0.0.1:4317",
 		"PODTRAIL_GATEWAY_SERVICE": "podtrail-gateway",
 		"PODTRAIL_EXPORT_ENDPOINT": "http://127.0.0.1:4318",
+		"PODTRAIL_AGENT_TOKEN":     testAgentToken,
 		// config/demo.yaml
 		"PODTRAIL_HOME":  root,
 		"PODTRAIL_OUT":   filepath.Join(t.TempDir(), "out.json"),
@@ -131,6 +134,31 @@ func TestConfigs(t *testing.T) {
 			t.Fatalf("a negative correlation window passed validate: %v", err)
 		}
 	})
+	// Every configuration that sends or takes OTLP between agents and
+	// gateway authenticates it with the agents' token, and does not start
+	// without one.
+	t.Run("needs the agents' token", func(t *testing.T) {
+		noToken := map[string]string{}
+		for k, v := range env {
+			noToken[k] = v
+		}
+		noToken["PODTRAIL_AGENT_TOKEN"] = ""
+		for _, c := range configs {
+			data := string(mustRead(t, c))
+			// an otlp receiver, or an exporter to the gateways
+			if !regexp.MustCompile(`(?m)^  otlp:$`).MatchString(data) && !strings.Contains(data, "podtrail-gateway") {
+				continue // demo.yaml: files in, a file out
+			}
+			if !strings.Contains(data, "authenticator: bearertokenauth") || !strings.Contains(data, "token: ${env:PODTRAIL_AGENT_TOKEN}") {
+				t.Errorf("%s: OTLP without the agents' token", c)
+				continue
+			}
+			abs, _ := filepath.Abs(c)
+			if err := validate(t, bin, abs, noToken); err == nil || !strings.Contains(err.Error(), "no bearer token provided") {
+				t.Errorf("%s passed validate with an empty PODTRAIL_AGENT_TOKEN: %v", c, err)
+			}
+		}
+	})
 }
 
 func mustRead(t *testing.T, p string) []byte {
@@ -147,7 +175,10 @@ func mustRead(t *testing.T, p string) []byte {
 // loopback ports: the demo's audit events are posted to the gateway's
 // webhook over mutual TLS, the demo's node logs appear as the agent's
 // syslog files, and the gateway's OTLP/HTTP export carries pod-creation
-// records that joined both.
+// records that joined both. The agent reaches the gateway's OTLP port over
+// TLS with the agents' token (PODTRAIL_AGENT_TOKEN); a forged audit record
+// sent there without the token, with a wrong one or without TLS is refused
+// (gRPC Unauthenticated) and makes no record.
 func TestGatewayAndAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector")
@@ -169,7 +200,7 @@ func TestGatewayAndAgent(t *testing.T) {
 		"/etc/podtrail/rules": rules,
 		"/var/lib/podtrail":   filepath.Join(dir, "gateway-state"),
 	})
-	gw := testbed.Start(t, bin, gateway, "MY_POD_IP=127.0.0.1", "PODTRAIL_EXPORT_ENDPOINT="+export)
+	gw := testbed.Start(t, bin, gateway, "MY_POD_IP=127.0.0.1", "PODTRAIL_EXPORT_ENDPOINT="+export, "PODTRAIL_AGENT_TOKEN="+testAgentToken)
 
 	agPorts := map[string]string{"13133": freePort(t), "8888": freePort(t)}
 	varLog := filepath.Join(dir, "var/log")
@@ -177,8 +208,9 @@ func TestGatewayAndAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := derive(t, "config/agent-files.yaml", dir, agPorts, map[string]string{
-		"/var/log/":         varLog + "/",
-		"/var/lib/podtrail": filepath.Join(dir, "agent-state"),
+		"/var/log/":                varLog + "/",
+		"/var/lib/podtrail":        filepath.Join(dir, "agent-state"),
+		"/etc/podtrail/gateway-ca": tlsDir, // ca.crt of the gateway's Secret
 	})
 	// The node logs already hold a line when the agent starts, as on a
 	// node: start_at: end skips what is there, and the test appends the
@@ -192,7 +224,7 @@ func TestGatewayAndAgent(t *testing.T) {
 	// K8S_NODE_NAME empty: the demo's two nodes share one agent here, each
 	// line names its host.
 	ag := testbed.Start(t, bin, agent, "MY_POD_IP=127.0.0.1", "K8S_NODE_NAME=",
-		"PODTRAIL_GATEWAY=127.0.0.1:"+gwPorts["4317"])
+		"PODTRAIL_GATEWAY=127.0.0.1:"+gwPorts["4317"], "PODTRAIL_AGENT_TOKEN="+testAgentToken)
 	for _, p := range []*testbed.Process{gw, ag} {
 		testbed.WaitFor(t, 60*time.Second, "the collectors to start", func() bool {
 			log, _ := os.ReadFile(p.LogPath)
@@ -241,6 +273,33 @@ func TestGatewayAndAgent(t *testing.T) {
 		t.Fatalf("the webhook accepted a client without a certificate: %d", resp.StatusCode)
 	}
 
+	// Forged audit records at the gateway's OTLP port (issue 18): refused
+	// without the agents' token, with a wrong one, and in clear; with the
+	// token (what an agent sends) the same record is taken.
+	otlpAddr := "127.0.0.1:" + gwPorts["4317"]
+	roots := client.Transport.(*http.Transport).TLSClientConfig.RootCAs
+	var refused []string
+	for i, c := range []struct {
+		name  string
+		roots *x509.CertPool
+		auth  string
+		want  codes.Code
+	}{
+		{"TLS, no credentials", roots, "", codes.Unauthenticated},
+		{"TLS, a wrong token", roots, "Bearer not-the-agents-token", codes.Unauthenticated},
+		{"TLS, the token without its scheme", roots, testAgentToken, codes.Unauthenticated},
+		{"no TLS, the token", nil, "Bearer " + testAgentToken, codes.Unavailable},
+	} {
+		pod := fmt.Sprintf("forged-%d", i)
+		if code := exportGRPC(t, otlpAddr, c.roots, c.auth, forgedAudit(t, pod)); code != c.want {
+			t.Errorf("OTLP/gRPC with %s: %v, want %v", c.name, code, c.want)
+		}
+		refused = append(refused, pod)
+	}
+	if code := exportGRPC(t, otlpAddr, roots, "Bearer "+testAgentToken, forgedAudit(t, "with-the-token")); code != codes.OK {
+		t.Errorf("OTLP/gRPC over TLS with the token: %v", code)
+	}
+
 	// The pods whose audit events and node lines joined.
 	joined := func() []string {
 		var out []string
@@ -258,6 +317,17 @@ func TestGatewayAndAgent(t *testing.T) {
 		return slices.Contains(joined(), "shop/cart-6f7d9c8b4-ttp4z")
 	})
 	t.Logf("records joining audit and node: %v", joined())
+	// The record taken with the token is emitted when its window (30 s)
+	// ends; the refused ones were sent before it.
+	testbed.WaitFor(t, 90*time.Second, "the record sent with the agents' token", func() bool {
+		return slices.Contains(recordPods(sink), "with-the-token")
+	})
+	time.Sleep(time.Second)
+	for _, pod := range recordPods(sink) {
+		if slices.Contains(refused, pod) {
+			t.Errorf("a refused OTLP request made a pod-creation record: kube-system/%s", pod)
+		}
+	}
 	ag.Stop(t)
 	gw.Stop(t)
 	// file_storage: checkpoints, queue and correlation state are on disk.
@@ -378,12 +448,12 @@ func writeTLS(t *testing.T, dir string) *http.Client {
 		t.Fatal(err)
 	}
 	ca, _ = x509.ParseCertificate(caDER)
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP) ([]byte, []byte) {
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP, names ...string) ([]byte, []byte) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips,
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips, DNSNames: names,
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
@@ -392,7 +462,7 @@ func writeTLS(t *testing.T, dir string) *http.Client {
 		kb, _ := x509.MarshalECPrivateKey(key)
 		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 	}
-	srvCert, srvKey := issue(2, "podtrail-gateway", x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
+	srvCert, srvKey := issue(2, "podtrail-gateway", x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")}, "podtrail-gateway", "podtrail-gateway.podtrail.svc")
 	cliCert, cliKey := issue(3, "kube-apiserver", x509.ExtKeyUsageClientAuth, nil)
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	for name, data := range map[string][]byte{"tls.crt": srvCert, "tls.key": srvKey, "ca.crt": caPEM} {

@@ -361,6 +361,23 @@ func TestHelmAgent(t *testing.T) {
 			if str(r.config, "receivers", "node_runtime", "node_name") != "${env:K8S_NODE_NAME}" {
 				t.Error("node_runtime does not take its node name from K8S_NODE_NAME")
 			}
+			// To the gateway over TLS with the agents' token: the token from
+			// the Secret the gateway reads, the gateway's certificate checked
+			// with ca.crt of its Secret, mounted alone.
+			checkAgentToken(t, r)
+			otlp := dig(r.config, "exporters", "otlp_grpc")
+			if lb {
+				otlp = dig(r.config, "exporters", "load_balancing", "protocol", "otlp")
+			}
+			if str(otlp, "auth", "authenticator") != "bearertokenauth" || dig(otlp, "tls", "insecure") == true {
+				t.Errorf("the exporter to the gateway does not send the token over TLS: %v", otlp)
+			}
+			caFile := str(otlp, "tls", "ca_file")
+			if m, v := r.mountFor(caFile); m == nil || path.Base(caFile) != "ca.crt" || dig(m, "readOnly") != true ||
+				str(v, "secret", "secretName") != "podtrail-gateway-tls" ||
+				fmt.Sprint(list(v, "secret", "items")) != "[map[key:ca.crt path:ca.crt]]" {
+				t.Errorf("the gateway's CA %q is not ca.crt alone of Secret podtrail-gateway-tls, read-only: %v %v", caFile, m, v)
+			}
 			// Every path the configuration reads or writes is the host's,
 			// mounted at the same path: logs read-only, the state read-write.
 			type need struct {
@@ -501,6 +518,16 @@ func TestHelmGateway(t *testing.T) {
 	if m == nil || str(m, "mountPath") != tlsDir || str(v, "secret", "secretName") != "podtrail-gateway-tls" {
 		t.Errorf("%s is not the podtrail-gateway-tls Secret: %v %v", tlsDir, m, v)
 	}
+	// The agents' OTLP: TLS with the same certificate, and their token.
+	otlp := dig(r.config, "receivers", "otlp", "protocols", "grpc")
+	if str(otlp, "tls", "cert_file") != str(webhook, "tls", "cert_file") || str(otlp, "tls", "key_file") != str(webhook, "tls", "key_file") ||
+		str(otlp, "auth", "authenticator") != "bearertokenauth" {
+		t.Errorf("the OTLP receiver does not take the agents' token over TLS with the gateway's certificate: %v", otlp)
+	}
+	if dig(r.config, "receivers", "otlp", "protocols", "http") != nil {
+		t.Error("an OTLP/HTTP listener the agents do not use")
+	}
+	checkAgentToken(t, r)
 	// State and queue on the replica's PersistentVolumeClaim.
 	storage := str(r.config, "extensions", "file_storage", "directory")
 	if str(r.config, "processors", "pod_creation", "correlation", "storage") != "file_storage" ||
@@ -536,6 +563,20 @@ func TestHelmGateway(t *testing.T) {
 	}
 	if r.env["PODTRAIL_EXPORT_ENDPOINT"] == "" {
 		t.Error("PODTRAIL_EXPORT_ENDPOINT unset")
+	}
+}
+
+// checkAgentToken: PODTRAIL_AGENT_TOKEN comes from key token of Secret
+// podtrail-agent-token, and the configuration's bearertokenauth reads it.
+func checkAgentToken(t *testing.T, r rendered) {
+	t.Helper()
+	ref := dig(r.container, "env", "[PODTRAIL_AGENT_TOKEN]", "valueFrom", "secretKeyRef")
+	if str(ref, "name") != "podtrail-agent-token" || str(ref, "key") != "token" || dig(ref, "optional") == true {
+		t.Errorf("PODTRAIL_AGENT_TOKEN is not key token of Secret podtrail-agent-token: %v", dig(r.container, "env", "[PODTRAIL_AGENT_TOKEN]"))
+	}
+	if str(r.config, "extensions", "bearertokenauth", "token") != "${env:PODTRAIL_AGENT_TOKEN}" ||
+		!slices.Contains(list(r.config, "service", "extensions"), any("bearertokenauth")) {
+		t.Error("bearertokenauth does not hold PODTRAIL_AGENT_TOKEN, or is not started")
 	}
 }
 
