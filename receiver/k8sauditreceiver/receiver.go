@@ -59,6 +59,7 @@ type auditReceiver struct {
 	rejected metric.Int64Counter
 	accepted metric.Int64Counter
 	skipped  metric.Int64Counter
+	insecure metric.Int64Gauge
 	logged   sync.Map // reason -> struct{}: log each reason once at warn level
 
 	server   *http.Server
@@ -95,7 +96,13 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*audit
 	if err != nil {
 		return nil, err
 	}
-	return &auditReceiver{set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted, skipped: skipped}, nil
+	insecure, err := meter.Int64Gauge("otelcol_k8s_audit_webhook_insecure",
+		metric.WithDescription("1 when the audit webhook listens beyond loopback without TLS or without client authentication (client_ca_file or an auth extension): anyone who reaches it can post audit events. 0 otherwise."),
+		metric.WithUnit("1"))
+	if err != nil {
+		return nil, err
+	}
+	return &auditReceiver{set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted, skipped: skipped, insecure: insecure}, nil
 }
 
 func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
@@ -130,6 +137,7 @@ func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host, w
 	r.server = srv
 	r.addr = ln.Addr()
 	r.set.Logger.Info("audit webhook listening", zap.String("endpoint", ln.Addr().String()), zap.String("path", w.Path))
+	r.reportExposure(ctx, w, ln.Addr())
 	r.serverWG.Add(1)
 	go func() {
 		defer r.serverWG.Done()
@@ -138,6 +146,43 @@ func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host, w
 		}
 	}()
 	return nil
+}
+
+// reportExposure warns, and sets otelcol_k8s_audit_webhook_insecure, when
+// the webhook listens beyond loopback without TLS or without client
+// authentication: whoever reaches the port could then post forged audit
+// events (a pod creation that never happened, or none for one that did).
+func (r *auditReceiver) reportExposure(ctx context.Context, w *WebhookConfig, addr net.Addr) {
+	tlsOn := w.TLS.HasValue()
+	clientAuth := w.Auth.HasValue() || (tlsOn && w.TLS.Get().ClientCAFile != "")
+	var problem string
+	switch {
+	case isLocal(addr):
+	case !tlsOn:
+		problem = "without TLS: events and credentials cross the network in clear text, and anyone who reaches the port can post audit events"
+	case !clientAuth:
+		problem = "without client authentication: anyone who reaches the port can post audit events"
+	}
+	v := int64(0)
+	if problem != "" {
+		v = 1
+		r.set.Logger.Warn("audit webhook listens beyond loopback "+problem+
+			"; set webhook.tls with client_ca_file (mutual TLS with the apiserver's client certificate) or an auth extension",
+			zap.String("endpoint", addr.String()))
+	}
+	r.insecure.Record(ctx, v, metric.WithAttributes(attribute.Bool("tls", tlsOn), attribute.Bool("client_auth", clientAuth)))
+}
+
+// isLocal reports whether a listener's address is reachable from this host
+// only: a loopback address or a Unix socket.
+func isLocal(addr net.Addr) bool {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	}
+	return false
 }
 
 func (r *auditReceiver) startFile(ctx context.Context, host component.Host, f *FileConfig) error {
