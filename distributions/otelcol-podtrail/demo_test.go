@@ -71,7 +71,7 @@ func TestDemo(t *testing.T) {
 		"finding HIGH PT-0005 Pod claims a system workload's labels without its owner: pod kube-system/kube-proxy-4wz9n",
 		"pod shop/cart-6f7d9c8b4-ttp4z created by system:serviceaccount:kube-system:replicaset-controller (controller) via controller owner=ReplicaSet/cart-6f7d9c8b4 initiator=mallory via kubectl images=ghcr.io/acme-corp/cart:1.2.0 node=node-b",
 		"initiator=system:serviceaccount:ci:gitlab-runner via helm",
-		"pod kube-system/kube-proxy-debug RAN ON node-b WITHOUT AN API CREATE (containerd) missing=audit,scheduler partial=window",
+		"pod kube-system/kube-proxy-debug RAN ON node-b WITHOUT AN API CREATE (containerd) missing=audit,digest,scheduler partial=window",
 		"12 pod-creation records,",
 		"OTLP JSON written to " + out,
 	} {

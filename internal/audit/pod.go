@@ -74,9 +74,10 @@ type SecurityContext struct {
 
 // PodStatusV1 is the part of core/v1 PodStatus podtrail reads.
 type PodStatusV1 struct {
-	Phase                 string            `json:"phase,omitempty"`
-	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
-	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
+	Phase                      string            `json:"phase,omitempty"`
+	ContainerStatuses          []ContainerStatus `json:"containerStatuses,omitempty"`
+	InitContainerStatuses      []ContainerStatus `json:"initContainerStatuses,omitempty"`
+	EphemeralContainerStatuses []ContainerStatus `json:"ephemeralContainerStatuses,omitempty"`
 }
 
 // ContainerStatus is the part of core/v1 ContainerStatus that resolves digests.
@@ -89,7 +90,24 @@ type ContainerStatus struct {
 		Running *struct {
 			StartedAt *time.Time `json:"startedAt,omitempty"`
 		} `json:"running,omitempty"`
+		// Terminated: a container that ran and ended before the kubelet
+		// reported it running (a Job's, a failing one's).
+		Terminated *struct {
+			StartedAt *time.Time `json:"startedAt,omitempty"`
+		} `json:"terminated,omitempty"`
 	} `json:"state"`
+}
+
+// Started returns when the container started, running or since ended; nil
+// when it has not.
+func (cs *ContainerStatus) Started() *time.Time {
+	switch {
+	case cs.State.Running != nil && cs.State.Running.StartedAt != nil:
+		return cs.State.Running.StartedAt
+	case cs.State.Terminated != nil && cs.State.Terminated.StartedAt != nil && !cs.State.Terminated.StartedAt.IsZero():
+		return cs.State.Terminated.StartedAt
+	}
+	return nil
 }
 
 // DecodePod decodes a Pod from a requestObject or responseObject. It returns

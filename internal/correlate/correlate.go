@@ -40,6 +40,10 @@ const (
 	PartialWindow   = "window"
 	PartialEvicted  = "evicted"
 	PartialShutdown = "shutdown"
+	// PartialOversize: the pod create's audit event was too large to read;
+	// the record holds what the receiver salvaged (actor, namespace, name,
+	// verb), marked podtrail.audit.partial=oversize on its log record.
+	PartialOversize = "oversize"
 )
 
 // Config bounds the correlation state.
@@ -47,6 +51,13 @@ type Config struct {
 	// Window is how long after its first event a record waits for the
 	// expected sources before it is emitted as partial.
 	Window time.Duration
+	// DigestWait is how long a record whose expected sources have all
+	// spoken still waits, when a container ran whose image digest no source
+	// told yet (no digest in the spec, no pull line: the image was on the
+	// node), for the kubelet's pods/status patch that carries it. It ends
+	// as soon as every container that ran has a digest, and never past
+	// Window. 0: no wait.
+	DigestWait time.Duration
 	// Expect lists the sources that make a record complete.
 	Expect []string
 	// MaxPending is the most pods waiting; when full, the oldest is emitted
@@ -71,7 +82,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Window: 30 * time.Second, Expect: []string{SourceAudit, SourceScheduler, SourceNode},
+		Window: 30 * time.Second, DigestWait: 5 * time.Second, Expect: []string{SourceAudit, SourceScheduler, SourceNode},
 		MaxPending: 50_000, MaxOwners: 100_000, Tombstones: 100_000, MaxImages: 10_000, DenialWindow: 10 * time.Minute,
 	}
 }
@@ -90,6 +101,9 @@ func (c Config) Validate() error {
 	if c.DenialWindow < 0 {
 		errs = append(errs, errors.New("denial_window must not be negative (0 turns it off)"))
 	}
+	if c.DigestWait < 0 {
+		errs = append(errs, errors.New("digest_wait must not be negative (0 turns it off)"))
+	}
 	if c.MaxPending < 1 || c.MaxOwners < 1 || c.Tombstones < 1 || c.MaxImages < 1 {
 		errs = append(errs, errors.New("max_pending, max_owners, tombstones and max_images must be at least 1"))
 	}
@@ -105,6 +119,16 @@ type Stats struct {
 	Late                  uint64 // events for a pod whose record was already emitted
 	Duplicates            uint64 // re-delivered pod create events
 	Ignored               uint64 // events that say nothing about pod creation
+	// DigestWaits counts the records held after their sources were complete
+	// for a container's digest (Config.DigestWait), DigestWaitExpired those
+	// of them emitted when the wait ended with a digest still unknown.
+	DigestWaits, DigestWaitExpired uint64
+	// Updates counts update records (Record.Update): digests the kubelet
+	// reported after the record was emitted.
+	Updates uint64
+	// Preexisting counts records of pods created before podtrail started
+	// (OriginPreexisting).
+	Preexisting uint64
 }
 
 // entry is one pod, pending or a tombstone. Between the public calls it is
@@ -124,6 +148,12 @@ type entry struct {
 	bound bool
 	// listed: in Correlator.nameless or Correlator.unjoined
 	listed bool
+	// apiSeen: an audit event other than the create named the pod (kubelet
+	// status, binding, delete): the API server knows it.
+	apiSeen bool
+	// digestBy is when the wait for a container's digest ends (processing
+	// time); zero when the entry is not waiting (Correlator.waiting).
+	digestBy time.Time
 
 	o  *open // non-nil while opened
 	pk packed
@@ -205,6 +235,12 @@ type Correlator struct {
 	unjoined  candidates        // pods without an API create, by name
 	head      int
 	nPending  int
+	// waiting are the entries complete but for a container's digest, in the
+	// order of digestBy (DigestWait is the same for all), from waitHead.
+	waiting  []*entry
+	waitHead int
+	// now is the processing time of the public call under way.
+	now time.Time
 	done      []*entry // ring of tombstones
 	doneNext  int
 	nDone     int
@@ -236,7 +272,7 @@ func New(cfg Config) *Correlator {
 		byAudit: map[string]*entry{}, bySandbox: map[string]*entry{}, byCtr: map[string]*entry{},
 		nameless: candidates{}, unjoined: candidates{},
 		done:   make([]*entry, cfg.Tombstones),
-		owners: newOwners(cfg.MaxOwners, cfg.Persistent), images: newImages(cfg.MaxImages), orphans: newOrphans(cfg.MaxImages),
+		owners: newOwners(cfg.MaxOwners, cfg.Persistent), images: newImages(cfg.MaxImages, cfg.Persistent), orphans: newOrphans(cfg.MaxImages),
 		denials: newDenials(cfg.MaxImages, cfg.DenialWindow),
 		dirty:   map[string]bool{},
 		free:    make([]*open, 0, 16), keepOpen: keepOpen,
@@ -263,6 +299,7 @@ func (c *Correlator) Stats() Stats {
 
 // AddAudit takes one audit event and returns the records it completed.
 func (c *Correlator) AddAudit(ev *audit.Event, now time.Time) []*podrecord.Record {
+	c.now = now
 	out := c.addAudit(ev, now)
 	c.settle()
 	return out
@@ -437,7 +474,10 @@ func (c *Correlator) binding(ev *audit.Event, now time.Time) []*podrecord.Record
 }
 
 // podStatus takes the kubelet's status updates: container ids, the image
-// digests it resolved, start times.
+// digests it resolved, start times. The kubelet sends a strategic merge
+// patch whose containerStatuses list is whole (the list is atomic) with the
+// pod's uid as precondition: at the Request audit level requestObject has
+// them, at RequestResponse responseObject too (the whole pod).
 func (c *Correlator) podStatus(ev *audit.Event, now time.Time) []*podrecord.Record {
 	_, _, ns, name := ev.Resource()
 	pod, _ := audit.DecodePod(ev.ResponseObject)
@@ -452,18 +492,18 @@ func (c *Correlator) podStatus(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if uid == "" {
 		uid = pod.Metadata.UID
 	}
+	if e := c.find(uid, ns, name, "", ""); e != nil && e.done {
+		return c.statusAfterEmit(e, ev, pod)
+	}
 	e, late := c.lookupOrCreate(podrecord.OriginAPI, uid, ns, name, "", "", now)
 	if late {
 		return nil
 	}
-	for _, list := range [][]audit.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			ctr := podrecord.Container{Name: cs.Name, Image: cs.Image, ID: stripRuntime(cs.ContainerID)}
-			if d := digestOf(cs.ImageID); d != "" {
-				ctr.Digest, ctr.DigestSource = d, "pod_status"
-			}
-			if cs.State.Running != nil && cs.State.Running.StartedAt != nil {
-				ctr.StartedAt = *cs.State.Running.StartedAt
+	for _, list := range [][]audit.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses, pod.Status.EphemeralContainerStatuses} {
+		for i := range list {
+			ctr := statusContainer(&list[i])
+			if t := list[i].Started(); t != nil {
+				ctr.StartedAt = *t
 			}
 			c.addContainer(e, ctr)
 		}
@@ -471,9 +511,71 @@ func (c *Correlator) podStatus(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if strings.HasPrefix(ev.User.Username, "system:node:") && e.o.rec.Node == "" {
 		e.o.rec.Node = strings.TrimPrefix(ev.User.Username, "system:node:")
 	}
+	e.apiSeen = true
 	addSource(&e.o.rec, "kubelet")
 	c.touch(e)
 	return c.check(e)
+}
+
+// statusContainer is what a container status says of the image that ran:
+// its repo digest, or (an image without one) its image id.
+func statusContainer(cs *audit.ContainerStatus) podrecord.Container {
+	ctr := podrecord.Container{Name: cs.Name, Image: cs.Image, ID: stripRuntime(cs.ContainerID)}
+	if d := digestOf(cs.ImageID); d != "" {
+		ctr.Digest, ctr.DigestSource = d, podrecord.DigestKubeletStatus
+	} else if id := imageIDOf(cs.ImageID); id != "" {
+		ctr.ImageID, ctr.DigestSource = id, podrecord.DigestKubeletStatus
+	}
+	return ctr
+}
+
+// statusAfterEmit takes a kubelet status for a pod whose record was
+// emitted. When it tells the digests of containers the record lacked, it
+// makes an update record (podrecord.UpdateDigest) with them, once per
+// container; otherwise the event is late.
+func (c *Correlator) statusAfterEmit(e *entry, ev *audit.Event, pod *audit.Pod) []*podrecord.Record {
+	o := c.open(e)
+	if len(o.undigested) == 0 {
+		c.stats.Late++
+		return nil
+	}
+	var got []podrecord.Container
+	for _, list := range [][]audit.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses, pod.Status.EphemeralContainerStatuses} {
+		for i := range list {
+			if !contains(o.undigested, list[i].Name) {
+				continue
+			}
+			ctr := statusContainer(&list[i])
+			if ctr.Digest == "" && ctr.ImageID == "" {
+				continue
+			}
+			if t := list[i].Started(); t != nil {
+				ctr.StartedAt = *t
+			}
+			ctr.Name, ctr.Image, ctr.ID = strings.Clone(ctr.Name), strings.Clone(ctr.Image), strings.Clone(ctr.ID)
+			ctr.Digest, ctr.ImageID = strings.Clone(ctr.Digest), strings.Clone(ctr.ImageID)
+			got = append(got, ctr)
+			removeString(&o.undigested, ctr.Name)
+		}
+	}
+	if len(got) == 0 {
+		c.stats.Late++
+		return nil
+	}
+	u := &podrecord.Record{
+		Update: podrecord.UpdateDigest, Namespace: e.namespace(), Name: e.podName(), UID: e.podUID(),
+		Containers: got, Sources: []string{string(noderuntime.SourceKubelet)},
+		RequestedAt: ev.RequestReceivedTimestamp, CompletedAt: ev.StageTimestamp,
+	}
+	if len(o.auditIDs) > 0 {
+		u.AuditID = o.auditIDs[0]
+	}
+	if n, ok := strings.CutPrefix(ev.User.Username, "system:node:"); ok {
+		u.Node = strings.Clone(n)
+	}
+	c.stats.Updates++
+	c.touch(e)
+	return []*podrecord.Record{u}
 }
 
 func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Record {
@@ -497,6 +599,7 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 
 // AddNode takes one node event and returns the records it completed.
 func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.Record {
+	c.now = now
 	out := c.addNode(ev, now)
 	c.settle()
 	return out
@@ -876,6 +979,12 @@ func fillContainer(dst *podrecord.Container, src podrecord.Container) {
 	if dst.Digest == "" && src.Digest != "" {
 		dst.Digest, dst.DigestSource = src.Digest, src.DigestSource
 	}
+	if dst.ImageID == "" && src.ImageID != "" {
+		dst.ImageID = src.ImageID
+		if dst.DigestSource == "" {
+			dst.DigestSource = src.DigestSource
+		}
+	}
 }
 
 func (c *Correlator) newEntry(id string, now time.Time) *entry {
@@ -1092,6 +1201,22 @@ func (c *Correlator) complete(e *entry) bool {
 	return true
 }
 
+// undigested lists the containers of an emitted record whose digest (or
+// image id) is not known, when the pod may have run: a later kubelet
+// status can tell them (statusAfterEmit).
+func undigested(r *podrecord.Record) []string {
+	if r.Decision == podrecord.DecisionForbid || r.Code >= 300 {
+		return nil
+	}
+	var out []string
+	for _, ctr := range r.Containers {
+		if ctr.Digest == "" && ctr.ImageID == "" && ctr.Name != "" {
+			out = append(out, ctr.Name)
+		}
+	}
+	return out
+}
+
 // scheduled reports whether the pod's placement is known: a binding, a
 // nodeName in the create, or a static pod (never scheduled).
 func (c *Correlator) scheduled(e *entry) bool {
@@ -1102,7 +1227,46 @@ func (c *Correlator) check(e *entry) []*podrecord.Record {
 	if !c.complete(e) {
 		return c.evict()
 	}
+	if c.cfg.DigestWait > 0 && c.lacksDigest(e) {
+		// Complete but for a digest: the kubelet's status patch follows the
+		// containers' start by about a second.
+		if e.digestBy.IsZero() {
+			e.digestBy = c.now.Add(c.cfg.DigestWait)
+			c.waiting = append(c.waiting, e)
+			c.stats.DigestWaits++
+			c.touch(e)
+		}
+		if c.now.Before(e.digestBy) {
+			return c.evict()
+		}
+	}
 	return append(c.emit(e, ""), c.evict()...)
+}
+
+// lacksDigest reports whether a container of e (opened) ran and no source
+// told its image's digest or id yet.
+func (c *Correlator) lacksDigest(e *entry) bool {
+	r := &e.o.rec
+	list := r.Containers
+	if len(list) == 0 {
+		list = e.o.nodeContainers
+	}
+	for i := range list {
+		if ctr := &list[i]; !ctr.StartedAt.IsZero() && !c.hasDigest(r.Node, ctr) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasDigest reports whether ctr's digest or image id is known: from a
+// source that named it, the image reference, or the node's pulls.
+func (c *Correlator) hasDigest(node string, ctr *podrecord.Container) bool {
+	if ctr.Digest != "" || ctr.ImageID != "" || digestOf(ctr.Image) != "" {
+		return true
+	}
+	d, _ := c.images.lookup(node, ctr.Image)
+	return d != ""
 }
 
 // evict emits the oldest pending records while more than MaxPending wait.
@@ -1133,9 +1297,23 @@ func (c *Correlator) popOldest() *entry {
 	return nil
 }
 
-// Expire emits the records whose window has passed.
+// Expire emits the records whose window or digest wait has passed.
 func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
+	c.now = now
 	var out []*podrecord.Record
+	for c.waitHead < len(c.waiting) {
+		e := c.waiting[c.waitHead]
+		if !e.done && now.Before(e.digestBy) {
+			break
+		}
+		c.waiting[c.waitHead] = nil
+		c.waitHead++
+		if !e.done {
+			c.open(e)
+			out = append(out, c.emit(e, "")...)
+			c.settleSome()
+		}
+	}
 	for c.head < len(c.pending) {
 		e := c.pending[c.head]
 		if !e.done && now.Sub(e.First) < c.cfg.Window {
@@ -1145,7 +1323,7 @@ func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 		c.head++
 		if !e.done {
 			c.open(e)
-			out = append(out, c.emit(e, PartialWindow)...)
+			out = append(out, c.emit(e, c.partialReason(e, PartialWindow))...)
 			c.settleSome()
 		}
 	}
@@ -1154,13 +1332,22 @@ func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 	return out
 }
 
+// partialReason is reason, or "" when e (opened) is complete: it waited
+// only for a digest.
+func (c *Correlator) partialReason(e *entry, reason string) string {
+	if !e.digestBy.IsZero() && c.complete(e) {
+		return ""
+	}
+	return reason
+}
+
 // Drain emits every pending record as partial (reason), for a shutdown
 // without persistent state.
 func (c *Correlator) Drain(reason string) []*podrecord.Record {
 	var out []*podrecord.Record
 	for e := c.popOldest(); e != nil; e = c.popOldest() {
 		c.open(e)
-		out = append(out, c.emit(e, reason)...)
+		out = append(out, c.emit(e, c.partialReason(e, reason))...)
 		c.settleSome()
 	}
 	c.compact()
@@ -1175,6 +1362,12 @@ func (c *Correlator) compact() {
 		c.pending = c.pending[:n]
 		c.head = 0
 	}
+	if c.waitHead > 256 && c.waitHead > len(c.waiting)/2 {
+		n := copy(c.waiting, c.waiting[c.waitHead:])
+		clear(c.waiting[n:])
+		c.waiting = c.waiting[:n]
+		c.waitHead = 0
+	}
 }
 
 // emit finishes e's record (e opened) and turns e into a tombstone.
@@ -1188,11 +1381,19 @@ func (c *Correlator) emit(e *entry, partial string) []*podrecord.Record {
 	e.done = true
 	c.nPending--
 	c.stats.Emitted++
-	if partial != "" {
+	if rec.Partial != "" {
 		c.stats.Partial++
 	}
-	// Tombstone: forget the record, keep the ids that index it.
+	if !e.digestBy.IsZero() {
+		if contains(rec.Missing, podrecord.MissingDigest) {
+			c.stats.DigestWaitExpired++
+		}
+		e.digestBy = time.Time{}
+	}
+	// Tombstone: forget the record, keep the ids that index it, and the
+	// containers whose digest a later kubelet status may still tell.
 	o.nodeContainers = nil
+	o.undigested = undigested(&rec)
 	o.rec = tombstoneRecord(&rec)
 	c.touch(e)
 	if e.listed {
@@ -1229,16 +1430,18 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	if len(r.Containers) == 0 {
 		r.Containers = append(r.Containers, e.o.nodeContainers...)
 	}
+	lacking := false
 	for i := range r.Containers {
 		ctr := &r.Containers[i]
-		if d := digestOf(ctr.Image); d != "" && ctr.DigestSource != "pod_status" {
-			ctr.Digest, ctr.DigestSource = d, "spec"
+		if d := digestOf(ctr.Image); d != "" && ctr.Digest == "" {
+			ctr.Digest, ctr.DigestSource = d, podrecord.DigestSpec
 		}
 		if ctr.Digest == "" {
 			if d, src := c.images.lookup(r.Node, ctr.Image); d != "" {
 				ctr.Digest, ctr.DigestSource = d, src
 			}
 		}
+		lacking = lacking || !ctr.StartedAt.IsZero() && ctr.Digest == "" && ctr.ImageID == ""
 		if !ctr.StartedAt.IsZero() && (r.StartedAt.IsZero() || ctr.StartedAt.Before(r.StartedAt)) && ctr.Type != "init" {
 			r.StartedAt = ctr.StartedAt
 		}
@@ -1273,6 +1476,9 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 		if r.Owner.Kind != "" && r.Initiator == nil && (r.Actor.Kind == podrecord.ActorController) {
 			missing = append(missing, "initiator")
 		}
+	}
+	if lacking {
+		missing = append(missing, podrecord.MissingDigest)
 	}
 	for _, m := range r.Missing {
 		if !contains(missing, m) {
@@ -1342,6 +1548,17 @@ func stripRuntime(id string) string {
 func digestOf(imageID string) string {
 	if i := strings.LastIndex(imageID, "@sha256:"); i >= 0 {
 		return imageID[i+1:]
+	}
+	return ""
+}
+
+// imageIDOf returns the sha256:<hex> of a pod status imageID that is an
+// image id, not a repo digest (sha256:..., docker://sha256:...): an image
+// without a repo digest.
+func imageIDOf(imageID string) string {
+	id := stripRuntime(imageID)
+	if strings.HasPrefix(id, "sha256:") && len(id) > len("sha256:") {
+		return id
 	}
 	return ""
 }

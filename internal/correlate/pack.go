@@ -68,6 +68,9 @@ type open struct {
 	// was known, by name.
 	nodeContainers []podrecord.Container
 	sandboxes      []string
+	// undigested, in a tombstone: the containers emitted without a digest,
+	// which a later kubelet status may tell (an update record).
+	undigested []string
 }
 
 // groupValue is h's string; "" for the zero handle.
@@ -188,6 +191,7 @@ func (p *packer) pack(e *entry, o *open, old packed) packed {
 	st.str(r.Sandbox.Runtime)
 	st.str(r.Sandbox.RuntimeVersion)
 	st.str(r.Sandbox.Error)
+	st.str(r.Update)
 
 	var out packed
 	if string(d.b) == old.data {
@@ -209,7 +213,9 @@ func (p *packer) pack(e *entry, o *open, old packed) packed {
 
 // A tombstone keeps only the ids that index it (see Correlator.emit):
 // the mirror hash, the audit ids, the sandbox ids, the sandbox's and the
-// containers' ids, in data alone.
+// containers' ids, in data alone; then the names of the containers it was
+// emitted without a digest for (open.undigested), which tombstoneIDs does
+// not read.
 func tombstoneRecord(r *podrecord.Record) podrecord.Record {
 	t := podrecord.Record{Namespace: r.Namespace, Name: r.Name, UID: r.UID, Sandbox: podrecord.Sandbox{ID: r.Sandbox.ID}}
 	for _, ctr := range r.Containers {
@@ -231,6 +237,7 @@ func (p *packer) packTombstone(e *entry, o *open, old packed) packed {
 	for _, c := range o.rec.Containers {
 		d.id(c.ID)
 	}
+	d.list(o.undigested)
 	if string(d.b) == old.data {
 		return packed{data: old.data}
 	}
@@ -250,6 +257,7 @@ func unpackTombstone(e *entry, o *open) {
 			r.Containers[i].ID = d.id()
 		}
 	}
+	o.undigested = d.list()
 }
 
 // tombstoneIDs calls fn with each id of packed tombstone e that is not its
@@ -284,6 +292,7 @@ func packContainers(d, shared *enc, cs []podrecord.Container) {
 		shared.bools(c.Privileged)
 		shared.str(c.Digest)
 		shared.str(c.DigestSource)
+		shared.str(c.ImageID)
 	}
 }
 
@@ -382,6 +391,7 @@ func unpackInto(e *entry, o *open) {
 	r.Sandbox.Runtime = st.str()
 	r.Sandbox.RuntimeVersion = st.str()
 	r.Sandbox.Error = st.str()
+	r.Update = st.str()
 }
 
 func unpackContainers(d, shared *dec) []podrecord.Container {
@@ -400,6 +410,7 @@ func unpackContainers(d, shared *dec) []podrecord.Container {
 		c.Privileged = shared.bools()&1 != 0
 		c.Digest = shared.str()
 		c.DigestSource = shared.str()
+		c.ImageID = shared.str()
 	}
 	return cs
 }

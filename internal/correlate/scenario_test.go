@@ -150,24 +150,25 @@ type want struct {
 }
 
 var demoWant = map[string]want{
-	"kube-system/kube-proxy-7mzqv":         {sources: "audit,containerd,kubelet,scheduler", missing: "initiator", origin: "api", chain: "DaemonSet/kube-proxy", digest: "sha256:5147a6de containerd"},
-	"kube-system/coredns-668d6bf9bc-2xkfw": {sources: "audit,containerd,kubelet,scheduler", missing: "initiator", origin: "api", chain: "ReplicaSet/coredns-668d6bf9bc", digest: "sha256: containerd"},
-	"kube-system/kube-proxy-x7b2q":         {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256:54c5b3dd containerd"},
+	"kube-system/kube-proxy-7mzqv":         {sources: "audit,containerd,kubelet,scheduler", missing: "initiator", origin: "api", chain: "DaemonSet/kube-proxy", digest: "sha256:5147a6de runtime_pull"},
+	"kube-system/coredns-668d6bf9bc-2xkfw": {sources: "audit,containerd,kubelet,scheduler", missing: "initiator", origin: "api", chain: "ReplicaSet/coredns-668d6bf9bc", digest: "sha256: runtime_pull"},
+	"kube-system/kube-proxy-x7b2q":         {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256:54c5b3dd runtime_pull"},
 	"shop/payments-5d8f7c9b6d-q9wzt": {sources: "audit,containerd,kubelet,scheduler", origin: "api",
 		initiator: "system:serviceaccount:ci:gitlab-runner/helm", chain: "ReplicaSet/payments-5d8f7c9b6d,Deployment/payments", digest: "sha256:dbeb97c2 spec"},
 	"web/frontend-7c9d8f6b5-lz8kp": {sources: "audit,containerd,kubelet,scheduler", origin: "api",
-		initiator: "system:serviceaccount:argocd:argocd-application-controller/argocd", chain: "ReplicaSet/frontend-7c9d8f6b5,Deployment/frontend", digest: "sha256: containerd"},
+		initiator: "system:serviceaccount:argocd:argocd-application-controller/argocd", chain: "ReplicaSet/frontend-7c9d8f6b5,Deployment/frontend", digest: "sha256: runtime_pull"},
 	"batch/report-nightly-29919435-8dk2x": {sources: "audit,containerd,kubelet,scheduler", origin: "api",
-		initiator: "system:serviceaccount:flux-system:kustomize-controller/flux", chain: "Job/report-nightly-29919435,CronJob/report-nightly", digest: "sha256: containerd"},
-	"default/tf-smoke":               {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256:5be1ecc7 containerd"},
-	"monitoring/node-exporter-debug": {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256: containerd"},
+		initiator: "system:serviceaccount:flux-system:kustomize-controller/flux", chain: "Job/report-nightly-29919435,CronJob/report-nightly", digest: "sha256: runtime_pull"},
+	"default/tf-smoke":               {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256:5be1ecc7 runtime_pull"},
+	"monitoring/node-exporter-debug": {sources: "audit,containerd,kubelet,scheduler", origin: "api", digest: "sha256: runtime_pull"},
 	"shop/cart-6f7d9c8b4-ttp4z": {sources: "audit,containerd,kubelet,scheduler", origin: "api",
-		initiator: "mallory/kubectl", chain: "ReplicaSet/cart-6f7d9c8b4,Deployment/cart", digest: "sha256: containerd"},
+		initiator: "mallory/kubectl", chain: "ReplicaSet/cart-6f7d9c8b4,Deployment/cart", digest: "sha256: runtime_pull"},
 	"kube-system/mallory/forbid": {sources: "audit", origin: "api"},
 	// Created, bound and deleted within 60 ms: the delete ends the record.
 	"kube-system/kube-proxy-4wz9n": {sources: "audit,kubelet,scheduler", origin: "api", missing: "node"},
 	// Started with crictl on node-b: the API never created it.
-	"kube-system/kube-proxy-debug": {sources: "containerd", origin: "node_only", missing: "audit,scheduler", partial: "window"},
+	// Its image was on node-b (no pull line, no kubelet status): no digest.
+	"kube-system/kube-proxy-debug": {sources: "containerd", origin: "node_only", missing: "audit,digest,scheduler", partial: "window"},
 }
 
 func check(t *testing.T, recs []*podrecord.Record, wants map[string]want) {

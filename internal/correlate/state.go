@@ -18,6 +18,8 @@ import (
 //	pi/<shard>  the ids of the entries in that shard, JSON list
 //	o/<key>     one workload, JSON
 //	oi/<shard>  the keys of the workloads in that shard
+//	i/<key>     one image digest a node resolved (node|repository:tag), JSON
+//	ii/<shard>  the keys of the image digests in that shard
 //
 // Persist writes only what changed since the last Persist: the changed
 // entries and workloads and the index shards that list them.
@@ -73,7 +75,32 @@ func (c *Correlator) Persist(put func(key string, val []byte) error) error {
 		return err
 	}
 	clear(c.owners.dirty)
+
+	imageShards := map[int]bool{}
+	for key := range c.images.dirty {
+		imageShards[shardOf(key)] = true
+		var val []byte
+		if d, ok := c.images.m[key]; ok {
+			var err error
+			if val, err = json.Marshal(persistedImage{d.Digest, d.Source, d.seq}); err != nil {
+				return err
+			}
+		}
+		if err := put("i/"+key, val); err != nil {
+			return err
+		}
+	}
+	if err := putIndex(put, "ii/", imageShards, &c.images.ids); err != nil {
+		return err
+	}
+	clear(c.images.dirty)
 	return nil
+}
+
+type persistedImage struct {
+	Digest string `json:"digest"`
+	Source string `json:"source"`
+	Seq    uint64 `json:"seq"`
 }
 
 // persistedEntry is an entry as Persist writes it: its record unpacked.
@@ -89,6 +116,9 @@ type persistedEntry struct {
 
 	NodeContainers []podrecord.Container `json:"node_containers,omitempty"`
 	Sandboxes      []string              `json:"sandboxes,omitempty"`
+	APISeen        bool                  `json:"api_seen,omitempty"`
+	DigestBy       time.Time             `json:"digest_by,omitzero"`
+	Undigested     []string              `json:"undigested,omitempty"`
 }
 
 func persisted(e *entry) *persistedEntry {
@@ -97,7 +127,8 @@ func persisted(e *entry) *persistedEntry {
 		o = unpack(e)
 	}
 	return &persistedEntry{ID: e.ID, Rec: o.rec, First: e.First, Done: e.done, AuditIDs: o.auditIDs, HasAudit: e.hasAudit,
-		Mirror: o.mirror, Bound: e.bound, NodeContainers: o.nodeContainers, Sandboxes: o.sandboxes}
+		Mirror: o.mirror, Bound: e.bound, NodeContainers: o.nodeContainers, Sandboxes: o.sandboxes,
+		APISeen: e.apiSeen, DigestBy: e.digestBy, Undigested: o.undigested}
 }
 
 func (p *persistedEntry) entry() *entry {
@@ -105,8 +136,9 @@ func (p *persistedEntry) entry() *entry {
 	if p.Done {
 		rec = tombstoneRecord(&rec) // as emit leaves it: only the ids are packed
 	}
-	return &entry{ID: p.ID, First: p.First, done: p.Done, hasAudit: p.HasAudit, bound: p.Bound,
-		o: &open{rec: rec, auditIDs: p.AuditIDs, mirror: p.Mirror, nodeContainers: p.NodeContainers, sandboxes: p.Sandboxes}}
+	return &entry{ID: p.ID, First: p.First, done: p.Done, hasAudit: p.HasAudit, bound: p.Bound, apiSeen: p.APISeen, digestBy: p.DigestBy,
+		o: &open{rec: rec, auditIDs: p.AuditIDs, mirror: p.Mirror, nodeContainers: p.NodeContainers, sandboxes: p.Sandboxes,
+			undigested: p.Undigested}}
 }
 
 type persistedOwner struct {
@@ -222,11 +254,37 @@ func (c *Correlator) Restore(get func(key string) ([]byte, error)) error {
 			}
 		}
 	}
+	imgs := map[string]imageDigest{}
+	for s := 0; s < shards; s++ {
+		keys, err := getList(get, fmt.Sprintf("ii/%d", s))
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			val, err := get("i/" + k)
+			if err != nil {
+				return err
+			}
+			if val == nil {
+				continue
+			}
+			var p persistedImage
+			if err := json.Unmarshal(val, &p); err != nil {
+				return fmt.Errorf("correlation state i/%s: %w", k, err)
+			}
+			imgs[k] = imageDigest{Digest: p.Digest, Source: p.Source, seq: p.Seq}
+		}
+	}
+	c.images.restore(imgs)
 	sort.Slice(pending, func(i, j int) bool { return pending[i].e.First.Before(pending[j].e.First) })
 	for _, p := range pending {
 		c.enqueue(p.e)
 		c.listAs(p.e, p.list) // in the order of First: each add is at the end
+		if !p.e.digestBy.IsZero() {
+			c.waiting = append(c.waiting, p.e)
+		}
 	}
+	sort.SliceStable(c.waiting, func(i, j int) bool { return c.waiting[i].digestBy.Before(c.waiting[j].digestBy) })
 	sort.Slice(done, func(i, j int) bool { return done[i].First.Before(done[j].First) })
 	for _, e := range done {
 		c.bury(e)

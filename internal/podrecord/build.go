@@ -19,6 +19,8 @@ const (
 	MissingGeneratedName = "generated_name" // generateName pod below RequestResponse level
 	MissingUID           = "uid"            // only responseObject carries it
 	MissingPodSpec       = "pod_spec"       // Metadata level: no images, labels or owner
+	MissingDigest        = "digest"         // a container ran and no source told its image digest
+	MissingMirrorPod     = "mirror_pod"     // a static pod whose mirror pod the API never reported
 )
 
 // Annotations podtrail reads.

@@ -74,8 +74,10 @@ type Record struct {
 	Chain     []string   `json:"chain,omitempty" expr:"chain"`
 
 	// Origin is api (created through the API server), static (a kubelet
-	// file/http pod or its mirror pod) or node_only (the node ran it, the API
-	// never said it was created: a missing audit source or a bypass).
+	// file/http pod joined with its mirror pod), node_only (the node ran it,
+	// no audit event ever named it: a missing audit source or a bypass) or
+	// preexisting (no create seen, but audit events name the pod: created
+	// before podtrail started).
 	Origin      string    `json:"origin" expr:"origin"`
 	ScheduledAt time.Time `json:"scheduled_at,omitzero" expr:"scheduled_at"`
 	Sandbox     Sandbox   `json:"sandbox,omitzero" expr:"sandbox"`
@@ -83,7 +85,9 @@ type Record struct {
 	DeletedAt   time.Time `json:"deleted_at,omitzero" expr:"deleted_at"`
 	Timings     Timings   `json:"timings,omitzero" expr:"timings"`
 	// Partial names why the record was emitted before its sources were
-	// complete: window, evicted, shutdown. Empty for a complete record.
+	// complete: window, evicted, shutdown; or oversize, when the pod
+	// create's audit event was too large to read and the record holds what
+	// the receiver salvaged of it. Empty for a complete record.
 	Partial string `json:"partial,omitempty" expr:"partial"`
 	// Join says how the parts were matched: uid, name, or
 	// generate_name_prefix (namespace + generateName + time: weakest).
@@ -94,6 +98,12 @@ type Record struct {
 	// the RequestResponse audit level.
 	Sources []string `json:"sources" expr:"sources"`
 	Missing []string `json:"missing,omitempty" expr:"missing"`
+
+	// Update is set on an update of a record emitted before: what it adds
+	// (UpdateDigest: Containers lists the containers whose digests came
+	// late). An update carries the pod's identity and what it adds, no
+	// more; rules do not run on it.
+	Update string `json:"update,omitempty" expr:"update"`
 }
 
 // Denial is a forbidden pod create.
@@ -111,6 +121,17 @@ const (
 	OriginAPI      = "api"
 	OriginStatic   = "static"
 	OriginNodeOnly = "node_only"
+	// OriginPreexisting: no create was seen, but the API server knows the
+	// pod (a kubelet status patch, a binding or a delete named it): it was
+	// created before podtrail started, not created without the API.
+	OriginPreexisting = "preexisting"
+)
+
+// Updates (Record.Update).
+const (
+	// UpdateDigest: the kubelet reported the image digests of containers
+	// after the pod's record was emitted without them.
+	UpdateDigest = "digest"
 )
 
 // Owner is the pod's controlling owner reference, empty when it has none.
@@ -161,11 +182,29 @@ type Container struct {
 	ID        string    `json:"id,omitempty" expr:"id"`
 	StartedAt time.Time `json:"started_at,omitzero" expr:"started_at"`
 	// Digest is the repo digest (sha256:...) the node resolved the image to;
-	// DigestSource says who told: spec (pinned in the image reference),
-	// pod_status (kubelet's imageID), or the runtime (containerd, crio, ...).
+	// DigestSource says who told (Digest* constants): spec (pinned in the
+	// image reference), kubelet_status (the kubelet's pods/status
+	// imageID), runtime_pull (the runtime's pull line: containerd "Pulled
+	// image ... repo digest", CRI-O "Pulled image: repo@sha256"),
+	// image_create (containerd's ImageCreate of repo@sha256 during a pull,
+	// containerd 1.6) or image_status (the runtime's image status: CRI-O
+	// "Image status", docker "Image is up to date").
 	Digest       string `json:"digest,omitempty" expr:"digest"`
 	DigestSource string `json:"digest_source,omitempty" expr:"digest_source"`
+	// ImageID is the image id (sha256:<config digest>) the kubelet reported
+	// for an image that has no repo digest (built or imported locally
+	// without one): not a digest a registry serves, but what ran.
+	ImageID string `json:"image_id,omitempty" expr:"image_id"`
 }
+
+// Digest sources (Container.DigestSource).
+const (
+	DigestSpec          = "spec"
+	DigestKubeletStatus = "kubelet_status"
+	DigestRuntimePull   = "runtime_pull"
+	DigestImageCreate   = "image_create"
+	DigestImageStatus   = "image_status"
+)
 
 // Initiator is the person, service account or pipeline behind a
 // controller-made pod.

@@ -39,6 +39,14 @@ type CorrelationConfig struct {
 	Expect []string `mapstructure:"expect"`
 	// Window is how long a record waits for the expected sources.
 	Window time.Duration `mapstructure:"window"`
+	// DigestWait is how long a record whose expected sources have spoken
+	// still waits, after its last container started, for the kubelet's
+	// pods/status patch when a container's image digest is not known yet
+	// (no pull line: the image was on the node; not pinned in the spec).
+	// It ends as soon as every container that ran has a digest, and at
+	// Window at the latest. 0: no wait; a digest that comes after the
+	// record is emitted as an update record either way.
+	DigestWait time.Duration `mapstructure:"digest_wait"`
 	// MaxPending is the most pods waiting at once; when full, the oldest is
 	// emitted as partial (evicted).
 	MaxPending int `mapstructure:"max_pending"`
@@ -75,7 +83,7 @@ var _ component.Config = (*Config)(nil)
 func (c CorrelationConfig) correlate() correlate.Config {
 	cc := correlate.DefaultConfig()
 	cc.Expect, cc.Window, cc.MaxPending, cc.MaxOwners, cc.Tombstones = c.Expect, c.Window, c.MaxPending, c.MaxOwners, c.Tombstones
-	cc.DenialWindow = c.DenialWindow
+	cc.DenialWindow, cc.DigestWait = c.DenialWindow, c.DigestWait
 	cc.Persistent = c.Storage != nil
 	return cc
 }

@@ -29,12 +29,13 @@ func TestLoadConfig(t *testing.T) {
 		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml", ReloadInterval: 10 * time.Second, Passthrough: true,
 			Learning: LearningConfig{File: "/var/lib/podtrail/inventory.proposal.yaml", Interval: 5 * time.Minute},
 			Correlation: CorrelationConfig{Expect: []string{"audit", "scheduler"}, Window: 10 * time.Second, MaxPending: 1000, MaxOwners: 5000,
-				Tombstones: 2000, DenialWindow: 10 * time.Minute, Storage: &storageID}}},
+				Tombstones: 2000, DenialWindow: 10 * time.Minute, DigestWait: 2 * time.Second, Storage: &storageID}}},
 		{name: "halfrules", wantErr: "set both or neither"},
 		{name: "badexpect", wantErr: `expect: unknown source "kubelet"`},
 		{name: "nowindow", wantErr: "window must be positive"},
 		{name: "nopending", wantErr: "must be at least 1"},
 		{name: "badreload", wantErr: "reload_interval must not be negative"},
+		{name: "baddigestwait", wantErr: "digest_wait must not be negative"},
 		{name: "learnoverwrites", wantErr: "never applied"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,8 @@
 package podcreationprocessor
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
@@ -68,12 +71,22 @@ const (
 	keyImpersonatedSA     = "podtrail.impersonated.service_account"
 )
 
+// eventPodCreationUpdate names an update of a record emitted before
+// (podrecord.Record.Update): digests the kubelet reported late.
+const eventPodCreationUpdate = attr.EventPodCreation + ".update"
+
+// keyUpdate says what an update adds: digest.
+const keyUpdate = "podtrail.update"
+
 func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventPodCreation)
+	if r.Update != "" {
+		lr.SetEventName(eventPodCreationUpdate)
+	}
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(recordTime(r)))
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
-	if r.Allowed {
+	if r.Allowed || r.Update != "" || r.Origin == podrecord.OriginPreexisting {
 		lr.SetSeverityNumber(plog.SeverityNumberInfo)
 		lr.SetSeverityText("Info")
 	} else {
@@ -110,6 +123,7 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 			}
 			put(m, "id", c.ID)
 			put(m, "digest", c.Digest)
+			put(m, "image_id", c.ImageID)
 			put(m, "digest_source", c.DigestSource)
 			putTime(m, "started_at", c.StartedAt)
 			imgs = append(imgs, c.Image)
@@ -141,11 +155,16 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	put(a, keyFieldManager, r.FieldManager)
 	putStrings(a, keyManagers, r.Managers)
 	put(a, keyDecision, r.Decision)
-	a.PutBool(keyAllowed, r.Allowed)
-	a.PutInt(attr.HTTPStatusCode, int64(r.Code))
+	if r.Update == "" {
+		a.PutBool(keyAllowed, r.Allowed)
+	}
+	if r.Code != 0 {
+		a.PutInt(attr.HTTPStatusCode, int64(r.Code))
+	}
 	put(a, keyReason, r.Reason)
 	put(a, attr.AuditLevel, r.AuditLevel)
-	a.PutStr(keyRequestedAt, r.RequestedAt.UTC().Format(time.RFC3339Nano))
+	putTime(a, keyRequestedAt, r.RequestedAt)
+	put(a, keyUpdate, r.Update)
 	putStrings(a, keySources, r.Sources)
 	putStrings(a, keyMissing, r.Missing)
 	put(a, keyOrigin, r.Origin)
@@ -282,6 +301,109 @@ func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Findin
 	putStrings(a, keyRuleTags, f.Tags)
 	for _, k := range sortedKeys(f.Output) {
 		a.PutStr(keyFindingField+k, f.Output[k])
+	}
+}
+
+// Summary is the one line a person reads: what was created, by whom, how.
+// It names only what is known: a record without an API create (node-only,
+// pre-existing) or whose create could not be read (oversize) has no empty
+// actor, kind or channel in it.
+func Summary(r *podrecord.Record) string {
+	var b strings.Builder
+	b.WriteString("pod ")
+	b.WriteString(r.DisplayName())
+	oversizeUnknown := r.Partial == correlate.PartialOversize && r.Code == 0 && !r.Allowed
+	switch {
+	case r.Update == podrecord.UpdateDigest:
+		b.WriteString(" digests reported after its record:")
+		for _, c := range r.Containers {
+			d := c.Digest
+			if d == "" {
+				d = "image " + c.ImageID
+			}
+			b.WriteString(" " + c.Name + "=" + d)
+			if c.DigestSource != "" {
+				b.WriteString(" (" + c.DigestSource + ")")
+			}
+		}
+		if r.Node != "" {
+			b.WriteString(" node=" + r.Node)
+		}
+		return b.String()
+	case r.Origin == podrecord.OriginNodeOnly:
+		if r.Node != "" {
+			b.WriteString(" RAN ON " + r.Node + " WITHOUT AN API CREATE")
+		} else {
+			b.WriteString(" RAN WITHOUT AN API CREATE")
+		}
+		if r.Sandbox.Runtime != "" {
+			b.WriteString(" (" + r.Sandbox.Runtime + ")")
+		}
+		if slices.Contains(r.Missing, podrecord.MissingMirrorPod) {
+			b.WriteString(" static pod without a mirror pod")
+		}
+	case r.Origin == podrecord.OriginPreexisting:
+		b.WriteString(" existed before podtrail started (no create seen; the API server knows it)")
+	case r.Allowed:
+		b.WriteString(" created")
+		writeActor(&b, " by ", r)
+	case oversizeUnknown:
+		b.WriteString(" create, outcome unknown,")
+		writeActor(&b, " by ", r)
+	default:
+		b.WriteString(" FORBIDDEN")
+		writeActor(&b, " for ", r)
+	}
+	if r.Owner.Kind != "" {
+		b.WriteString(" owner=" + r.Owner.Kind + "/" + r.Owner.Name)
+	}
+	if in := r.Initiator; in != nil {
+		b.WriteString(" initiator=" + in.Username + " via " + in.Channel)
+	}
+	var imgs []string
+	for _, im := range r.Images() {
+		if im != "" {
+			imgs = append(imgs, im)
+		}
+	}
+	if len(imgs) > 0 {
+		b.WriteString(" images=" + strings.Join(imgs, ","))
+	}
+	if r.Node != "" && r.Origin != podrecord.OriginNodeOnly {
+		b.WriteString(" node=" + r.Node)
+	}
+	if r.Decision != "" {
+		b.WriteString(" decision=" + r.Decision)
+	}
+	if r.Code != 0 {
+		fmt.Fprintf(&b, " code=%d", r.Code)
+	}
+	if n := len(r.DeniedBefore); n > 0 {
+		fmt.Fprintf(&b, " after %d forbidden (first %s)", n, r.DeniedBefore[0].Namespace+"/"+r.DeniedBefore[0].Name)
+	}
+	if len(r.Missing) > 0 {
+		b.WriteString(" missing=" + strings.Join(r.Missing, ","))
+	}
+	if r.Partial != "" {
+		b.WriteString(" partial=" + r.Partial)
+	}
+	return b.String()
+}
+
+// writeActor writes who made the request, as far as it is known: "by
+// alice (user) as bob via kubectl"; nothing for an unknown actor.
+func writeActor(b *strings.Builder, prep string, r *podrecord.Record) {
+	if r.Actor.Username != "" {
+		b.WriteString(prep + r.Actor.Username)
+		if r.Actor.Kind != "" {
+			b.WriteString(" (" + r.Actor.Kind + ")")
+		}
+	}
+	if r.Impersonated.Username != "" {
+		b.WriteString(" as " + r.Impersonated.Username)
+	}
+	if r.Channel != "" && (r.Actor.Username != "" || r.Channel != podrecord.ChannelUnknown) {
+		b.WriteString(" via " + r.Channel)
 	}
 }
 

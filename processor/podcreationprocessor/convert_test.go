@@ -1,6 +1,7 @@
 package podcreationprocessor
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,60 @@ func TestRecordAttributes(t *testing.T) {
 			for _, k := range tt.absent {
 				if v, ok := got[k]; ok {
 					t.Errorf("%s = %q, want it absent", k, v)
+				}
+			}
+		})
+	}
+}
+
+// TestSummary: the body names only what is known; a record without an API
+// create or with a create that could not be read has no empty actor, kind
+// or channel (a node-only record once read "FORBIDDEN for  () via").
+func TestSummary(t *testing.T) {
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	alice := podrecord.Actor{Username: "alice@example.com", Kind: podrecord.ActorUser}
+	tests := []struct {
+		name string
+		rec  podrecord.Record
+		want string
+	}{
+		{"allowed create", podrecord.Record{Namespace: "kube-system", Name: "kube-proxy-x7b2q", Actor: alice, Channel: "kubectl", Allowed: true,
+			Decision: "allow", Code: 201, Node: "node-a", Origin: "api", Containers: []podrecord.Container{{Name: "c", Image: "docker.io/alpine:3.20"}}},
+			"pod kube-system/kube-proxy-x7b2q created by alice@example.com (user) via kubectl images=docker.io/alpine:3.20 node=node-a decision=allow code=201"},
+		{"impersonated create", podrecord.Record{Namespace: "apps", Name: "imp-sa", Actor: podrecord.Actor{Username: "erin", Kind: "user"},
+			Impersonated: podrecord.Identity{Username: "system:serviceaccount:apps:builder"}, Channel: "kubectl", Allowed: true, Decision: "allow", Code: 201, Origin: "api"},
+			"pod apps/imp-sa created by erin (user) as system:serviceaccount:apps:builder via kubectl decision=allow code=201"},
+		{"forbidden create", podrecord.Record{Namespace: "kube-system", Actor: podrecord.Actor{Username: "mallory", Kind: "user"}, Channel: "kubectl",
+			Decision: "forbid", Code: 403, Origin: "api"},
+			"pod kube-system/? FORBIDDEN for mallory (user) via kubectl decision=forbid code=403"},
+		{"node-only", podrecord.Record{Namespace: "kube-system", Name: "kube-proxy-debug", Node: "node-b", Origin: "node_only",
+			Sandbox: podrecord.Sandbox{Runtime: "containerd"}, Missing: []string{"audit", "scheduler"}, Partial: "window"},
+			"pod kube-system/kube-proxy-debug RAN ON node-b WITHOUT AN API CREATE (containerd) missing=audit,scheduler partial=window"},
+		{"static pod whose mirror pod never came", podrecord.Record{Namespace: "default", Name: "static-web-node-a", UID: "6d3c", Node: "node-a", Origin: "node_only",
+			Sandbox: podrecord.Sandbox{Runtime: "containerd"}, Missing: []string{"audit", "mirror_pod"}, Partial: "window"},
+			"pod default/static-web-node-a RAN ON node-a WITHOUT AN API CREATE (containerd) static pod without a mirror pod missing=audit,mirror_pod partial=window"},
+		{"pre-existing pod", podrecord.Record{Namespace: "shop", Name: "old-1", Node: "node-a", Origin: "preexisting", Missing: []string{"audit"}, Partial: "window"},
+			"pod shop/old-1 existed before podtrail started (no create seen; the API server knows it) node=node-a missing=audit partial=window"},
+		{"oversize create, outcome unknown", podrecord.Record{Namespace: "apps", Name: "big-env", Actor: alice, Channel: "kubectl", Origin: "api",
+			Missing: []string{"pod_spec"}, Partial: "oversize"},
+			"pod apps/big-env create, outcome unknown, by alice@example.com (user) via kubectl missing=pod_spec partial=oversize"},
+		{"oversize create the node ran", podrecord.Record{Namespace: "apps", Name: "big-env", Actor: alice, Channel: "kubectl", Origin: "api", Allowed: true,
+			Node: "node-a", Missing: []string{"pod_spec"}, Partial: "oversize"},
+			"pod apps/big-env created by alice@example.com (user) via kubectl node=node-a missing=pod_spec partial=oversize"},
+		{"digest update", podrecord.Record{Namespace: "shop", Name: "web", Update: "digest", Node: "node-a",
+			Containers: []podrecord.Container{{Name: "app", Digest: "sha256:5be1", DigestSource: "kubelet_status"}, {Name: "tool", ImageID: "sha256:99", DigestSource: "kubelet_status"}}},
+			"pod shop/web digests reported after its record: app=sha256:5be1 (kubelet_status) tool=image sha256:99 (kubelet_status) node=node-a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.rec.RequestedAt = at
+			got := Summary(&tt.rec)
+			if got != tt.want {
+				t.Errorf("\n got %s\nwant %s", got, tt.want)
+			}
+			for _, bad := range []string{"()", "  ", " via  ", "for  ", "by  "} {
+				if strings.Contains(got, bad) {
+					t.Errorf("%q in %s", bad, got)
 				}
 			}
 		})

@@ -23,7 +23,7 @@ func createDefaultConfig() component.Config {
 	d := correlate.DefaultConfig()
 	return &Config{ReloadInterval: rules.DefaultInterval, Learning: LearningConfig{Interval: time.Minute}, Correlation: CorrelationConfig{
 		Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
-		DenialWindow: d.DenialWindow,
+		DenialWindow: d.DenialWindow, DigestWait: d.DigestWait,
 	}}
 }
 

@@ -389,6 +389,9 @@ func (p *podCreationProcessor) persist(ctx context.Context) error {
 
 func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecordSlice, rec *podrecord.Record) {
 	appendRecord(lrs, rec)
+	if rec.Update != "" {
+		return // an update of an emitted record: no rules, not a record
+	}
 	p.records.Add(ctx, 1, metric.WithAttributes(attribute.String("origin", rec.Origin)))
 	if rec.Partial != "" {
 		p.partial.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", rec.Partial)))
@@ -408,57 +411,4 @@ func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecor
 		appendFinding(lrs, rec, &fs[i])
 		p.findings.Add(ctx, 1, metric.WithAttributes(attribute.String("rule", fs[i].RuleID), attribute.String("severity", fs[i].Severity)))
 	}
-}
-
-// Summary is the one line a person reads: what was created, by whom, how.
-func Summary(r *podrecord.Record) string {
-	var b strings.Builder
-	b.WriteString("pod ")
-	b.WriteString(r.DisplayName())
-	switch {
-	case r.Origin == podrecord.OriginNodeOnly:
-		b.WriteString(" RAN ON " + r.Node + " WITHOUT AN API CREATE")
-		if r.Sandbox.Runtime != "" {
-			b.WriteString(" (" + r.Sandbox.Runtime + ")")
-		}
-	case r.Allowed:
-		b.WriteString(" created by ")
-	default:
-		b.WriteString(" FORBIDDEN for ")
-	}
-	if r.Origin != podrecord.OriginNodeOnly {
-		b.WriteString(r.Actor.Username)
-		b.WriteString(" (" + r.Actor.Kind + ") via " + r.Channel)
-	}
-	if r.Owner.Kind != "" {
-		b.WriteString(" owner=" + r.Owner.Kind + "/" + r.Owner.Name)
-	}
-	if in := r.Initiator; in != nil {
-		b.WriteString(" initiator=" + in.Username + " via " + in.Channel)
-	}
-	var imgs []string
-	for _, im := range r.Images() {
-		if im != "" {
-			imgs = append(imgs, im)
-		}
-	}
-	if len(imgs) > 0 {
-		b.WriteString(" images=" + strings.Join(imgs, ","))
-	}
-	if r.Node != "" && r.Origin != podrecord.OriginNodeOnly {
-		b.WriteString(" node=" + r.Node)
-	}
-	if r.Decision != "" {
-		fmt.Fprintf(&b, " decision=%s code=%d", r.Decision, r.Code)
-	}
-	if n := len(r.DeniedBefore); n > 0 {
-		fmt.Fprintf(&b, " after %d forbidden (first %s)", n, r.DeniedBefore[0].Namespace+"/"+r.DeniedBefore[0].Name)
-	}
-	if len(r.Missing) > 0 {
-		b.WriteString(" missing=" + strings.Join(r.Missing, ","))
-	}
-	if r.Partial != "" {
-		b.WriteString(" partial=" + r.Partial)
-	}
-	return b.String()
 }

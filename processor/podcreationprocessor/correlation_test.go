@@ -1,0 +1,139 @@
+package podcreationprocessor
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/audit"
+	"github.com/podtrail/podtrail/internal/noderuntime"
+)
+
+// auditLog is an audit event as the k8s_audit receiver emits it: the JSON
+// body and the lifted attributes the processor filters on; extra adds
+// attributes (podtrail.audit.partial).
+func auditLog(t *testing.T, body string, extra map[string]string) plog.Logs {
+	t.Helper()
+	ev, err := audit.Decode([]byte(body))
+	require.NoError(t, err, body)
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName(attr.EventAudit)
+	lr.Body().SetStr(body)
+	a := lr.Attributes()
+	a.PutStr(attr.AuditID, ev.AuditID)
+	a.PutStr(attr.AuditStage, ev.Stage)
+	a.PutStr(attr.AuditVerb, ev.Verb)
+	if ev.ObjectRef != nil {
+		a.PutStr(attr.AuditResource, ev.ObjectRef.Resource)
+		if ev.ObjectRef.Subresource != "" {
+			a.PutStr(attr.AuditSubresource, ev.ObjectRef.Subresource)
+		}
+	}
+	for k, v := range extra {
+		a.PutStr(k, v)
+	}
+	return ld
+}
+
+// nodeLog is a node event as the node_runtime receiver emits it.
+func nodeLog(ev noderuntime.Event) plog.Logs {
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName(attr.EventNodePrefix + string(ev.Kind))
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.Time))
+	a := lr.Attributes()
+	for k, v := range map[string]string{attr.NodeSource: string(ev.Source), attr.K8sNodeName: ev.Node, attr.K8sNamespaceName: ev.PodNamespace,
+		attr.K8sPodName: ev.PodName, attr.K8sPodUID: ev.PodUID, attr.NodeSandboxID: ev.SandboxID, attr.ContainerID: ev.ContainerID,
+		attr.ContainerName: ev.ContainerName} {
+		if v != "" {
+			a.PutStr(k, v)
+		}
+	}
+	return ld
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+var at0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+func createEvent(id, ns, name, uid string, user map[string]any, image string) string {
+	pod := map[string]any{"kind": "Pod", "apiVersion": "v1", "metadata": map[string]any{"name": name, "namespace": ns, "uid": uid},
+		"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": image}}}}
+	return mustJSON(map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse", "auditID": id,
+		"stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/" + ns + "/pods", "verb": "create", "user": user,
+		"sourceIPs": []string{"10.0.0.5"}, "userAgent": "kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0",
+		"objectRef": map[string]any{"resource": "pods", "namespace": ns, "name": name, "apiVersion": "v1"},
+		"responseStatus": map[string]any{"code": 201}, "requestObject": pod, "responseObject": pod,
+		"requestReceivedTimestamp": at0, "stageTimestamp": at0.Add(5 * time.Millisecond),
+		"annotations": map[string]string{"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""}})
+}
+
+func statusEvent(id, ns, name, uid, node, imageID string) string {
+	return mustJSON(map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Request", "auditID": id,
+		"stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/" + ns + "/pods/" + name + "/status", "verb": "patch",
+		"user":      map[string]any{"username": "system:node:" + node, "groups": []string{"system:nodes"}},
+		"userAgent": "kubelet/v1.33.13 (linux/amd64) kubernetes/8adc0f0",
+		"objectRef": map[string]any{"resource": "pods", "namespace": ns, "name": name, "apiVersion": "v1", "subresource": "status"},
+		"responseStatus": map[string]any{"code": 200},
+		"requestObject": map[string]any{"metadata": map[string]any{"uid": uid}, "status": map[string]any{"containerStatuses": []any{
+			map[string]any{"name": "app", "image": "docker.io/library/nginx:1.27", "imageID": imageID, "containerID": "containerd://" + strings.Repeat("c", 64),
+				"state": map[string]any{"running": map[string]any{"startedAt": "2026-11-24T10:00:02Z"}}}}}},
+		"requestReceivedTimestamp": at0.Add(3 * time.Second), "stageTimestamp": at0.Add(3 * time.Second)})
+}
+
+// TestDigestUpdateRecord: a kubelet status patch with the digest of a pod
+// whose record went out without it gives one podtrail.pod_creation.update
+// log record: the pod's identity, the container's digest and its source;
+// no finding, and it is not counted as a record.
+func TestDigestUpdateRecord(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	cfg := withRules(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
+	p, sink := newTestProcessor(t, cfg, tel)
+	ctx := context.Background()
+	uid := "5d0c7a3e-1f9b-4d2a-9c61-6e0f4b2a8d11"
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("a1", "team-a", "web", uid, map[string]any{"username": "alice"}, "nginx:1.27"), nil)))
+	recs := byEvent(sink, attr.EventPodCreation)
+	require.Len(t, recs, 1)
+	findings := len(byEvent(sink, attr.EventFinding))
+	digest := "sha256:5be1ecc7935f1dd85635d4feedaf660594030253cc97c9e9ca3819ffeac36b65"
+	for i := range 2 { // the second patch tells nothing new: late
+		require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, statusEvent("s"+string(rune('1'+i)), "team-a", "web", uid, "node-a", "docker.io/library/nginx@"+digest), nil)))
+	}
+	ups := byEvent(sink, "podtrail.pod_creation.update")
+	require.Len(t, ups, 1)
+	u := ups[0]
+	assert.Equal(t, "a1", str(u, attr.AuditID), "joins its record")
+	assert.Equal(t, "team-a", str(u, attr.K8sNamespaceName))
+	assert.Equal(t, "web", str(u, attr.K8sPodName))
+	assert.Equal(t, uid, str(u, attr.K8sPodUID))
+	assert.Equal(t, "node-a", str(u, attr.K8sNodeName))
+	assert.Equal(t, "digest", str(u, "podtrail.update"))
+	assert.Equal(t, "", str(u, attr.UserName))
+	cs, _ := u.Attributes().Get(keyContainers)
+	require.Equal(t, 1, cs.Slice().Len())
+	c := cs.Slice().At(0).Map().AsRaw()
+	assert.Equal(t, digest, c["digest"])
+	assert.Equal(t, "kubelet_status", c["digest_source"])
+	assert.Equal(t, "pod team-a/web digests reported after its record: app="+digest+" (kubelet_status) node=node-a", u.Body().Str())
+	assert.Equal(t, findings, len(byEvent(sink, attr.EventFinding)), "no finding for an update")
+	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_records"))
+	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_late"))
+}
