@@ -360,6 +360,15 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 				e = nil
 			}
 		}
+		if e == nil {
+			// A mirror pod: the node knows its static pod by the config
+			// hash, not by the API's uid.
+			if h := staticHash(rec.Annotations); h != "" {
+				if x := c.byUID[h]; x != nil && !x.hasAudit {
+					e = x
+				}
+			}
+		}
 		if e != nil && rec.UID == "" {
 			join = JoinName
 		}
@@ -398,7 +407,7 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if o.rec.Join == "" || join != JoinUID {
 		o.rec.Join = join
 	}
-	if m := o.rec.Annotations[podrecord.AnnotationMirror]; m != "" {
+	if m := staticHash(o.rec.Annotations); m != "" {
 		if m != o.mirror {
 			o.mirror = strings.Clone(m)
 		}
@@ -457,10 +466,11 @@ func (c *Correlator) binding(ev *audit.Event, now time.Time) []*podrecord.Record
 			name = b.Metadata.Name
 		}
 	}
-	e, late := c.lookupOrCreate(podrecord.OriginAPI, uid, ns, name, "", "", now)
+	e, late := c.lookupOrCreateAPI(uid, ns, name, node, now)
 	if late {
 		return nil
 	}
+	e.apiSeen = true
 	r := &e.o.rec
 	if r.ScheduledAt.IsZero() {
 		r.ScheduledAt = ev.StageTimestamp
@@ -492,10 +502,21 @@ func (c *Correlator) podStatus(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if uid == "" {
 		uid = pod.Metadata.UID
 	}
+	node, _ := strings.CutPrefix(ev.User.Username, "system:node:")
+	if node == ev.User.Username {
+		node = ""
+	}
 	if e := c.find(uid, ns, name, "", ""); e != nil && e.done {
 		return c.statusAfterEmit(e, ev, pod)
 	}
-	e, late := c.lookupOrCreate(podrecord.OriginAPI, uid, ns, name, "", "", now)
+	if h := staticHash(pod.Metadata.Annotations); h != "" && uid != "" && c.byUID[uid] == nil {
+		// A mirror pod's status (RequestResponse: the stored pod and its
+		// annotations): its static pod is known on the node by the hash.
+		if x := c.byUID[h]; x != nil && !x.hasAudit && !x.done {
+			c.adoptAPIUID(c.open(x), uid)
+		}
+	}
+	e, late := c.lookupOrCreateAPI(uid, ns, name, node, now)
 	if late {
 		return nil
 	}
@@ -508,8 +529,8 @@ func (c *Correlator) podStatus(ev *audit.Event, now time.Time) []*podrecord.Reco
 			c.addContainer(e, ctr)
 		}
 	}
-	if strings.HasPrefix(ev.User.Username, "system:node:") && e.o.rec.Node == "" {
-		e.o.rec.Node = strings.TrimPrefix(ev.User.Username, "system:node:")
+	if node != "" && e.o.rec.Node == "" {
+		e.o.rec.Node = node
 	}
 	e.apiSeen = true
 	addSource(&e.o.rec, "kubelet")
@@ -592,6 +613,7 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if r := &c.open(e).rec; r.DeletedAt.IsZero() {
 		r.DeletedAt = ev.StageTimestamp
 	}
+	e.apiSeen = true
 	c.touch(e)
 	// A deleted pod will not complete: emit what is known, with its lifetime.
 	return c.emit(e, "")
@@ -732,6 +754,59 @@ func containerName(e *entry, id string) string {
 	return ""
 }
 
+// lookupOrCreateAPI is lookupOrCreate for an audit event other than the
+// create (binding, kubelet status) that names the node the pod is on. A
+// pod only a node reported, on another node, is another pod of the same
+// name (a sandbox run by hand, named after an API pod): it stays apart.
+func (c *Correlator) lookupOrCreateAPI(uid, ns, name, node string, now time.Time) (*entry, bool) {
+	if node != "" {
+		if e := c.find(uid, ns, name, "", ""); e != nil && !e.done && !e.hasAudit && (uid == "" || e.podUID() != uid) {
+			if n := c.open(e).rec.Node; n != "" && n != node {
+				return c.create(podrecord.OriginAPI, uid, ns, name, "", now), false
+			}
+		}
+	}
+	return c.lookupOrCreate(podrecord.OriginAPI, uid, ns, name, "", "", now)
+}
+
+// adoptAPIUID makes uid, the API's uid of a static pod's mirror pod, the
+// uid of o, which the node knew by the static pod's config hash.
+func (c *Correlator) adoptAPIUID(o *open, uid string) {
+	r := &o.rec
+	if r.UID == uid || uid == "" {
+		return
+	}
+	if r.UID != "" && o.mirror == "" {
+		o.mirror = r.UID // the config hash: stays indexed
+	}
+	r.UID = strings.Clone(uid)
+	r.Origin = podrecord.OriginStatic
+	removeString(&r.Missing, podrecord.MissingUID)
+}
+
+// staticHash is the config hash a mirror pod's annotations name: the uid
+// the node's runtime knows its static pod by.
+func staticHash(annotations map[string]string) string {
+	if h := annotations[podrecord.AnnotationMirror]; h != "" {
+		return h
+	}
+	return annotations[podrecord.AnnotationConfigHash]
+}
+
+// isConfigHash reports whether uid has the form of a static pod's config
+// hash (an md5 in hex) rather than of an API uid (a UUID).
+func isConfigHash(uid string) bool {
+	if len(uid) != 32 {
+		return false
+	}
+	for i := 0; i < len(uid); i++ {
+		if c := uid[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // lookupOrCreate finds the pod the ids name, or starts one (node events can
 // come before the API's). late is true, and the event counted, when the
 // pod's record was already emitted.
@@ -745,21 +820,37 @@ func (c *Correlator) lookupOrCreate(origin, uid, ns, name, sandbox, ctr string, 
 		return nil, true
 	}
 	if e == nil {
-		id := "u/" + uid
-		if uid == "" {
-			id = "n/" + ns + "/" + name + "/" + strconv.FormatInt(now.UnixNano(), 36)
-		}
-		e = c.newEntry(id, now)
-		e.o.rec.Origin = origin
-		e.o.rec.Join = JoinUID
-		if uid == "" {
-			e.o.rec.Join = JoinName
-		}
+		return c.create(origin, uid, ns, name, sandbox, now), false
 	}
+	return c.fill(e, uid, ns, name, sandbox, origin), false
+}
+
+// create starts an entry for a pod the event names.
+func (c *Correlator) create(origin, uid, ns, name, sandbox string, now time.Time) *entry {
+	id := "u/" + uid
+	if uid == "" {
+		id = "n/" + ns + "/" + name + "/" + strconv.FormatInt(now.UnixNano(), 36)
+	}
+	e := c.newEntry(id, now)
+	e.o.rec.Origin = origin
+	e.o.rec.Join = JoinUID
+	if uid == "" {
+		e.o.rec.Join = JoinName
+	}
+	return c.fill(e, uid, ns, name, sandbox, origin)
+}
+
+// fill puts what an event says of the pod's identity in e.
+func (c *Correlator) fill(e *entry, uid, ns, name, sandbox, origin string) *entry {
 	// The strings kept are copies: an event's may be pieces of its whole
 	// log line.
 	o := c.open(e)
 	r := &o.rec
+	if origin == podrecord.OriginAPI && uid != "" && r.UID != "" && r.UID != uid && !e.hasAudit && (o.mirror == r.UID || isConfigHash(r.UID)) {
+		// The API's uid of a pod the node knows by its static pod hash:
+		// the mirror pod.
+		c.adoptAPIUID(o, uid)
+	}
 	if r.UID == "" && uid != "" && uid != o.mirror {
 		if e.ID[2:] == uid {
 			r.UID = e.ID[2:] // u/<uid>: one copy for the entry and its index
@@ -790,7 +881,7 @@ func (c *Correlator) lookupOrCreate(origin, uid, ns, name, sandbox, ctr string, 
 	}
 	c.index(e)
 	c.list(e)
-	return e, false
+	return e
 }
 
 // list puts e (opened) in the candidates of the weaker joins it can take
@@ -832,6 +923,11 @@ func (c *Correlator) find(uid, ns, name, sandbox, ctr string) *entry {
 	if name != "" {
 		if e := c.byName[nameKey{ns, name}]; e != nil {
 			if u := e.podUID(); uid == "" || u == "" || u == uid || e.mirror() == uid {
+				return e
+			}
+			// A static pod the node knows by its config hash, and the
+			// API's uid of its mirror pod (same namespace and name).
+			if !e.hasAudit && !isConfigHash(uid) && (isConfigHash(e.podUID()) || e.mirror() == e.podUID()) {
 				return e
 			}
 			return nil
@@ -1424,9 +1520,7 @@ func (c *Correlator) bury(e *entry) {
 // finish resolves the chain, digests, timings and missing sources.
 func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	r.Partial = partial
-	if r.Origin == "" {
-		r.Origin = podrecord.OriginAPI
-	}
+	c.resolveOrigin(e, r)
 	if len(r.Containers) == 0 {
 		r.Containers = append(r.Containers, e.o.nodeContainers...)
 	}
@@ -1491,6 +1585,29 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 		removeString(&r.Sources, SourceAudit)
 	}
 	sort.SliceStable(r.Sources, func(i, j int) bool { return sourceRank(r.Sources[i]) < sourceRank(r.Sources[j]) })
+}
+
+// resolveOrigin says where a pod came from, once nothing more will be
+// learnt: an API create (api, or static for a mirror pod); no create but an
+// audit event that named the pod (preexisting: created before podtrail
+// started); no audit event at all (node_only: a bypass, or a gap in audit
+// collection; a static pod whose mirror pod never came is one too, and
+// lists mirror_pod as missing).
+func (c *Correlator) resolveOrigin(e *entry, r *podrecord.Record) {
+	switch {
+	case e.hasAudit:
+		if r.Origin == "" || r.Origin == podrecord.OriginNodeOnly {
+			r.Origin = podrecord.OriginAPI
+		}
+	case e.apiSeen:
+		r.Origin = podrecord.OriginPreexisting
+		c.stats.Preexisting++
+	default:
+		if r.Origin == podrecord.OriginStatic {
+			r.Missing = append(r.Missing, podrecord.MissingMirrorPod)
+		}
+		r.Origin = podrecord.OriginNodeOnly
+	}
 }
 
 // sourceRank orders Record.Sources the same whichever source arrived

@@ -26,6 +26,7 @@ const (
 // Annotations podtrail reads.
 const (
 	AnnotationMirror      = "kubernetes.io/config.mirror"
+	AnnotationConfigHash  = "kubernetes.io/config.hash"
 	annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 )
 

@@ -1,0 +1,103 @@
+package correlate
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podtrail/podtrail/internal/noderuntime"
+)
+
+// TestPreexisting: a pod the API server knows but whose create podtrail
+// never saw (it was made before podtrail started) is reported as
+// preexisting, never as created without the API; a sandbox that no audit
+// event names stays node_only, the bypass PT-0035 is for.
+func TestPreexisting(t *testing.T) {
+	old := pod{ns: "shop", name: "cart-6f7d9c8b4-abcde", uid: "a1b2c3d4-0000-4000-8000-00000000beef", ctrs: []ctr{{"cart", "ghcr.io/acme/cart:1.2.0"}}}
+	// A sandbox run by hand on node-b, named after the API pod on node-a.
+	fake := old
+	fake.uid = "f00df00d-0000-4000-8000-000000000bad"
+	sbOld, sbFake := sandboxID('6'), sandboxID('8')
+	restart := func(s *sim) { // the container restarts: new container lines, no create
+		evs := old.runs("node-a", old.uid, sbOld, t0)
+		s.node(evs[2:]...)
+	}
+	newSandbox := func(s *sim) { s.node(old.runs("node-a", old.uid, sbOld, t0)...) }
+	status := func(level string) func(*sim) {
+		return func(s *sim) {
+			s.audit(old.statusPatch("st-"+level, level, "node-a", t0.Add(time.Second),
+				status{"cart", "ghcr.io/acme/cart:1.2.0", "ghcr.io/acme/cart@" + sha('c'), ctrID(sbOld, 0), t0}))
+		}
+	}
+	del := func(s *sim) { s.audit(old.deleteEv("d1", person("alice"), t0.Add(2*time.Second))) }
+	bind := func(s *sim) { s.audit(old.binding("b1", "node-a", t0)) }
+	bypass := func(s *sim) { s.node(fake.runs("node-b", fake.uid, sbFake, t0)...) }
+	kubeletOnly := func(s *sim) {
+		s.node(noderuntime.Event{Kind: noderuntime.KindPodAdmitted, Source: noderuntime.SourceKubelet, Node: "node-a", Time: t0,
+			PodNamespace: old.ns, PodName: old.name, PodSource: "api"})
+	}
+
+	type want struct{ origin, missing, node, sandbox string }
+	tests := []struct {
+		name  string
+		steps []func(*sim)
+		want  []want // by origin, in order of emission
+	}{
+		{"a status patch alone", []func(*sim){status("Request")},
+			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}}},
+		{"container restart lines, then its status (Request level)", []func(*sim){restart, status("Request")},
+			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}}},
+		{"a new sandbox, then its status (RequestResponse)", []func(*sim){newSandbox, status("RequestResponse")},
+			[]want{{"preexisting", "audit,scheduler", "node-a", sbOld}}},
+		{"its status, then a new sandbox", []func(*sim){status("Request"), newSandbox},
+			[]want{{"preexisting", "audit,scheduler", "node-a", sbOld}}},
+		{"a new sandbox, then a binding (Metadata-level events: by name)", []func(*sim){newSandbox, bind},
+			[]want{{"preexisting", "audit,digest", "node-a", sbOld}}},
+		{"kubelet admitted it, then it was deleted", []func(*sim){kubeletOnly, del},
+			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}}},
+		{"a sandbox no audit event names: a bypass", []func(*sim){newSandbox},
+			[]want{{"node_only", "audit,digest,scheduler", "node-a", sbOld}}},
+		{"a sandbox named after an API pod on another node stays a bypass", []func(*sim){bypass, status("Request")},
+			[]want{{"node_only", "audit,digest,scheduler", "node-b", sbFake}, {"preexisting", "audit,node,scheduler", "node-a", ""}}},
+		{"same, status first", []func(*sim){status("Request"), bypass},
+			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}, {"node_only", "audit,digest,scheduler", "node-b", sbFake}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSim(t, DefaultConfig())
+			for _, step := range tt.steps {
+				step(s)
+				s.wait(100 * time.Millisecond)
+			}
+			s.wait(40 * time.Second)
+			if len(s.out) != len(tt.want) {
+				t.Fatalf("%d records, want %d:\n%s", len(s.out), len(tt.want), dump(s.out))
+			}
+			for i, w := range tt.want {
+				r := s.out[i].rec
+				got := want{r.Origin, strings.Join(r.Missing, ","), r.Node, r.Sandbox.ID}
+				if got != w {
+					t.Errorf("record %d: %+v, want %+v\n%s", i, got, w, dump(s.out[i:i+1]))
+				}
+				if r.Actor.Username != "" || r.Allowed || r.Name != old.name {
+					t.Errorf("record %d: actor %q allowed %v name %q", i, r.Actor.Username, r.Allowed, r.Name)
+				}
+			}
+			if st := s.c.Stats(); int(st.Preexisting) != strings.Count(dump(s.out), `"origin":"preexisting"`) {
+				t.Errorf("Preexisting %d", st.Preexisting)
+			}
+		})
+	}
+}
+
+// TestDeleteOfUnknownPod: a delete of a pod podtrail never saw makes no
+// record.
+func TestDeleteOfUnknownPod(t *testing.T) {
+	s := newSim(t, DefaultConfig())
+	p := pod{ns: "shop", name: "gone", uid: "a1b2c3d4-0000-4000-8000-00000000dead"}
+	s.audit(p.deleteEv("d9", person("alice"), t0))
+	s.wait(40 * time.Second)
+	if len(s.out) != 0 || s.c.Stats().Ignored != 1 {
+		t.Fatalf("%d records, %d ignored:\n%s", len(s.out), s.c.Stats().Ignored, dump(s.out))
+	}
+}
