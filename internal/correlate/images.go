@@ -4,9 +4,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/podtrail/podtrail/internal/imageref"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
-	"github.com/podtrail/podtrail/internal/rules"
 )
 
 // images remembers, per node, the repo digest the runtime resolved each
@@ -109,9 +109,10 @@ func (im *images) lookup(node, image string) (digest, source string) {
 	return d.Digest, d.Source
 }
 
-// imageKey makes nginx:1.27, docker.io/library/nginx:1.27 and
-// index.docker.io/library/nginx:1.27 one key, as the runtime does.
+// imageKey makes nginx:1.27, docker.io/nginx:1.27,
+// docker.io/library/nginx:1.27 and index.docker.io/library/nginx:1.27 one
+// key, as the runtime does (imageref).
 func imageKey(node, image string) string {
-	ref := rules.ParseImage(image)
+	ref := imageref.ParseCached(image)
 	return node + "|" + ref.Repository + ":" + ref.Tag
 }
