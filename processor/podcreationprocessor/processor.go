@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -35,12 +36,14 @@ type podCreationProcessor struct {
 	cfg  *Config
 	next consumer.Logs
 
-	// mu serializes the correlator, delivery of what it emits, and the
-	// state writes that follow it, so that persisted state never runs ahead
-	// of what was delivered.
+	// mu guards the correlator, the outbox and the state writes. It is
+	// never held across a call of the next consumer (design.md, "Delivery").
 	mu     sync.Mutex
 	corr   *correlate.Correlator
+	out    *outbox
 	client storage.Client // nil: state in memory only
+	// versionWritten: the stored state carries stateVersionKey.
+	versionWritten bool
 
 	// rules holds the running rule set; a reload swaps it atomically
 	// between two records (rules.Watcher). nil: records only.
@@ -52,11 +55,12 @@ type podCreationProcessor struct {
 	wg   sync.WaitGroup
 
 	records, findings, partial, late, duplicates, errs, reloads metric.Int64Counter
+	deliveryFailures, dropped, stateDiscarded                   metric.Int64Counter
 	last                                                        correlate.Stats
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*podCreationProcessor, error) {
-	p := &podCreationProcessor{set: set, cfg: cfg, next: next, corr: correlate.New(cfg.Correlation.correlate()), stop: make(chan struct{})}
+	p := &podCreationProcessor{set: set, cfg: cfg, next: next, corr: correlate.New(cfg.Correlation.correlate()), out: newOutbox(), stop: make(chan struct{})}
 	meter := set.MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	counter := func(name, desc, unit string) metric.Int64Counter {
@@ -70,8 +74,20 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 	p.late = counter("otelcol_pod_creation_late", "Events about a pod whose record was already emitted.", "{events}")
 	p.duplicates = counter("otelcol_pod_creation_duplicates", "Re-delivered pod create events (webhook retries, two inputs) that produced no second record.", "{events}")
 	p.errs = counter("otelcol_pod_creation_errors", "Events that could not be read, rule evaluations and state writes that failed, by reason.", "{errors}")
+	p.deliveryFailures = counter("otelcol_pod_creation_delivery_failures", "Deliveries of records the next consumer refused; the records wait and are delivered again, by path (consume: an input's batch, expiry: the window, eviction or a retry).", "{deliveries}")
+	p.dropped = counter("otelcol_pod_creation_records_dropped", "Records never delivered, by reason (refused_permanently: the next consumer can never take them; undelivered_full: more than max_pending waited for delivery; shutdown: refused at a shutdown without storage).", "{records}")
+	p.stateDiscarded = counter("otelcol_pod_creation_state_discarded", "Stored correlation states discarded at start, by reason (unknown_version, unreadable).", "{states}")
+	_, e := meter.Int64ObservableGauge("otelcol_pod_creation_undelivered", metric.WithDescription("Records emitted and not yet accepted by the next consumer (waiting after a refusal, or being delivered)."),
+		metric.WithUnit("{records}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			p.mu.Lock()
+			n := p.out.records
+			p.mu.Unlock()
+			o.Observe(int64(n))
+			return nil
+		}))
+	err = errors.Join(err, e)
 	p.reloads = counter("otelcol_pod_creation_rule_reloads", "Reloads of the rules and inventory files, by result (success, failure: the last good set was kept).", "{reloads}")
-	_, e := meter.Int64ObservableGauge("otelcol_pod_creation_rules_stale", metric.WithDescription("1 when the rules or inventory files hold contents that failed to load and an older set is running; 0 otherwise."),
+	_, e = meter.Int64ObservableGauge("otelcol_pod_creation_rules_stale", metric.WithDescription("1 when the rules or inventory files hold contents that failed to load and an older set is running; 0 otherwise."),
 		metric.WithUnit("1"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			if p.rules != nil {
 				v := int64(0)
@@ -136,16 +152,19 @@ func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) e
 		if !ok {
 			return fmt.Errorf("pod_creation: extension %s is not a storage extension", id)
 		}
-		client, err := se.GetClient(ctx, component.KindProcessor, p.set.ID, "")
+		var client storage.Client
+		err := guarded(func() (err error) {
+			client, err = se.GetClient(ctx, component.KindProcessor, p.set.ID, "")
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("pod_creation: storage %s: %w", id, err)
 		}
 		p.client = client
-		if err := p.corr.Restore(func(k string) ([]byte, error) { return client.Get(ctx, k) }); err != nil {
-			return fmt.Errorf("pod_creation: restoring correlation state from %s: %w", id, err)
-		}
+		p.restore(ctx)
 		s := p.corr.Stats()
-		p.set.Logger.Info("correlation state restored", zap.Int("pending", s.Pending), zap.Int("owners", s.Owners), zap.Int("emitted_remembered", s.Done))
+		p.set.Logger.Info("correlation state restored", zap.Int("pending", s.Pending), zap.Int("owners", s.Owners), zap.Int("emitted_remembered", s.Done),
+			zap.Int("undelivered", p.out.records))
 	}
 	if p.cfg.Learning.File != "" {
 		p.learner = rules.NewLearner()
@@ -208,14 +227,54 @@ func (p *podCreationProcessor) expireLoop() {
 		case <-p.stop:
 			return
 		case now := <-t.C:
-			p.mu.Lock()
-			recs := p.corr.Expire(now)
-			if err := p.deliver(context.Background(), recs, nil); err != nil {
-				p.set.Logger.Warn("delivering expired pod-creation records", zap.Error(err))
-			}
-			p.mu.Unlock()
+			p.expire(now)
 		}
 	}
+}
+
+// expire emits the records whose window passed and delivers them with
+// those waiting after a refusal (when their backoff allows), in bounded
+// deliveries until one is refused or none waits.
+func (p *podCreationProcessor) expire(now time.Time) {
+	ctx := context.Background()
+	p.mu.Lock()
+	own := p.enqueue(ctx, p.corr.Expire(now))
+	p.count(ctx)
+	for {
+		items := p.out.take(own, now, false)
+		own = nil
+		p.mu.Unlock()
+		if len(items) == 0 {
+			p.mu.Lock()
+			if err := p.persist(ctx); err != nil {
+				p.set.Logger.Warn("writing correlation state", zap.Error(err))
+			}
+			p.mu.Unlock()
+			return
+		}
+		if err := p.send(ctx, items, nil, "expiry"); err != nil {
+			return
+		}
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
+		p.mu.Lock()
+	}
+}
+
+// enqueue makes an outbox item of recs, keeping the outbox within
+// max_pending records (the oldest waiting are dropped and counted). Called
+// with mu held.
+func (p *podCreationProcessor) enqueue(ctx context.Context, recs []*podrecord.Record) *outItem {
+	it := p.out.add(recs)
+	if n := p.out.trim(max(p.cfg.Correlation.MaxPending, 1)); n > 0 {
+		p.dropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "undelivered_full")))
+		p.set.Logger.Error("records waiting for delivery exceed max_pending: the oldest dropped", zap.Int("dropped", n),
+			zap.Int("max_pending", p.cfg.Correlation.MaxPending))
+	}
+	return it
 }
 
 func (p *podCreationProcessor) Shutdown(ctx context.Context) error {
@@ -230,16 +289,32 @@ func (p *podCreationProcessor) Shutdown(ctx context.Context) error {
 			p.set.Logger.Warn("writing the learned inventory proposal", zap.String("file", p.cfg.Learning.File), zap.Error(err))
 		}
 	}
+	// The inputs have stopped: one last delivery of what waits, and, with
+	// nothing to keep the state, of the pods still pending.
+	p.mu.Lock()
+	var own *outItem
+	if p.client == nil {
+		own = p.enqueue(ctx, p.corr.Drain(correlate.PartialShutdown))
+		p.count(ctx)
+	}
+	items := p.out.take(own, time.Now(), true)
+	p.mu.Unlock()
+	var err error
+	if len(items) > 0 {
+		err = p.send(ctx, items, nil, "shutdown")
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.client == nil {
-		// Nothing keeps the state: emit what waits rather than lose it.
-		if err := p.deliver(ctx, p.corr.Drain(correlate.PartialShutdown), nil); err != nil {
-			return err
+		if n := p.out.drop(p.out.take(nil, time.Now(), true)); n > 0 {
+			p.dropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "shutdown")))
+			p.set.Logger.Error("pod-creation records not delivered at shutdown: lost (no storage keeps them)", zap.Int("records", n), zap.Error(err))
+			return errors.Join(errShutdownUndelivered, err)
 		}
-		return nil
+		return err
 	}
-	err := p.persist(ctx)
+	// What was not delivered stays in the state and goes after a restart.
+	err = p.persist(ctx)
 	return errors.Join(err, p.client.Close(ctx))
 }
 
@@ -251,7 +326,6 @@ func (p *podCreationProcessor) Capabilities() consumer.Capabilities {
 func (p *podCreationProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	now := time.Now()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	var recs []*podrecord.Record
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -263,10 +337,13 @@ func (p *podCreationProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) er
 			}
 		}
 	}
+	p.count(ctx)
+	items := p.out.take(p.enqueue(ctx, recs), now, false)
+	p.mu.Unlock()
 	if p.cfg.Passthrough {
-		return p.deliver(ctx, recs, &ld)
+		return p.send(ctx, items, &ld, "consume")
 	}
-	return p.deliver(ctx, recs, nil)
+	return p.send(ctx, items, nil, "consume")
 }
 
 // consume hands one log record to the correlator. It looks at the lifted
@@ -281,7 +358,8 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 		}
 		return p.corr.AddNode(&ev, now)
 	}
-	if !relevantAudit(a) {
+	partial := auditPartial(a) // an event salvaged in part (oversize): always read
+	if partial == "" && !relevantAudit(a) {
 		return nil
 	}
 	body := lr.Body().Str()
@@ -290,6 +368,9 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "invalid_audit_event")))
 		p.set.Logger.Debug("audit log record has no readable audit event body", zap.Error(err))
 		return nil
+	}
+	if partial != "" {
+		return p.corr.AddAuditPartial(ev, partial, now)
 	}
 	return p.corr.AddAudit(ev, now)
 }
@@ -320,35 +401,76 @@ func relevantAudit(a pcommon.Map) bool {
 	return res.Str() == "pods" || podrecord.WorkloadKinds[res.Str()] != ""
 }
 
-// deliver sends records, their findings and the passthrough logs on, then
-// writes the correlation state. Called with mu held.
-func (p *podCreationProcessor) deliver(ctx context.Context, recs []*podrecord.Record, pass *plog.Logs) error {
-	var out plog.Logs
-	if len(recs) > 0 {
-		out = plog.NewLogs()
-		sl := out.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
-		sl.Scope().SetName(metadata.ScopeName)
-		for _, r := range recs {
-			p.emitRecord(ctx, sl.LogRecords(), r)
+// send hands items (records and their findings) and the passthrough logs
+// to the next consumer, then settles the items and writes the state. Called
+// without mu: the next consumer may take its time (an exporter without a
+// queue); other inputs go on meanwhile. Items the next consumer refused wait
+// to be delivered again; the error goes back to the input (the webhook
+// answers 503, a file input may read the batch again: its events find
+// their pods emitted, their records waiting here).
+func (p *podCreationProcessor) send(ctx context.Context, items []*outItem, pass *plog.Logs, path string) error {
+	var err error
+	hasPass := pass != nil && pass.ResourceLogs().Len() > 0
+	if len(items) > 0 || hasPass {
+		var out plog.Logs
+		if len(items) > 0 {
+			out = p.build(ctx, items)
+		}
+		switch {
+		case hasPass && len(items) > 0:
+			out.ResourceLogs().MoveAndAppendTo(pass.ResourceLogs())
+			err = p.next.ConsumeLogs(ctx, *pass)
+		case hasPass:
+			err = p.next.ConsumeLogs(ctx, *pass)
+		default:
+			err = p.next.ConsumeLogs(ctx, out)
 		}
 	}
-	p.count(ctx)
-	var err error
-	switch {
-	case pass != nil && pass.ResourceLogs().Len() > 0 && len(recs) > 0:
-		out.ResourceLogs().MoveAndAppendTo(pass.ResourceLogs())
-		err = p.next.ConsumeLogs(ctx, *pass)
-	case pass != nil && pass.ResourceLogs().Len() > 0:
-		err = p.next.ConsumeLogs(ctx, *pass)
-	case len(recs) > 0:
-		err = p.next.ConsumeLogs(ctx, out)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(items) > 0 {
+		switch {
+		case err == nil:
+			p.out.delivered(items)
+		case consumererror.IsPermanent(err):
+			n := p.out.drop(items)
+			p.dropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "refused_permanently")))
+			p.set.Logger.Error("pod-creation records refused permanently by the next consumer: dropped", zap.Int("records", n), zap.Error(err))
+		default:
+			p.out.refused(items, time.Now())
+			p.deliveryFailures.Add(ctx, 1, metric.WithAttributes(attribute.String("path", path)))
+			p.set.Logger.Warn("next consumer refused pod-creation records: they wait and are delivered again",
+				zap.String("path", path), zap.Int("waiting", p.out.records), zap.Duration("retry_in", p.out.backoff), zap.Error(err))
+		}
 	}
-	if err != nil {
-		// The records stay emitted in memory but their state is not
-		// written: a restart re-reads their events and emits them again.
-		return err
+	// The state is written either way: with the records not delivered
+	// among it, a restart delivers them.
+	return errors.Join(err, p.persist(ctx))
+}
+
+// build makes the logs of items: each record followed by its findings. The
+// rules run on a record once, at its first delivery.
+func (p *podCreationProcessor) build(ctx context.Context, items []*outItem) plog.Logs {
+	out := plog.NewLogs()
+	sl := out.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	lrs := sl.LogRecords()
+	for _, it := range items {
+		if !it.evaluated {
+			it.findings = make([][]rules.Finding, len(it.recs))
+			for i, r := range it.recs {
+				it.findings[i] = p.evaluate(ctx, r)
+			}
+			it.evaluated = true
+		}
+		for i, r := range it.recs {
+			appendRecord(lrs, r)
+			for j := range it.findings[i] {
+				appendFinding(lrs, r, &it.findings[i][j])
+			}
+		}
 	}
-	return p.persist(ctx)
+	return out
 }
 
 // count moves the correlator's counters into the metrics.
@@ -362,35 +484,10 @@ func (p *podCreationProcessor) count(ctx context.Context) {
 	p.last = s
 }
 
-func (p *podCreationProcessor) persist(ctx context.Context) error {
-	if p.client == nil {
-		return nil
-	}
-	var ops []*storage.Operation
-	if err := p.corr.Persist(func(k string, v []byte) error {
-		if v == nil {
-			ops = append(ops, storage.DeleteOperation(k))
-		} else {
-			ops = append(ops, storage.SetOperation(k, v))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	if err := p.client.Batch(ctx, ops...); err != nil {
-		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "state_write")))
-		return fmt.Errorf("pod_creation: writing correlation state: %w", err)
-	}
-	return nil
-}
-
-func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecordSlice, rec *podrecord.Record) {
-	appendRecord(lrs, rec)
+// evaluate counts a record and runs the rules (and the learner) on it once.
+func (p *podCreationProcessor) evaluate(ctx context.Context, rec *podrecord.Record) []rules.Finding {
 	if rec.Update != "" {
-		return // an update of an emitted record: no rules, not a record
+		return nil // an update of an emitted record: no rules, not a record
 	}
 	p.records.Add(ctx, 1, metric.WithAttributes(attribute.String("origin", rec.Origin)))
 	if rec.Partial != "" {
@@ -400,7 +497,7 @@ func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecor
 		p.learner.Observe(rec)
 	}
 	if p.rules == nil {
-		return
+		return nil
 	}
 	fs, errs := p.rules.Evaluate(rec)
 	for _, err := range errs {
@@ -408,7 +505,7 @@ func (p *podCreationProcessor) emitRecord(ctx context.Context, lrs plog.LogRecor
 		p.set.Logger.Warn("rule evaluation failed", zap.String("audit_id", rec.AuditID), zap.Error(err))
 	}
 	for i := range fs {
-		appendFinding(lrs, rec, &fs[i])
 		p.findings.Add(ctx, 1, metric.WithAttributes(attribute.String("rule", fs[i].RuleID), attribute.String("severity", fs[i].Severity)))
 	}
+	return fs
 }
