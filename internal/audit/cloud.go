@@ -232,6 +232,13 @@ func DetectForm(data []byte) Form {
 	return f
 }
 
+// DetectEnvelope tells the envelope and form of a body or line from its
+// beginning (it stops at the first top-level key that tells them, so a
+// prefix of the body is enough).
+func DetectEnvelope(data []byte) (envelope string, form Form) {
+	return detect(bytes.TrimSpace(data))
+}
+
 // detect looks at the top-level keys of a JSON object, stopping at the first
 // one that tells the envelope, so that a cut body is still told.
 func detect(data []byte) (envelope string, form Form) {

@@ -41,6 +41,26 @@ type WebhookConfig struct {
 	// FirehoseAccessKey, when set, is the access key every Firehose
 	// delivery must carry in X-Amz-Firehose-Access-Key.
 	FirehoseAccessKey configopaque.String `mapstructure:"firehose_access_key"`
+	// MaxConcurrentRequests bounds the requests being decoded and handed to
+	// the pipeline at once; a request beyond it is answered 503 with
+	// Retry-After at once. A request takes its place once its first bytes
+	// have arrived (a client slow to send holds a connection, not a place).
+	MaxConcurrentRequests int `mapstructure:"max_concurrent_requests"`
+	// MaxConnections bounds the open connections; at the bound a new one
+	// closes the connection that has gone longest without sending a byte
+	// and is not being answered. 0: half the process's open-file limit.
+	MaxConnections int `mapstructure:"max_connections"`
+	// MaxEventSize bounds one audit event of a native body (an EventList
+	// item or a single Event); a larger one is delivered as a salvaged
+	// partial record (podtrail.audit.partial=oversize).
+	MaxEventSize int64 `mapstructure:"max_event_size"`
+	// MaxCloudBodySize bounds the bodies decoded whole: the cloud forms
+	// (Pub/Sub push, CloudWatch, Firehose, Azure records). A native
+	// EventList is read item by item and bounded by max_request_body_size.
+	MaxCloudBodySize int64 `mapstructure:"max_cloud_body_size"`
+	// BatchSize is how many events of a body go to the pipeline in one
+	// ConsumeLogs (fewer when they hold more than 16 MiB).
+	BatchSize int `mapstructure:"batch_size"`
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -73,11 +93,17 @@ func (w *WebhookConfig) Unmarshal(conf *confmap.Conf) error {
 	if err := w.ServerConfig.Unmarshal(conf); err != nil {
 		return err
 	}
-	own := webhookOwn{Path: w.Path, RetryAfter: w.RetryAfter, Format: w.Format, FirehoseAccessKey: w.FirehoseAccessKey}
+	own := webhookOwn{
+		Path: w.Path, RetryAfter: w.RetryAfter, Format: w.Format, FirehoseAccessKey: w.FirehoseAccessKey,
+		MaxConcurrentRequests: w.MaxConcurrentRequests, MaxConnections: w.MaxConnections,
+		MaxEventSize: w.MaxEventSize, MaxCloudBodySize: w.MaxCloudBodySize, BatchSize: w.BatchSize,
+	}
 	if err := conf.Unmarshal(&own, confmap.WithIgnoreUnused()); err != nil {
 		return err
 	}
 	w.Path, w.RetryAfter, w.Format, w.FirehoseAccessKey = own.Path, own.RetryAfter, own.Format, own.FirehoseAccessKey
+	w.MaxConcurrentRequests, w.MaxConnections = own.MaxConcurrentRequests, own.MaxConnections
+	w.MaxEventSize, w.MaxCloudBodySize, w.BatchSize = own.MaxEventSize, own.MaxCloudBodySize, own.BatchSize
 	var strict webhookKeys
 	if err := conf.Unmarshal(&strict); err != nil {
 		return fmt.Errorf("webhook: %w", err)
@@ -93,20 +119,55 @@ type webhookKeys struct {
 
 // webhookOwn are the webhook's options beside confighttp's.
 type webhookOwn struct {
-	Path              string              `mapstructure:"path"`
-	RetryAfter        time.Duration       `mapstructure:"retry_after"`
-	Format            string              `mapstructure:"format"`
-	FirehoseAccessKey configopaque.String `mapstructure:"firehose_access_key"`
+	Path                  string              `mapstructure:"path"`
+	RetryAfter            time.Duration       `mapstructure:"retry_after"`
+	Format                string              `mapstructure:"format"`
+	FirehoseAccessKey     configopaque.String `mapstructure:"firehose_access_key"`
+	MaxConcurrentRequests int                 `mapstructure:"max_concurrent_requests"`
+	MaxConnections        int                 `mapstructure:"max_connections"`
+	MaxEventSize          int64               `mapstructure:"max_event_size"`
+	MaxCloudBodySize      int64               `mapstructure:"max_cloud_body_size"`
+	BatchSize             int                 `mapstructure:"batch_size"`
 }
 
 // strictServerConfig has confighttp.ServerConfig's fields without its
 // Unmarshal, which ignores unknown keys.
 type strictServerConfig confighttp.ServerConfig
 
+// Webhook defaults. The apiserver's webhook client gives up after 30 s and
+// posts batches of at most --audit-webhook-batch-max-size (400) events, each
+// at most its request body limit (3 MiB) plus the stored object (etcd: 1.5
+// MiB): ~4.5 MiB.
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 30 * time.Second
+	// defaultWriteTimeout runs from the request's headers: it covers
+	// reading the body (read_timeout) and the pipeline taking it.
+	defaultWriteTimeout          = 60 * time.Second
+	defaultIdleTimeout           = 60 * time.Second
+	defaultMaxConcurrentRequests = 64
+	defaultMaxEventSize          = 16 << 20
+	// defaultMaxRequestBodySize holds a full batch of the largest events
+	// (400 × 4.5 MiB): a native body is read item by item, so its size costs
+	// time (bounded by read_timeout), not memory.
+	defaultMaxRequestBodySize = 2 << 30
+	defaultMaxCloudBodySize   = 128 << 20
+	defaultBatchSize          = 1000
+)
+
 func defaultWebhookConfig() WebhookConfig {
 	sc := confighttp.NewDefaultServerConfig()
 	sc.NetAddr.Endpoint = "localhost:8443"
-	return WebhookConfig{ServerConfig: sc, Path: "/audit", RetryAfter: 5 * time.Second, Format: string(audit.FormAuto)}
+	sc.ReadHeaderTimeout = defaultReadHeaderTimeout
+	sc.ReadTimeout = defaultReadTimeout
+	sc.WriteTimeout = defaultWriteTimeout
+	sc.IdleTimeout = defaultIdleTimeout //nolint:staticcheck // the field confighttp reads; keepalive::idle_timeout folds into it
+	sc.MaxRequestBodySize = defaultMaxRequestBodySize
+	return WebhookConfig{
+		ServerConfig: sc, Path: "/audit", RetryAfter: 5 * time.Second, Format: string(audit.FormAuto),
+		MaxConcurrentRequests: defaultMaxConcurrentRequests, MaxEventSize: defaultMaxEventSize,
+		MaxCloudBodySize: defaultMaxCloudBodySize, BatchSize: defaultBatchSize,
+	}
 }
 
 func defaultFileConfig() FileConfig {
@@ -130,6 +191,26 @@ func (cfg *Config) Validate() error {
 		}
 		if _, err := audit.ParseForm(w.Format); err != nil {
 			errs = append(errs, fmt.Errorf("webhook.format: %w", err))
+		}
+		if w.MaxConcurrentRequests < 1 {
+			errs = append(errs, errors.New("webhook.max_concurrent_requests must be at least 1"))
+		}
+		if w.MaxConnections < 0 {
+			errs = append(errs, errors.New("webhook.max_connections must not be negative (0: half the open-file limit)"))
+		} else if w.MaxConnections > 0 && w.MaxConnections < w.MaxConcurrentRequests {
+			errs = append(errs, errors.New("webhook.max_connections must be at least max_concurrent_requests"))
+		}
+		if w.MaxEventSize < 64<<10 {
+			errs = append(errs, errors.New("webhook.max_event_size must be at least 64KiB (an apiserver event can be ~4.5 MiB)"))
+		}
+		if w.MaxCloudBodySize < 1 {
+			errs = append(errs, errors.New("webhook.max_cloud_body_size must be positive"))
+		}
+		if w.BatchSize < 1 {
+			errs = append(errs, errors.New("webhook.batch_size must be at least 1"))
+		}
+		if w.ReadTimeout < 0 || w.ReadHeaderTimeout < 0 || w.WriteTimeout < 0 {
+			errs = append(errs, errors.New("webhook timeouts must not be negative"))
 		}
 	}
 	if f := cfg.File.Get(); f != nil {

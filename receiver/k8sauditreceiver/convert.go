@@ -32,7 +32,9 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audi
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventAudit)
 	lr.SetObservedTimestamp(observed)
-	lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.StageTimestamp))
+	if !ev.StageTimestamp.IsZero() { // a salvaged event may have none
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(ev.StageTimestamp))
+	}
 	lr.SetSeverityNumber(plog.SeverityNumberInfo)
 	lr.SetSeverityText("Info")
 	lr.Body().SetStr(unsafe.String(unsafe.SliceData(raw), len(raw)))

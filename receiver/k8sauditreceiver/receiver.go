@@ -3,6 +3,7 @@ package k8sauditreceiver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
@@ -45,6 +47,19 @@ const (
 	reasonRefused       = "pipeline_refused"
 	reasonBadEnvelope   = "bad_envelope"
 	reasonUnauthorized  = "unauthorized"
+	reasonOverloaded    = "overloaded"
+	reasonReadError     = "read_error"
+)
+
+// Attributes of a record salvaged from an event over the size limit. The
+// pod_creation processor turns such a record into a partial=oversize pod
+// record and a finding.
+const (
+	attrAuditPartial = "podtrail.audit.partial"
+	// attrAuditSize is the event's size in bytes, when it is known (the
+	// webhook reads to its end; the file input stops at max_log_size).
+	attrAuditSize   = "podtrail.audit.size"
+	partialOversize = "oversize"
 )
 
 // errUnauthorized is a Firehose delivery without the configured access key.
@@ -60,6 +75,9 @@ type auditReceiver struct {
 	accepted metric.Int64Counter
 	skipped  metric.Int64Counter
 	insecure metric.Int64Gauge
+	oversize metric.Int64Counter
+	conns    metric.Int64UpDownCounter
+	evicted  metric.Int64Counter
 	logged   sync.Map // reason -> struct{}: log each reason once at warn level
 
 	server   *http.Server
@@ -102,7 +120,28 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*audit
 	if err != nil {
 		return nil, err
 	}
-	return &auditReceiver{set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted, skipped: skipped, insecure: insecure}, nil
+	oversize, err := meter.Int64Counter("otelcol_k8s_audit_oversize",
+		metric.WithDescription("Audit events over the size limit (webhook.max_event_size, file.max_log_size), each delivered as a salvaged partial record (podtrail.audit.partial=oversize), by input."),
+		metric.WithUnit("{events}"))
+	if err != nil {
+		return nil, err
+	}
+	conns, err := meter.Int64UpDownCounter("otelcol_k8s_audit_webhook_connections",
+		metric.WithDescription("Open connections to the audit webhook."),
+		metric.WithUnit("{connections}"))
+	if err != nil {
+		return nil, err
+	}
+	evicted, err := meter.Int64Counter("otelcol_k8s_audit_webhook_connections_evicted",
+		metric.WithDescription("Connections to the audit webhook closed at max_connections: the one silent longest (a slow sender, an idle keep-alive), or the new one when every connection was being answered."),
+		metric.WithUnit("{connections}"))
+	if err != nil {
+		return nil, err
+	}
+	return &auditReceiver{
+		set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted, skipped: skipped,
+		insecure: insecure, oversize: oversize, conns: conns, evicted: evicted,
+	}, nil
 }
 
 func (r *auditReceiver) Start(ctx context.Context, host component.Host) error {
@@ -125,12 +164,28 @@ func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host, w
 	if err != nil {
 		return fmt.Errorf("k8s_audit webhook: %w", err)
 	}
-	mux.Handle(w.Path, &webhookHandler{r: r, retryAfter: w.RetryAfter, form: form, firehoseKey: string(w.FirehoseAccessKey)})
+	h := &webhookHandler{
+		r: r, retryAfter: w.RetryAfter, form: form, firehoseKey: string(w.FirehoseAccessKey),
+		slots: make(chan struct{}, max(w.MaxConcurrentRequests, 1)), maxBody: w.MaxRequestBodySize,
+		maxCloud: w.MaxCloudBodySize, maxEvent: int(w.MaxEventSize), batchSize: max(w.BatchSize, 1),
+		timeout: w.ReadTimeout,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = defaultMaxRequestBodySize
+	}
+	if h.maxCloud <= 0 {
+		h.maxCloud = defaultMaxCloudBodySize
+	}
+	if h.maxEvent <= 0 {
+		h.maxEvent = defaultMaxEventSize
+	}
+	mux.Handle(w.Path, h)
 	srv, err := w.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
 	if err != nil {
 		return fmt.Errorf("k8s_audit webhook: %w", err)
 	}
-	ln, err := w.ToListener(ctx)
+	srv.ConnContext = withConn
+	ln, err := r.listen(ctx, w)
 	if err != nil {
 		return fmt.Errorf("k8s_audit webhook: listen on %s: %w", w.NetAddr.Endpoint, err)
 	}
@@ -146,6 +201,34 @@ func (r *auditReceiver) startWebhook(ctx context.Context, host component.Host, w
 		}
 	}()
 	return nil
+}
+
+// listen is confighttp's ToListener with the connection limit between the
+// socket and TLS, so that a connection is counted (and may be evicted)
+// before its handshake.
+func (r *auditReceiver) listen(ctx context.Context, w *WebhookConfig) (net.Listener, error) {
+	ln, err := w.NetAddr.Listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	maxConns := w.MaxConnections
+	if maxConns <= 0 {
+		maxConns = defaultMaxConnections()
+	}
+	ctxBg := context.WithoutCancel(ctx)
+	ln = newConnLimiter(ln, max(maxConns, 1),
+		func(d int64) { r.conns.Add(ctxBg, d) },
+		func() { r.evicted.Add(ctxBg, 1) })
+	if w.TLS.HasValue() {
+		tlsCfg, err := w.TLS.Get().LoadTLSConfig(ctx)
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		tlsCfg.NextProtos = []string{"h2", "http/1.1"}
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return ln, nil
 }
 
 // reportExposure warns, and sets otelcol_k8s_audit_webhook_insecure, when
@@ -183,6 +266,48 @@ func isLocal(addr net.Addr) bool {
 		return true
 	}
 	return false
+}
+
+// errOversize is an event over the size limit that nothing could be
+// salvaged of.
+var errOversize = errors.New("audit event over the size limit, nothing salvaged")
+
+// appendOversize adds the record of an event over the size limit: the
+// minimal event audit.Salvage makes of its head (and tail), marked
+// podtrail.audit.partial=oversize, with its size when known (size > 0). It
+// counts the event (otelcol_k8s_audit_oversize) and logs the first of each
+// input at warn level; an event of which nothing could be salvaged is
+// rejected (too_large) and false returned.
+func (r *auditReceiver) appendOversize(ctx context.Context, lrs plog.LogRecordSlice, input string, form audit.Form, head, tail []byte, size int64, observed pcommon.Timestamp) bool {
+	r.oversize.Add(ctx, 1, metric.WithAttributes(attribute.String("input", input)))
+	s, err := audit.Salvage(head, tail)
+	var ev *audit.Event
+	if err == nil {
+		raw := s.Raw
+		if !utf8.Valid(raw) {
+			raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+		}
+		s.Raw = raw
+		ev, err = audit.DecodeShared(raw)
+	}
+	if err != nil {
+		r.reject(ctx, input, form, fmt.Errorf("%w (%d bytes read): %v", errOversize, len(head), err), 1)
+		return false
+	}
+	appendEvent(lrs, s.Raw, ev, form, observed)
+	a := lrs.At(lrs.Len() - 1).Attributes()
+	a.PutStr(attrAuditPartial, partialOversize)
+	if size > 0 {
+		a.PutInt(attrAuditSize, size)
+	}
+	if _, seen := r.logged.LoadOrStore(input+"/oversize", struct{}{}); !seen {
+		r.set.Logger.Warn("audit event over the size limit: delivered as a partial record salvaged from its beginning and end (further ones are logged at debug level)",
+			zap.String("input", input), zap.String("audit_id", ev.AuditID), zap.Int64("size", size),
+			zap.Int("read", len(head)), zap.String("cut_in", s.Cut), zap.Bool("end_read", s.FromTail))
+	} else {
+		r.set.Logger.Debug("audit event over the size limit", zap.String("input", input), zap.String("audit_id", ev.AuditID), zap.Int64("size", size))
+	}
+	return true
 }
 
 func (r *auditReceiver) startFile(ctx context.Context, host component.Host, f *FileConfig) error {
@@ -324,8 +449,12 @@ func (r *auditReceiver) skip(ctx context.Context, input string, form audit.Form,
 func reasonOf(err error) string {
 	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
+	case errors.As(err, &tooLarge), errors.Is(err, errOversize):
 		return reasonTooLarge
+	case errors.Is(err, errOverloaded):
+		return reasonOverloaded
+	case errors.Is(err, errRead), errors.Is(err, errTooSlow):
+		return reasonReadError
 	case errors.Is(err, errUnauthorized):
 		return reasonUnauthorized
 	case errors.Is(err, audit.ErrEnvelope):
