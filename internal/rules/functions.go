@@ -101,6 +101,8 @@ func newFunctions() []*function {
 			func(ix *index, ev *evaluator) string { return ix.digestMismatch(ev.rec) }),
 		podRecStr("digestMissing", "the first tag-only image where a digest is required (namespace require_digest, or an entry with digests and no tags)",
 			func(ix *index, ev *evaluator) string { return ix.digestMissing(ev.rec) }),
+		podRecStr("invalidImage", "the first image reference that does not parse (upper case in the path, a malformed digest, a character no registry allows): no runtime pulls it and no inventory entry approves it; image(ref).invalid says why",
+			func(ix *index, ev *evaluator) string { return ix.invalidImage(ev.rec) }),
 		podRecStr("unpinnedImage", "the first image with tag latest (written or implied) and no digest",
 			func(ix *index, ev *evaluator) string { return ix.unpinnedImage(ev.rec) }),
 		podRecStr("imageList", "the pod's images, in spec order, joined by commas",
@@ -185,7 +187,7 @@ func newFunctions() []*function {
 
 		// images
 		strFn("imageApproved", "the inventory approves the image: a repository entry matches (exact entries before globs) and allows its tag or digest",
-			retBool, func(ix *index, s string) any { return ix.approved(ix.images.parse(s)) }),
+			retBool, func(ix *index, s string) any { return ix.approved(parseImage(s)) }),
 		{
 			name: "imageFrom", ret: retBool,
 			doc:   "the image's repository is one of the registries or repository prefixes, or under one",
@@ -212,7 +214,7 @@ func newFunctions() []*function {
 					rs[i] = refOf(r)
 				}
 				return impl{b: func(_ *evaluator, a any) bool {
-					repo := ix.images.parse(a.(string)).Repository
+					repo := parseImage(a.(string)).Repository
 					parts := partsOf(repo)
 					for i := range rs {
 						if repoLookalike(repo, &parts, &rs[i]) {
@@ -514,20 +516,19 @@ func stringsArg(c []any, i int, what string) ([]string, error) {
 	return nil, fmt.Errorf("%s must be a string or a list of strings", what)
 }
 
-// prefixesArg: registries or repository prefixes, lower-cased, each ending
-// in "/" (a trailing /* or / is accepted).
-func prefixesArg(c []any, i int) ([]string, error) {
+// prefixesArg: registries or repository prefixes, normalised (a trailing
+// /* or / is accepted; rancher/mirrored is on docker.io), the host
+// possibly a glob (registryPrefix).
+func prefixesArg(c []any, i int) ([]registryPrefix, error) {
 	ps, err := stringsArg(c, i, "registries")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(ps))
+	out := make([]registryPrefix, len(ps))
 	for j, p := range ps {
-		p = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(p), "*"), "/")
-		if p == "" {
-			return nil, fmt.Errorf("empty registry")
+		if out[j], err = newRegistryPrefix(p); err != nil {
+			return nil, err
 		}
-		out[j] = p + "/"
 	}
 	return out, nil
 }

@@ -17,7 +17,7 @@ func FuzzParseImage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		ref := ParseImage(s)
-		if ref.Tag == "" && ref.Digest == "" {
+		if ref.Valid() && ref.Tag == "" && ref.Digest == "" {
 			t.Fatalf("%q: neither tag nor digest", s)
 		}
 	})

@@ -7,20 +7,29 @@ import (
 
 // glob is a compiled path.Match pattern: literal patterns compare, patterns
 // that are a literal followed by one * compare a prefix, and only the rest
-// run path.Match. Same results as path.Match, for valid patterns.
+// run path.Match. Same results as path.Match, for valid patterns, but for
+// one extension: a pattern ending in /** matches what its head matches
+// followed by / and anything, across / (registry.k8s.io/** is every
+// repository on registry.k8s.io).
 type glob struct {
 	pattern string
 	lit     string // the literal, or the prefix before the final *
 	kind    uint8
+	parent  *glob // globTree: the pattern before /**
 }
 
 const (
 	globLiteral uint8 = iota
 	globPrefix
 	globGeneral
+	globTree
 )
 
 func compileGlob(p string) glob {
+	if head, ok := strings.CutSuffix(p, "/**"); ok && head != "" {
+		parent := compileGlob(head)
+		return glob{pattern: p, kind: globTree, parent: &parent}
+	}
 	i := strings.IndexAny(p, `*?[\`)
 	switch {
 	case i < 0:
@@ -38,6 +47,16 @@ func (g *glob) match(s string) bool {
 	case globPrefix:
 		// * matches any run of characters but /
 		return strings.HasPrefix(s, g.lit) && strings.IndexByte(s[len(g.lit):], '/') < 0
+	case globTree:
+		if g.parent.kind == globLiteral {
+			return hasSepPrefix(s, g.parent.lit, '/')
+		}
+		for i := 0; i < len(s)-1; i++ {
+			if s[i] == '/' && g.parent.match(s[:i]) {
+				return true
+			}
+		}
+		return false
 	}
 	ok, _ := path.Match(g.pattern, s)
 	return ok

@@ -1,47 +1,23 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
-	"sync/atomic"
+
+	"github.com/podtrail/podtrail/internal/imageref"
 )
 
-// ImageRef is a parsed container image reference.
-type ImageRef struct {
-	// Repository is registry/path, normalised the way the container runtime
-	// does: "nginx" is docker.io/library/nginx.
-	Repository string `expr:"repository"`
-	Tag        string `expr:"tag"`
-	Digest     string `expr:"digest"`
-}
+// ImageRef is a parsed container image reference (package imageref): what
+// image(ref) returns to rules, with repository, registry, path, tag, digest
+// and invalid.
+type ImageRef = imageref.Ref
 
 // ParseImage parses an image reference such as nginx:1.27,
-// ghcr.io/acme/app@sha256:..., or localhost:5000/x/y:tag@sha256:....
-func ParseImage(ref string) ImageRef {
-	var out ImageRef
-	name := ref
-	if i := strings.IndexByte(name, '@'); i >= 0 {
-		out.Digest = name[i+1:]
-		name = name[:i]
-	}
-	if i := strings.LastIndexByte(name, ':'); i >= 0 && !strings.Contains(name[i:], "/") {
-		out.Tag = name[i+1:]
-		name = name[:i]
-	}
-	if out.Tag == "" && out.Digest == "" {
-		out.Tag = "latest"
-	}
-	first, rest, hasSlash := strings.Cut(name, "/")
-	switch {
-	case !hasSlash:
-		name = "docker.io/library/" + name
-	case !strings.ContainsAny(first, ".:") && first != "localhost":
-		name = "docker.io/" + name
-	case first == "index.docker.io":
-		name = "docker.io/" + rest
-	}
-	out.Repository = strings.ToLower(name)
-	return out
-}
+// ghcr.io/acme/app@sha256:..., or localhost:5000/x/y:tag@sha256:..., with
+// Docker Hub normalised: nginx, docker.io/nginx, docker.io/library/nginx and
+// index.docker.io/library/nginx are docker.io/library/nginx. A reference
+// that does not parse has Invalid set (imageref.Parse).
+func ParseImage(ref string) ImageRef { return imageref.Parse(ref) }
 
 // KnownRegistries are public registry hosts. Two of them are never taken for
 // lookalikes of each other (ghcr.io and gcr.io are one edit apart and both
@@ -87,6 +63,12 @@ func partsOf(repo string) repoParts {
 // refOf turns an inventory repository pattern into a repoRef.
 func refOf(pattern string) repoRef {
 	p := strings.ToLower(pattern)
+	if strings.Contains(p, "/") || !strings.ContainsAny(p, ".:") && p != "localhost" {
+		// a repository or a glob of them; a lone host (ghcr.io) is a registry
+		if n, err := imageref.NormalizeRepository(pattern); err == nil {
+			p = n
+		}
+	}
 	r := repoRef{repo: p}
 	if i := strings.IndexAny(p, "*?[\\"); i >= 0 {
 		r = repoRef{repo: strings.TrimRight(p[:i], "/"), prefix: true}
@@ -110,7 +92,7 @@ func refOf(pattern string) repoRef {
 //     homoglyph, or a decoration (acme-corp, acme_io, acme2) of the
 //     reference's (ghcr.io/acme-corp/cart for ghcr.io/acme/*).
 func RepoLookalike(image, reference string) bool {
-	repo := ParseImage(image).Repository
+	repo := imageref.ParseCached(image).Repository
 	ref := refOf(reference)
 	parts := partsOf(repo)
 	return repoLookalike(repo, &parts, &ref)
@@ -200,45 +182,42 @@ func hasSepSuffix(s, suffix string, sep byte) bool {
 	return n > 0 && s[n-1] == sep && s[n:] == suffix
 }
 
-// imageCache memoizes ParseImage for the references a cluster runs, which
-// repeat from pod to pod: reads are lock-free and do not allocate (a
-// copy-on-write map behind an atomic pointer); it stops growing at
-// maxCachedImages entries.
-type imageCache struct {
-	m atomic.Pointer[map[string]ImageRef]
+// parseImage is ParseImage through the process-wide cache (imageref): the
+// references a cluster runs repeat, and a hit does not allocate.
+func parseImage(ref string) ImageRef { return imageref.ParseCached(ref) }
+
+// registryPrefix is a registry or repository prefix as rules name them
+// (registry.k8s.io, ghcr.io/acme, docker.io/calico), normalised
+// (imageref.NormalizePrefix). Its host may be a glob
+// (602401143452.dkr.ecr.*.amazonaws.com, *.azurecr.io); its path is a
+// literal prefix, matched whole components at a time.
+type registryPrefix struct {
+	host     glob
+	path     string
+	hostGlob bool
 }
 
-const maxCachedImages = 1024
-
-func (c *imageCache) parse(ref string) ImageRef {
-	m := c.m.Load()
-	if m != nil {
-		if r, ok := (*m)[ref]; ok {
-			return r
-		}
+func newRegistryPrefix(p string) (registryPrefix, error) {
+	n := imageref.NormalizePrefix(p)
+	if n == "" {
+		return registryPrefix{}, fmt.Errorf("empty registry")
 	}
-	r := ParseImage(ref)
-	for {
-		old := c.m.Load()
-		if old != nil && len(*old) >= maxCachedImages {
-			return r
-		}
-		next := make(map[string]ImageRef, 1+lenOf(old))
-		if old != nil {
-			for k, v := range *old {
-				next[k] = v
-			}
-		}
-		next[ref] = r
-		if c.m.CompareAndSwap(old, &next) {
-			return r
-		}
+	host, rest, _ := strings.Cut(n, "/")
+	if strings.ContainsAny(rest, `*?[\`) {
+		return registryPrefix{}, fmt.Errorf("registry %q: only the host may be a glob", p)
 	}
+	if !validGlob(host) {
+		return registryPrefix{}, fmt.Errorf("registry %q: bad glob", p)
+	}
+	g := compileGlob(host)
+	return registryPrefix{host: g, path: rest, hostGlob: g.kind != globLiteral}, nil
 }
 
-func lenOf(m *map[string]ImageRef) int {
-	if m == nil {
-		return 0
+// match: repo (normalised) is on the registry, at or under the path.
+func (rp *registryPrefix) match(repo string) bool {
+	host, p, _ := strings.Cut(repo, "/")
+	if !rp.host.match(host) {
+		return false
 	}
-	return len(*m)
+	return rp.path == "" || p == rp.path || hasSepPrefix(p, rp.path, '/')
 }

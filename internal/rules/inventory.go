@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/podtrail/podtrail/internal/imageref"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -103,10 +104,16 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 	if err := dec.Decode(inv); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("inventory %s: %w", file, err)
 	}
-	for i, im := range inv.Images {
-		if _, err := path.Match(im.Repository, ""); err != nil || im.Repository == "" {
-			return nil, fmt.Errorf("inventory %s: images[%d]: bad repository pattern %q", file, i, im.Repository)
+	for i := range inv.Images {
+		im := &inv.Images[i]
+		n, err := imageref.NormalizeRepository(im.Repository)
+		if err != nil || !validGlob(n) {
+			if err == nil {
+				err = path.ErrBadPattern
+			}
+			return nil, fmt.Errorf("inventory %s: images[%d]: bad repository pattern %q: %v", file, i, im.Repository, err)
 		}
+		im.Repository = n // nginx is docker.io/library/nginx, as images are
 	}
 	for i, ns := range inv.Namespaces {
 		if ns.Name == "" {
@@ -141,12 +148,16 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 // entry matches and the tag or digest is allowed. Entries that name the
 // repository exactly take precedence over glob entries (ghcr.io/acme/*), so
 // pinning one repository's digests is not undone by a wider pattern.
+// A reference that does not parse is never approved.
 func (inv *Inventory) ImageApproved(image string) bool { return inv.refApproved(ParseImage(image)) }
 
 func (inv *Inventory) refApproved(ref ImageRef) bool {
+	if !ref.Valid() {
+		return false
+	}
 	exact := false
 	for _, im := range inv.Images {
-		if strings.ToLower(im.Repository) == ref.Repository {
+		if im.Repository == ref.Repository {
 			exact = true
 			if allows(im, ref) {
 				return true
@@ -157,7 +168,7 @@ func (inv *Inventory) refApproved(ref ImageRef) bool {
 		return false
 	}
 	for _, im := range inv.Images {
-		if ok, _ := path.Match(strings.ToLower(im.Repository), ref.Repository); ok && allows(im, ref) {
+		if g := compileGlob(im.Repository); g.match(ref.Repository) && allows(im, ref) {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/podtrail/podtrail/internal/imageref"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -20,7 +21,6 @@ type index struct {
 	// wildcards: the names a lookalike username imitates.
 	identities    []string
 	identityBoxes []any
-	images        imageCache
 	// compiled globs, parallel to inv.Images, inv.Namespaces[].Creators,
 	// inv.TrustedIdentities
 	imageRepos []string // lower case
@@ -107,8 +107,13 @@ func newIndex(inv *Inventory) *index {
 		ix.identityBoxes = append(ix.identityBoxes, id)
 	}
 	for _, im := range inv.Images {
-		ix.imageRepos = append(ix.imageRepos, strings.ToLower(im.Repository))
-		ix.imageGlobs = append(ix.imageGlobs, compileGlob(strings.ToLower(im.Repository)))
+		// normalised by ParseInventory; an Inventory built in code may not be
+		repo, err := imageref.NormalizeRepository(im.Repository)
+		if err != nil {
+			repo = strings.ToLower(im.Repository)
+		}
+		ix.imageRepos = append(ix.imageRepos, repo)
+		ix.imageGlobs = append(ix.imageGlobs, compileGlob(repo))
 	}
 	for _, n := range inv.Namespaces {
 		ix.creators = append(ix.creators, compileGlobs(n.Creators))
@@ -566,8 +571,11 @@ func (ix *index) deciding(repo string) iter.Seq[*Image] {
 }
 
 // approved is Inventory.ImageApproved on a parsed reference, with the
-// compiled globs.
+// compiled globs. A reference that does not parse is never approved.
 func (ix *index) approved(ref ImageRef) bool {
+	if !ref.Valid() {
+		return false
+	}
 	for im := range ix.deciding(ref.Repository) {
 		if allows(*im, ref) {
 			return true
@@ -594,7 +602,7 @@ func (ix *index) creatorAllowed(r *podrecord.Record) bool {
 // imagesApproved: every container's image is approved (ImageApproved).
 func (ix *index) imagesApproved(r *podrecord.Record) bool {
 	for i := range r.Containers {
-		if !ix.approved(ix.images.parse(r.Containers[i].Image)) {
+		if !ix.approved(parseImage(r.Containers[i].Image)) {
 			return false
 		}
 	}
@@ -607,8 +615,8 @@ func (ix *index) imagesApproved(r *podrecord.Record) bool {
 func (ix *index) digestMismatch(r *podrecord.Record) string {
 	for i := range r.Containers {
 		image := r.Containers[i].Image
-		ref := ix.images.parse(image)
-		if ref.Digest == "" {
+		ref := parseImage(image)
+		if ref.Digest == "" || !ref.Valid() {
 			continue
 		}
 		pinned, listed := false, false
@@ -635,8 +643,8 @@ func (ix *index) digestMissing(r *podrecord.Record) string {
 	}
 	for i := range r.Containers {
 		image := r.Containers[i].Image
-		ref := ix.images.parse(image)
-		if ref.Digest != "" {
+		ref := parseImage(image)
+		if ref.Digest != "" || !ref.Valid() {
 			continue
 		}
 		if nsRequires {
@@ -655,8 +663,8 @@ func (ix *index) digestMissing(r *podrecord.Record) string {
 // written or implied, and no digest.
 func (ix *index) unpinnedImage(r *podrecord.Record) string {
 	for i := range r.Containers {
-		ref := ix.images.parse(r.Containers[i].Image)
-		if ref.Digest == "" && ref.Tag == "latest" {
+		ref := parseImage(r.Containers[i].Image)
+		if ref.Valid() && ref.Digest == "" && ref.Tag == "latest" {
 			return r.Containers[i].Image
 		}
 	}
@@ -667,7 +675,7 @@ func (ix *index) unpinnedImage(r *podrecord.Record) string {
 // registry that image imitates (RepoLookalike), or "" when it imitates none
 // or is approved.
 func (ix *index) imageLookalike(image string) any {
-	ref := ix.images.parse(image)
+	ref := parseImage(image)
 	if ix.approved(ref) {
 		return none
 	}
@@ -691,15 +699,27 @@ func (ix *index) podImageLookalike(r *podrecord.Record) any {
 }
 
 // imageFrom: the image's repository is one of prefixes (registries or
-// repository paths, each ending in "/") or under one.
-func (ix *index) imageFrom(image string, prefixes []string) bool {
-	repo := ix.images.parse(image).Repository
-	for _, p := range prefixes {
-		if strings.HasPrefix(repo, p) || len(repo) == len(p)-1 && repo == p[:len(p)-1] {
+// repository paths) or under one.
+func (ix *index) imageFrom(image string, prefixes []registryPrefix) bool {
+	repo := parseImage(image).Repository
+	for i := range prefixes {
+		if prefixes[i].match(repo) {
 			return true
 		}
 	}
 	return false
+}
+
+// invalidImage returns the first image reference that does not parse
+// (imageref): no runtime can pull it, and no inventory entry approves it.
+// An empty reference (not known) is not invalid.
+func (ix *index) invalidImage(r *podrecord.Record) string {
+	for i := range r.Containers {
+		if im := r.Containers[i].Image; im != "" && !parseImage(im).Valid() {
+			return im
+		}
+	}
+	return ""
 }
 
 func privileged(r *podrecord.Record) bool {

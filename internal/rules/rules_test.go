@@ -295,33 +295,32 @@ func TestFastPathForms(t *testing.T) {
 	}
 }
 
+// TestParseImage: the rules read image references through imageref (its
+// own tests have every normalisation case): here, what rules see.
 func TestParseImage(t *testing.T) {
+	const d = "sha256:dbeb97c24f107f57a887833791df5761c5c671279fcffcfa4d562189f90edc6a"
 	tests := []struct {
-		in   string
-		want ImageRef
+		in                string
+		repo, tag, digest string
+		valid             bool
 	}{
-		{"nginx", ImageRef{"docker.io/library/nginx", "latest", ""}},
-		{"nginx:1.27", ImageRef{"docker.io/library/nginx", "1.27", ""}},
-		{"alpine/git:2.45", ImageRef{"docker.io/alpine/git", "2.45", ""}},
-		{"docker.io/alpine:3.20", ImageRef{"docker.io/alpine", "3.20", ""}},
-		{"index.docker.io/library/busybox:1.36", ImageRef{"docker.io/library/busybox", "1.36", ""}},
-		{"registry.k8s.io/kube-proxy:v1.33.13", ImageRef{"registry.k8s.io/kube-proxy", "v1.33.13", ""}},
-		{"localhost:5000/team/app:2", ImageRef{"localhost:5000/team/app", "2", ""}},
-		{"localhost:5000/team/app", ImageRef{"localhost:5000/team/app", "latest", ""}},
-		{"ghcr.io/acme/payments@sha256:abc", ImageRef{"ghcr.io/acme/payments", "", "sha256:abc"}},
-		{"ghcr.io/acme/payments:1.4@sha256:abc", ImageRef{"ghcr.io/acme/payments", "1.4", "sha256:abc"}},
-		{"GHCR.io/Acme/App:1", ImageRef{"ghcr.io/acme/app", "1", ""}},
+		{"nginx", "docker.io/library/nginx", "latest", "", true},
+		{"nginx:1.27", "docker.io/library/nginx", "1.27", "", true},
+		{"alpine/git:2.45", "docker.io/alpine/git", "2.45", "", true},
+		{"docker.io/alpine:3.20", "docker.io/library/alpine", "3.20", "", true},
+		{"index.docker.io/library/busybox:1.36", "docker.io/library/busybox", "1.36", "", true},
+		{"registry.k8s.io/kube-proxy:v1.33.13", "registry.k8s.io/kube-proxy", "v1.33.13", "", true},
+		{"localhost:5000/team/app:2", "localhost:5000/team/app", "2", "", true},
+		{"localhost:5000/team/app", "localhost:5000/team/app", "latest", "", true},
+		{"ghcr.io/acme/payments@" + d, "ghcr.io/acme/payments", "", d, true},
+		{"ghcr.io/acme/payments:1.4@" + d, "ghcr.io/acme/payments", "1.4", d, true},
+		{"ghcr.io/acme/payments@sha256:abc", "ghcr.io/acme/payments", "", "sha256:abc", false},
+		{"GHCR.io/Acme/App:1", "ghcr.io/acme/app", "1", "", false},
 	}
 	for _, tt := range tests {
-		if got := ParseImage(tt.in); got != tt.want {
-			t.Errorf("%s: %+v, want %+v", tt.in, got, tt.want)
-		}
-	}
-	var c imageCache
-	for range 2 {
-		for _, tt := range tests {
-			if got := c.parse(tt.in); got != tt.want {
-				t.Errorf("cached %s: %+v, want %+v", tt.in, got, tt.want)
+		for _, got := range []ImageRef{ParseImage(tt.in), parseImage(tt.in), parseImage(tt.in)} {
+			if got.Repository != tt.repo || got.Tag != tt.tag || got.Digest != tt.digest || got.Valid() != tt.valid {
+				t.Errorf("%s: %+v, want %s %s %s valid=%v", tt.in, got, tt.repo, tt.tag, tt.digest, tt.valid)
 			}
 		}
 	}
