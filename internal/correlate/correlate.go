@@ -305,7 +305,29 @@ func (c *Correlator) AddAudit(ev *audit.Event, now time.Time) []*podrecord.Recor
 	return out
 }
 
+// AddAuditPartial takes an audit event the receiver could read only part
+// of, for reason (PartialOversize: an event over the input's size limit,
+// salvaged as who, what, which object, and the answer and times when they
+// could be read; never the request and response objects). A pod create
+// becomes a record marked Partial=reason that joins the node's events by
+// namespace and name; other events count for what they still say.
+func (c *Correlator) AddAuditPartial(ev *audit.Event, reason string, now time.Time) []*podrecord.Record {
+	c.now = now
+	var out []*podrecord.Record
+	if reason == "" {
+		out = c.addAudit(ev, now)
+	} else {
+		out = c.addAuditAs(ev, reason, now)
+	}
+	c.settle()
+	return out
+}
+
 func (c *Correlator) addAudit(ev *audit.Event, now time.Time) []*podrecord.Record {
+	return c.addAuditAs(ev, "", now)
+}
+
+func (c *Correlator) addAuditAs(ev *audit.Event, partial string, now time.Time) []*podrecord.Record {
 	if !ev.IsFinal() || ev.ObjectRef == nil {
 		c.stats.Ignored++
 		return nil
@@ -314,7 +336,7 @@ func (c *Correlator) addAudit(ev *audit.Event, now time.Time) []*podrecord.Recor
 	ok := ev.Code() >= 200 && ev.Code() < 300
 	switch {
 	case res == "pods" && ev.ObjectRef.APIGroup == "" && sub == "" && ev.Verb == "create":
-		return c.podCreate(ev, now)
+		return c.podCreate(ev, partial, now)
 	case res == "pods" && sub == "binding" && ev.Verb == "create" && ok:
 		return c.binding(ev, now)
 	case res == "pods" && sub == "status" && (ev.Verb == "patch" || ev.Verb == "update") && ok:
@@ -330,23 +352,33 @@ func (c *Correlator) addAudit(ev *audit.Event, now time.Time) []*podrecord.Recor
 	return nil
 }
 
-func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Record {
-	if e := c.byAudit[ev.AuditID]; e != nil {
-		c.stats.Duplicates++
-		return nil
-	}
+func (c *Correlator) podCreate(ev *audit.Event, partial string, now time.Time) []*podrecord.Record {
 	rec, err := podrecord.FromAudit(ev)
 	if err != nil {
 		c.stats.Ignored++
+		return nil
+	}
+	if partial != "" {
+		markPartial(rec, partial)
+	}
+	if e := c.byAudit[ev.AuditID]; e != nil {
+		if partial == "" && !e.done && c.open(e).rec.Partial == PartialOversize {
+			// The whole event after a salvaged part of it (two inputs, a
+			// retry with a larger limit): the record becomes whole.
+			return c.completeCreate(e, rec)
+		}
+		c.stats.Duplicates++
 		return nil
 	}
 	// The entry keeps these past the call (its indexes' keys): copies, as
 	// a decoded event's strings may be pieces of its whole JSON. The rest
 	// is copied when the entry is packed.
 	rec.Name, rec.UID = strings.Clone(rec.Name), strings.Clone(rec.UID)
-	if rec.Allowed {
+	unknown := outcomeUnknown(rec)
+	switch {
+	case rec.Allowed:
 		rec.DeniedBefore = c.denials.before(rec.Actor.Username, rec.RequestedAt)
-	} else {
+	case !unknown:
 		c.denials.add(rec)
 	}
 	var e *entry
@@ -372,7 +404,7 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 		if e != nil && rec.UID == "" {
 			join = JoinName
 		}
-	} else if rec.Allowed {
+	} else if rec.Allowed || unknown {
 		// Below RequestResponse: the generated name is unknown. A pod of
 		// this namespace and prefix seen on the node joins it, now or later.
 		join = JoinGenerateName
@@ -416,8 +448,61 @@ func (c *Correlator) podCreate(ev *audit.Event, now time.Time) []*podrecord.Reco
 	c.index(e)
 	c.touch(e)
 	c.list(e)
-	if !rec.Allowed {
+	if !rec.Allowed && !unknown {
 		// Nothing was created: nothing else will come.
+		return c.emit(e, "")
+	}
+	return c.check(e)
+}
+
+// markPartial marks the record of a pod create whose audit event was read
+// only in part: what the objects would have told is missing.
+func markPartial(r *podrecord.Record, reason string) {
+	r.Partial = reason
+	add := func(m string) {
+		if !contains(r.Missing, m) {
+			r.Missing = append(r.Missing, m)
+		}
+	}
+	if r.Code == 0 || r.Allowed {
+		add(podrecord.MissingPodSpec)
+		add(podrecord.MissingUID)
+		if r.Name == "" {
+			add(podrecord.MissingGeneratedName)
+		}
+	}
+}
+
+// outcomeUnknown reports whether r is a create read in part whose answer
+// (responseStatus) was lost: the pod may exist. Node and API events that
+// name it later tell (finish).
+func outcomeUnknown(r *podrecord.Record) bool {
+	return r.Partial == PartialOversize && r.Code == 0 && !r.Allowed
+}
+
+// completeCreate puts the whole create event's record into e, which a
+// salvaged part of the same event started.
+func (c *Correlator) completeCreate(e *entry, rec *podrecord.Record) []*podrecord.Record {
+	rec.Name, rec.UID = strings.Clone(rec.Name), strings.Clone(rec.UID)
+	rec.AuditID = e.o.rec.AuditID
+	if rec.Allowed {
+		rec.DeniedBefore = c.denials.before(rec.Actor.Username, rec.RequestedAt)
+	}
+	join := e.o.rec.Join
+	mergeAuditInto(e, rec)
+	r := &e.o.rec
+	if join != JoinGenerateName && join != JoinNamespaceTime || r.UID != "" {
+		join = JoinUID
+	}
+	r.Join = join
+	e.bound = e.bound || rec.Node != ""
+	if m := staticHash(r.Annotations); m != "" {
+		e.o.mirror = strings.Clone(m)
+		r.Origin = podrecord.OriginStatic
+	}
+	c.index(e)
+	c.touch(e)
+	if !r.Allowed {
 		return c.emit(e, "")
 	}
 	return c.check(e)
@@ -893,7 +978,7 @@ func (c *Correlator) list(e *entry) { c.listAs(e, listKind(e)) }
 func listKind(e *entry) int {
 	switch {
 	case e.listed:
-	case e.hasAudit && e.o.rec.Allowed && e.o.rec.Name == "":
+	case e.hasAudit && (e.o.rec.Allowed || outcomeUnknown(&e.o.rec)) && e.o.rec.Name == "":
 		return 1
 	case !e.hasAudit && e.o.rec.Name != "":
 		return 2
@@ -1519,7 +1604,14 @@ func (c *Correlator) bury(e *entry) {
 
 // finish resolves the chain, digests, timings and missing sources.
 func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
-	r.Partial = partial
+	if e.hasAudit && outcomeUnknown(r) && (e.apiSeen || r.Sandbox.ID != "" || !r.Sandbox.ReadyAt.IsZero() || startedAny(r, e.o.nodeContainers)) {
+		// The answer to the create was lost, but the pod was scheduled,
+		// reported or run: it was created.
+		r.Allowed = true
+	}
+	if r.Partial == "" {
+		r.Partial = partial // a create read in part stays so (PartialOversize)
+	}
 	c.resolveOrigin(e, r)
 	if len(r.Containers) == 0 {
 		r.Containers = append(r.Containers, e.o.nodeContainers...)
@@ -1585,6 +1677,18 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 		removeString(&r.Sources, SourceAudit)
 	}
 	sort.SliceStable(r.Sources, func(i, j int) bool { return sourceRank(r.Sources[i]) < sourceRank(r.Sources[j]) })
+}
+
+// startedAny reports whether a container of r (or of the node's list) started.
+func startedAny(r *podrecord.Record, nodeContainers []podrecord.Container) bool {
+	for _, list := range [][]podrecord.Container{r.Containers, nodeContainers} {
+		for _, c := range list {
+			if !c.StartedAt.IsZero() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolveOrigin says where a pod came from, once nothing more will be

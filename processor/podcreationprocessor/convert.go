@@ -78,6 +78,21 @@ const eventPodCreationUpdate = attr.EventPodCreation + ".update"
 // keyUpdate says what an update adds: digest.
 const keyUpdate = "podtrail.update"
 
+// keyAuditPartial marks an audit event log record whose event the
+// k8s_audit receiver could read only in part: "oversize" (too large to
+// take whole; the body is a valid audit event salvaged from it: who, what,
+// which object, the answer and times when they could be read).
+const keyAuditPartial = "podtrail.audit.partial"
+
+// auditPartial is the podtrail.audit.partial attribute of an audit event
+// log record, "" when it is whole.
+func auditPartial(a pcommon.Map) string {
+	if v, ok := a.Get(keyAuditPartial); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
 func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventPodCreation)

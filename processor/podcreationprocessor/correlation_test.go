@@ -137,3 +137,51 @@ func TestDigestUpdateRecord(t *testing.T) {
 	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_records"))
 	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_late"))
 }
+
+// salvagedCreate is the body the k8s_audit receiver emits for a pod create
+// too large to read: a valid audit event without its objects.
+const salvagedCreate = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"big-1","stage":"ResponseComplete",` +
+	`"requestURI":"/api/v1/namespaces/kube-system/pods?fieldManager=kubectl-create","verb":"create",` +
+	`"user":{"username":"mallory","groups":["system:authenticated"]},"sourceIPs":["192.0.2.77"],` +
+	`"userAgent":"kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0",` +
+	`"objectRef":{"resource":"pods","namespace":"kube-system","name":"big-env","apiVersion":"v1"},` +
+	`"responseStatus":{"metadata":{},"code":201},` +
+	`"requestReceivedTimestamp":"2026-11-24T10:00:00.000000Z","stageTimestamp":"2026-11-24T10:00:00.350000Z",` +
+	`"annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":""}}`
+
+// TestOversizeRecord: an audit log record marked podtrail.audit.partial=
+// oversize is read even without the lifted attributes the processor
+// filters on, and gives a record marked podtrail.partial=oversize from
+// what was salvaged, with the PT-0040 finding.
+func TestOversizeRecord(t *testing.T) {
+	for _, lifted := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with the lifted attributes", false: "partial attribute only"}[lifted], func(t *testing.T) {
+			cfg := withRules(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
+			p, sink := newTestProcessor(t, cfg, nil)
+			ld := auditLog(t, salvagedCreate, map[string]string{"podtrail.audit.partial": "oversize"})
+			if !lifted {
+				a := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
+				for _, k := range []string{attr.AuditStage, attr.AuditVerb, attr.AuditResource} {
+					a.Remove(k)
+				}
+			}
+			require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+			recs := byEvent(sink, attr.EventPodCreation)
+			require.Len(t, recs, 1)
+			r := recs[0]
+			assert.Equal(t, "oversize", str(r, keyPartial))
+			assert.Equal(t, "big-1", str(r, attr.AuditID))
+			assert.Equal(t, "kube-system", str(r, attr.K8sNamespaceName))
+			assert.Equal(t, "big-env", str(r, attr.K8sPodName))
+			assert.Equal(t, "mallory", str(r, attr.UserName))
+			assert.Equal(t, "kubectl", str(r, keyChannel))
+			assert.Equal(t, "pod kube-system/big-env created by mallory (user) via kubectl decision=allow code=201 missing=pod_spec,uid partial=oversize", r.Body().Str())
+			var ids []string
+			for _, f := range byEvent(sink, attr.EventFinding) {
+				ids = append(ids, str(f, keyRuleID))
+			}
+			assert.Contains(t, ids, "PT-0040")
+			assert.Contains(t, ids, "PT-0001", "a person's create in kube-system, read in part")
+		})
+	}
+}
