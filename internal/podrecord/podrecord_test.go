@@ -240,3 +240,42 @@ func BenchmarkFromAudit(b *testing.B) {
 }
 
 func has(ss []string, s string) bool { return contains(ss, s) }
+
+// TestActorIsWhoAuthenticated: with impersonation, the actor, its kind and
+// the channel come from the authenticated request; the impersonated
+// identity is apart, classified on its own.
+func TestActorIsWhoAuthenticated(t *testing.T) {
+	const base = `{"auditID":"i1","stage":"ResponseComplete","level":"RequestResponse","verb":"create","requestURI":"/api/v1/namespaces/shop/pods","userAgent":"kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0","objectRef":{"resource":"pods","namespace":"shop","name":"cart-x","apiVersion":"v1"},"responseStatus":{"code":201},"annotations":{"authorization.k8s.io/decision":"allow"}`
+	tests := []struct {
+		name, users                         string
+		actor, kind, channel                string
+		impersonated, impKind, impSA, group string
+	}{
+		{"a person as the ReplicaSet controller", `,"user":{"username":"erin","groups":["devs"]},"impersonatedUser":{"username":"system:serviceaccount:kube-system:replicaset-controller","groups":["system:serviceaccounts"]}}`,
+			"erin", ActorUser, ChannelKubectl, "system:serviceaccount:kube-system:replicaset-controller", ActorController, "kube-system/replicaset-controller", "system:serviceaccounts"},
+		{"a person as a service account", `,"user":{"username":"erin"},"impersonatedUser":{"username":"system:serviceaccount:apps:builder"}}`,
+			"erin", ActorUser, ChannelKubectl, "system:serviceaccount:apps:builder", ActorServiceAccount, "apps/builder", ""},
+		{"a CI service account as a person", `,"user":{"username":"system:serviceaccount:ci:gitlab-runner"},"impersonatedUser":{"username":"carol@example.com"}}`,
+			"system:serviceaccount:ci:gitlab-runner", ActorServiceAccount, ChannelKubectl, "carol@example.com", ActorUser, "", ""},
+		{"no impersonation", `,"user":{"username":"erin"}}`, "erin", ActorUser, ChannelKubectl, "", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := audit.Decode([]byte(base + tt.users))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := FromAudit(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Actor.Username != tt.actor || r.Actor.Kind != tt.kind || r.Channel != tt.channel {
+				t.Errorf("actor %+v channel %s", r.Actor, r.Channel)
+			}
+			im := r.Impersonated
+			if im.Username != tt.impersonated || im.Kind != tt.impKind || im.ServiceAccount != tt.impSA || tt.group != "" && !has(im.Groups, tt.group) {
+				t.Errorf("impersonated %+v", im)
+			}
+		})
+	}
+}
