@@ -48,10 +48,14 @@ command -v go >/dev/null || die "go is not on PATH"
 
 PIDS=()   # started daemons, in start order
 NAMES=()
-start_bg() { # name cmd...: runs cmd with stdout+stderr to $LOGS/name.log
+start_bg() { # name cmd...: runs cmd with stdout+stderr to $LOGS/name.log (APPEND=1: appended)
 	local name=$1
 	shift
-	"$@" >"$LOGS/$name.log" 2>&1 &
+	if [[ ${APPEND:-0} == 1 ]]; then
+		"$@" >>"$LOGS/$name.log" 2>&1 &
+	else
+		"$@" >"$LOGS/$name.log" 2>&1 &
+	fi
 	PIDS+=("$!")
 	NAMES+=("$name")
 	# for a later run, should this one be killed before its cleanup
@@ -246,7 +250,25 @@ undo_host() {
 	done
 	# CNI results cache of our network
 	rm -f /var/lib/cni/results/"$CNI_NET"-* 2>/dev/null
+	# the Debian packages this run installed
+	if [[ ${PODTRAIL_E2E_KEEP_PACKAGES:-0} != 1 && -s $WORK/before/packages ]]; then
+		local pkgs
+		pkgs=$(dpkg-query -W -f '${Package}\n' 2>/dev/null | sort | comm -13 "$WORK/before/packages" -)
+		if [[ -n $pkgs ]]; then
+			log "purging the packages this run installed: $(echo $pkgs)"
+			# shellcheck disable=SC2086
+			DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $pkgs >>"$LOGS/apt.log" 2>&1 ||
+				log "apt-get purge failed: $LOGS/apt.log"
+		fi
+	fi
 }
+
+# one run at a time, before any cleanup can run: a second run would take the
+# first's work folder for a killed run's, end its processes and undo its node
+CACHE=${PODTRAIL_E2E_CACHE:-/var/cache/podtrail-e2e}
+mkdir -p "$CACHE"
+exec 8>"$CACHE/run.lock"
+flock -n 8 || die "another make e2e is running (lock $CACHE/run.lock)"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -256,6 +278,9 @@ export PODTRAIL_HOME=$REPO E2E_PKI=$PKI E2E_OUT=$OUT E2E_LOGS=$LOGS E2E_NODE=$NO
 export E2E_WEBHOOK=127.0.0.1:$WEBHOOK_PORT E2E_OTLP=127.0.0.1:$OTLP_PORT
 export E2E_GATEWAY_HEALTH=127.0.0.1:$GATEWAY_HEALTH_PORT E2E_AGENT_HEALTH=127.0.0.1:$AGENT_HEALTH_PORT
 export E2E_AUDIT_LOG=$WORK/audit/audit.log
+# phase 1: podtrail from the cluster's start; phase 2 changes these (scenario_phase2)
+export E2E_RECORDS=$OUT/records.json E2E_EVENTS=$OUT/events.json
+export E2E_AUDIT_START_AT=beginning E2E_NODE_START_AT=beginning E2E_WINDOW=60s
 
 # ---- 0. a clean start ------------------------------------------------------
 
@@ -286,6 +311,9 @@ log "Kubernetes binaries (cached; the first build takes 10-15 minutes)"
 "$HERE/build-k8s.sh" >"$WORK/k8s-bin" 2>"$LOGS/build-k8s.log" &
 BUILD_PID=$!
 
+# the Debian packages installed here are purged at the end (their list:
+# $WORK/before/packages); PODTRAIL_E2E_KEEP_PACKAGES=1 keeps them for the next run
+dpkg-query -W -f '${Package}\n' 2>/dev/null | sort >"$WORK/before/packages" || true
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v containerd >/dev/null || need+=(containerd)
@@ -314,7 +342,15 @@ fi
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/bin/sleeper" ./cmd/sleeper
 	go build -o "$WORK/bin/registry" ./cmd/registry
 	go build -o "$WORK/bin/check" ./cmd/check
+	go build -o "$WORK/bin/cri" ./cmd/cri
 ) >"$LOGS/go-build-e2e.log" 2>&1 || die "building e2e/cmd failed: $LOGS/go-build-e2e.log"
+
+# the audit policy exactly as README.md documents it ("Pointing a
+# kube-apiserver at podtrail"): the e2e runs what a user would copy
+awk '/^Audit policy \(`--audit-policy-file`\)/ {f = 1} f && /^```yaml/ {p = 1; next} p && /^```/ {exit} p' \
+	"$REPO/README.md" >"$WORK/audit-policy.yaml"
+grep -q '^kind: Policy' "$WORK/audit-policy.yaml" || die "no audit policy in README.md"
+cp "$WORK/audit-policy.yaml" "$LOGS/audit-policy.yaml"
 
 # ---- 2. certificates -------------------------------------------------------
 
@@ -369,7 +405,7 @@ start_bg kube-apiserver kube-apiserver \
 	--service-account-issuer https://kubernetes.default.svc.cluster.local \
 	--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
 	--kubelet-client-certificate "$PKI/apiserver-kubelet.crt" --kubelet-client-key "$PKI/apiserver-kubelet.key" \
-	--audit-policy-file "$HERE/config/audit-policy.yaml" \
+	--audit-policy-file "$WORK/audit-policy.yaml" \
 	--audit-log-path "$E2E_AUDIT_LOG" --audit-log-format json --audit-log-maxsize 0 \
 	--audit-webhook-config-file "$PKI/audit-webhook.kubeconfig" \
 	--audit-webhook-mode batch --audit-webhook-batch-max-wait 1s --audit-webhook-initial-backoff 1s \
@@ -391,6 +427,9 @@ start_bg kube-scheduler kube-scheduler \
 	--authorization-kubeconfig "$PKI/scheduler.kubeconfig" \
 	--bind-address 127.0.0.1 --secure-port 0 --leader-elect=false --v 1
 wait_for "the default service account" 60 $KUBECTL -n default get serviceaccount default
+# every pod the API server has during the run, also the ones deleted at once:
+# the check fails on a record of a pod the API never had
+start_bg pod-watch sh -c "exec $KUBECTL get pods -A --watch --output-watch-events -o json 2>>'$LOGS/pod-watch.err'"
 log "control plane up: $($KUBECTL version 2>/dev/null | tr '\n' ' ')"
 
 # scenarios that take a while start before the node is there
@@ -404,10 +443,12 @@ log "registry (loopback) for the node's images"
 start_bg registry "$WORK/bin/registry" -listen "127.0.0.1:$REGISTRY_PORT" -bin "$WORK/bin/sleeper"
 wait_for registry 10 curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/"
 
-log "containerd"
 # shellcheck source=e2e/lib/node.sh
 source "$HERE/lib/node.sh"
 write_node_config
+scenario_preload
+
+log "containerd"
 start_bg containerd containerd --config "$WORK/containerd/config.toml"
 wait_for containerd 30 ctr_ version
 
@@ -417,20 +458,62 @@ wait_for "podtrail agent" 60 healthy "$E2E_AGENT_HEALTH"
 
 log "kubelet"
 prepare_cgroups
-start_bg kubelet kubelet --config "$WORK/kubelet/config.yaml" \
-	--kubeconfig "$PKI/kubelet.kubeconfig" --root-dir "$WORK/kubelet/root" \
-	--hostname-override "$NODE" --v 2
+start_kubelet() {
+	start_bg kubelet kubelet --config "$WORK/kubelet/config.yaml" \
+		--kubeconfig "$PKI/kubelet.kubeconfig" --root-dir "$WORK/kubelet/root" \
+		--hostname-override "$NODE" --v 2
+}
+start_kubelet
 node_ready() { $KUBECTL get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
 wait_for "node $NODE Ready" 120 node_ready
 log "node $NODE Ready"
+# the kubelet stopped and started again, logging on to the same file
+restart_kubelet() {
+	log "restarting the kubelet"
+	stop_named kubelet
+	APPEND=1 start_kubelet
+	wait_for "kubelet after its restart" 60 curl -fsS "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"
+}
 
-# ---- 6. scenarios and assertions -------------------------------------------
+# ---- 6. scenarios ------------------------------------------------------------
+
+CHECK=("$WORK/bin/check" -repo "$REPO" -node "$NODE" -records "$OUT/records.json" -records2 "$OUT/records-2.json"
+	-events "$OUT/events.json" -events2 "$OUT/events-2.json" -pods "$OUT/pods.json" -pods2 "$OUT/pods-2.json"
+	-watch "$LOGS/pod-watch.log" -cri "$OUT/cri-1.json" -cri2 "$OUT/cri-2.json" -digests "$OUT/digests.txt"
+	-audit-log "$E2E_AUDIT_LOG" -registry-log "$LOGS/registry.log" -bypass "$OUT/bypass.txt")
+cri_dump() { "$WORK/bin/cri" -sock "$WORK/containerd/containerd.sock" containers >"$1" 2>>"$LOGS/cri.log" || log "cri containers failed"; }
 
 scenario_run
-log "waiting for the records (correlation window) and checking them"
+log "phase 1: waiting for the records (correlation window)"
+"${CHECK[@]}" -wait 1 -timeout 150s
+cri_dump "$OUT/cri-1.json"
+
+# ---- 7. phase 2: podtrail started anew on the running cluster -----------------
+
+log "phase 2: podtrail stopped (what it holds is emitted) and started with empty state"
+stop_named podtrail-agent
+stop_named podtrail-gateway
+export E2E_RECORDS=$OUT/records-2.json E2E_EVENTS=$OUT/events-2.json
+export E2E_AUDIT_START_AT=end E2E_NODE_START_AT=end E2E_WINDOW=20s
+start_bg podtrail-gateway-2 "$PODTRAIL_BIN" --config "$HERE/config/gateway.yaml"
+wait_for "podtrail gateway (phase 2)" 60 healthy "$E2E_GATEWAY_HEALTH"
+start_bg podtrail-agent-2 "$PODTRAIL_BIN" --config "$HERE/config/agent.yaml"
+wait_for "podtrail agent (phase 2)" 60 healthy "$E2E_AGENT_HEALTH"
+sleep 1 # the file inputs' first poll: from there on, start_at end reads every new line
+
+scenario_phase2
+log "phase 2: waiting for the records (correlation window)"
+"${CHECK[@]}" -wait 2 -timeout 120s
+cri_dump "$OUT/cri-2.json"
+# what the gateway still holds is emitted at shutdown: the check sees it too
+stop_named podtrail-agent-2
+stop_named podtrail-gateway-2
+
+# ---- 8. assertions ------------------------------------------------------------
+
+log "checking the records"
 set +e
-"$WORK/bin/check" -records "$OUT/records.json" -pods "$OUT/pods.json" -node "$NODE" \
-	-digests "$OUT/digests.txt" -containerd "$(containerd --version)" -timeout 150s | tee "$OUT/check.txt"
+"${CHECK[@]}" | tee "$OUT/check.txt"
 rc=${PIPESTATUS[0]}
 set -e
 log "assertions: $(tail -1 "$OUT/check.txt")"

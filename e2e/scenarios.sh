@@ -3,15 +3,23 @@
 #
 # Before the node is there (scenario_setup): namespaces, RBAC, the system
 # workloads (a kube-proxy DaemonSet, a coredns Deployment) and a CronJob that
-# fires at the next minute. With the node Ready (scenario_run): a person's
-# lookalikes, a Deployment and a Job, a static pod, a forbidden create and its
-# allowed retry, generateName pods, a pod created and deleted within a second,
-# images by tag and by digest, Helm- and Argo-style creates.
+# fires at the next minute. Before containerd runs for the kubelet
+# (scenario_preload): an image imported into containerd, as if pulled long
+# ago. With the node Ready (scenario_run): a person's lookalikes, a Deployment
+# and a Job, a static pod, a forbidden create and its allowed retry,
+# generateName pods, a pod created and deleted within a second, images by tag
+# and by digest, Helm- and Argo-style creates, two pods of the imported image,
+# creates impersonating a service account and a user, a pod whose create
+# event is over 2 MiB. Phase 2 (scenario_restart): podtrail stopped and
+# started again with empty state on the running cluster, traffic of the pods
+# it never saw created, new pods, and a pod sandbox run through the CRI
+# without the API server.
 
 as_admin() { kubectl --kubeconfig "$PKI/admin.kubeconfig" "$@"; }
 as_alice() { kubectl --kubeconfig "$PKI/alice.kubeconfig" "$@"; }
 as_bob() { kubectl --kubeconfig "$PKI/bob.kubeconfig" "$@"; }
 as_bot() { kubectl --kubeconfig "$PKI/deploy-bot.kubeconfig" "$@"; }
+as_erin() { kubectl --kubeconfig "$PKI/erin.kubeconfig" "$@"; }
 
 # POST a pod as deploy-bot with the user agent of another client (kubectl
 # cannot set one): curl_pod NAMESPACE USER_AGENT QUERY < pod.json
@@ -24,6 +32,8 @@ curl_pod() {
 IMG_PROXY=registry.k8s.io/kube-proxy:v1.33.13
 IMG_DNS=registry.k8s.io/coredns/coredns:v1.12.0
 IMG_APP=docker.io/library/nginx:1.27
+# imported with ctr before the kubelet's containerd runs: never pulled
+IMG_PRELOADED=docker.io/library/preloaded:1.0
 
 scenario_setup() {
 	log "scenarios: namespaces, RBAC, kube-proxy DaemonSet, coredns Deployment, CronJob"
@@ -33,6 +43,25 @@ scenario_setup() {
 	as_admin -n apps create rolebinding deploy-bot-edit --clusterrole=edit --user=deploy-bot >/dev/null
 	as_admin -n kube-system create serviceaccount kube-proxy >/dev/null
 	as_admin -n kube-system create serviceaccount coredns >/dev/null
+	# erin may create nothing herself, only impersonate the service account
+	# apps/builder and the user carol@example.com, who may create pods in apps
+	as_admin -n apps create serviceaccount builder >/dev/null
+	as_admin -n apps create rolebinding builder-edit --clusterrole=edit --serviceaccount=apps:builder >/dev/null
+	as_admin -n apps create rolebinding carol-edit --clusterrole=edit --user=carol@example.com >/dev/null
+	as_admin apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: impersonate-builders}
+rules:
+  - {apiGroups: [""], resources: [serviceaccounts], verbs: [impersonate], resourceNames: [builder]}
+  - {apiGroups: [""], resources: [users], verbs: [impersonate], resourceNames: [carol@example.com]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: erin-impersonate-builders}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: impersonate-builders}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: erin@example.com}]
+YAML
 	as_admin apply -f - >/dev/null <<YAML
 apiVersion: apps/v1
 kind: DaemonSet
@@ -75,6 +104,29 @@ spec:
           terminationGracePeriodSeconds: 1
           containers: [{name: report, image: $IMG_APP, args: ["2"]}]
 YAML
+}
+
+# an image that was on the node before podtrail's agent ran: imported with
+# ctr into a containerd whose log the agent never reads (pulled long ago)
+scenario_preload() {
+	log "scenario: $IMG_PRELOADED imported into containerd (no pull)"
+	"$WORK/bin/registry" -bin "$WORK/bin/sleeper" -export "$WORK/preloaded.tar" -name "$IMG_PRELOADED"
+	start_bg containerd-preload containerd --config "$WORK/containerd/config.toml"
+	wait_for "containerd (preload)" 30 ctr_ version
+	ctr_ -n k8s.io images import "$WORK/preloaded.tar" >"$LOGS/ctr-import.log" 2>&1 ||
+		die "ctr images import failed: $LOGS/ctr-import.log"
+	ctr_ -n k8s.io images ls >>"$LOGS/ctr-import.log" 2>&1
+	stop_named containerd-preload
+}
+
+# wait_running NS NAME [SECONDS]
+wait_running() {
+	local i
+	for i in $(seq 1 "${3:-60}"); do
+		[[ $(as_admin -n "$1" get pod "$2" -o 'jsonpath={.status.phase}' 2>/dev/null) == Running ]] && return 0
+		sleep 1
+	done
+	log "pod $1/$2 not Running after ${3:-60} s"
 }
 
 scenario_run() {
@@ -154,6 +206,28 @@ JSON
  "spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"app","image":"$IMG_APP"}]}}
 JSON
 
+	log "scenario: two pods of an image imported before (no pull)"
+	as_alice -n apps run preloaded-1 --image "$IMG_PRELOADED" --image-pull-policy IfNotPresent --restart=Never >/dev/null
+	wait_running apps preloaded-1
+	as_alice -n apps run preloaded-2 --image "$IMG_PRELOADED" --image-pull-policy IfNotPresent --restart=Never >/dev/null
+
+	log "scenario: erin impersonating a service account and a user"
+	as_erin -n apps --as=system:serviceaccount:apps:builder run imp-sa --image "$IMG_APP" --restart=Never >/dev/null
+	as_erin -n apps --as=carol@example.com run imp-user --image "$IMG_APP" --restart=Never >/dev/null
+
+	log "scenario: a pod whose create event is over 2 MiB"
+	# 10 env values of 120,000 bytes: 1.2 MB in the request (the apiserver takes
+	# 3 MiB) and in etcd (1.5 MiB), under execve's 128 KiB per string; the audit
+	# event has it twice (requestObject and responseObject): about 2.4 MB
+	local blob env=""
+	blob=$(printf '%*s' 120000 '' | tr ' ' 'x')
+	for i in $(seq 0 9); do
+		env+="${env:+,}{\"name\":\"BLOB_$i\",\"value\":\"$blob\"}"
+	done
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"big-env","namespace":"apps"},"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"app","image":"%s","env":[%s]}]}}' \
+		"$IMG_APP" "$env" >"$WORK/big-env.json"
+	as_alice create -f "$WORK/big-env.json" >/dev/null
+
 	log "waiting for the pods to run and for the CronJob's first pod"
 	for i in $(seq 1 120); do
 		local pending cron
@@ -166,9 +240,47 @@ JSON
 	as_admin get pods -A -o wide >&2 || true
 	as_admin get pods -A -o json >"$OUT/pods.json"
 	for r in registry.k8s.io/pause registry.k8s.io/kube-proxy registry.k8s.io/coredns/coredns \
-		docker.io/library/nginx docker.io/library/busybox; do
+		docker.io/library/nginx docker.io/library/busybox docker.io/library/preloaded; do
 		echo "$r $(digest_of $r)"
 	done >"$OUT/digests.txt"
 }
 
 digest_of() { "$WORK/bin/registry" -bin "$WORK/bin/sleeper" -digest "$1"; }
+
+# Phase 2: podtrail was stopped and started again with empty state (run.sh):
+# traffic of pods it never saw created (a label patch, a container killed and
+# restarted by the kubelet, a delete, a kubelet restart that syncs every pod),
+# new pods (a Deployment's replacement, a bare pod), and a pod sandbox run
+# through the CRI without the API server (the node-level bypass the
+# node-only finding is for).
+scenario_phase2() {
+	local web1 web2 cid uid out i
+	log "phase 2: traffic of the pods podtrail never saw created"
+	read -r web1 web2 < <(as_admin -n apps get pods -l app=web -o 'jsonpath={.items[*].metadata.name}{"\n"}')
+	as_alice -n apps label pod img-tag reviewed=yes >/dev/null
+	cid=$(as_admin -n apps get pod "$web1" -o 'jsonpath={.status.containerStatuses[0].containerID}')
+	ctr_ -n k8s.io tasks kill -s SIGKILL "${cid#containerd://}" >/dev/null 2>&1 || log "could not kill $web1's container"
+	as_alice -n apps delete pod img-tag --wait=false >/dev/null
+	restart_kubelet
+
+	log "phase 2: new pods: a Deployment's replacement, a bare pod"
+	as_alice -n apps delete pod "$web2" --wait=false >/dev/null
+	as_alice -n apps run after-restart --image "$IMG_APP" --restart=Never >/dev/null
+
+	log "phase 2: a pod sandbox run through the CRI, not the API server"
+	uid=$(cat /proc/sys/kernel/random/uuid)
+	mkdir -p "$WORK/pod-logs/bypass"
+	out=$("$WORK/bin/cri" -sock "$WORK/containerd/containerd.sock" run -name debug-shell -namespace kube-system \
+		-uid "$uid" -image "$IMG_APP" -cgroup-parent "/$CGROUP_ROOT/bypass" -log-dir "$WORK/pod-logs/bypass" \
+		2>"$LOGS/cri-run.log") || log "cri run: $(cat "$LOGS/cri-run.log")"
+	# namespace name uid sandbox [container]
+	echo "kube-system debug-shell $uid" $out >"$OUT/bypass.txt"
+
+	wait_running apps after-restart
+	for i in $(seq 1 60); do
+		[[ $(as_admin -n apps get pods -l app=web --no-headers 2>/dev/null | awk '$3 == "Running"' | wc -l) -ge 2 ]] && break
+		sleep 1
+	done
+	as_admin get pods -A -o wide >&2 || true
+	as_admin get pods -A -o json >"$OUT/pods-2.json"
+}

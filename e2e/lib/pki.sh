@@ -7,7 +7,9 @@
 #               for the apiserver's client cert (mTLS)
 # users         kubernetes-admin (system:masters), alice@example.com (a person,
 #               x509, bound to cluster-admin), bob@example.com (x509, no RBAC
-#               until the scenario grants it), deploy-bot (static token)
+#               until the scenario grants it), erin@example.com (x509, group
+#               sre, may only impersonate: service account apps/builder and
+#               user carol@example.com), deploy-bot (static token)
 
 make_pki() {
 	local dir=$1 node=$2 port=$3
@@ -42,6 +44,7 @@ make_pki() {
 	cert kubelet "/O=system:nodes/CN=system:node:$node"
 	cert alice "/O=platform-team/CN=alice@example.com"
 	cert bob "/O=contractors/CN=bob@example.com"
+	cert erin "/O=sre/CN=erin@example.com"
 
 	# static token user: token,user,uid,"group1,group2"
 	DEPLOY_BOT_TOKEN=$(openssl rand -hex 16)
@@ -75,6 +78,7 @@ KC
 	kubeconfig kubelet kubelet
 	kubeconfig alice alice
 	kubeconfig bob bob
+	kubeconfig erin erin
 	cat >deploy-bot.kubeconfig <<KC
 apiVersion: v1
 kind: Config

@@ -1,189 +1,27 @@
-// Command check holds the end-to-end test's assertions: it reads the OTLP JSON
-// file podtrail's gateway exported (records and findings), the pods the API
-// server listed at the end of the scenarios (kubectl get pods -A -o json) and
-// the images' digests, waits until every expected record is there (or the
-// timeout), and checks each scenario's record and findings. It prints one line
-// per assertion and ends with "N passed, N failed"; exit 1 when any failed.
+// Command check holds the end-to-end test's assertions. It reads the OTLP
+// JSON files podtrail's gateway exported (records and findings) in the two
+// phases of the run (the first gateway saw the cluster from its start; the
+// second was started with empty state on the running cluster), the pods the
+// API server listed and watched, the runtime's containers (cmd/cri), the
+// audit log and the registry's log, and checks each scenario's record and
+// findings. It prints one line per assertion and ends with
+// "N passed, N failed"; exit 1 when any failed.
+//
+//	check -wait 1 ...   wait until phase 1's records are all there (or -timeout), assert nothing
+//	check -wait 2 ...   the same for phase 2
+//	check ...           every assertion, on the files as they are (podtrail stopped)
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
-
-// ---- OTLP JSON --------------------------------------------------------------
-
-type anyValue struct {
-	StringValue *string  `json:"stringValue"`
-	BoolValue   *bool    `json:"boolValue"`
-	IntValue    *string  `json:"intValue"`
-	DoubleValue *float64 `json:"doubleValue"`
-	ArrayValue  *struct {
-		Values []anyValue `json:"values"`
-	} `json:"arrayValue"`
-	KvlistValue *struct {
-		Values []keyValue `json:"values"`
-	} `json:"kvlistValue"`
-}
-
-type keyValue struct {
-	Key   string   `json:"key"`
-	Value anyValue `json:"value"`
-}
-
-func (v anyValue) native() any {
-	switch {
-	case v.StringValue != nil:
-		return *v.StringValue
-	case v.BoolValue != nil:
-		return *v.BoolValue
-	case v.IntValue != nil:
-		n, _ := strconv.ParseInt(*v.IntValue, 10, 64)
-		return n
-	case v.DoubleValue != nil:
-		return *v.DoubleValue
-	case v.ArrayValue != nil:
-		out := []any{}
-		for _, e := range v.ArrayValue.Values {
-			out = append(out, e.native())
-		}
-		return out
-	case v.KvlistValue != nil:
-		return kvs(v.KvlistValue.Values)
-	}
-	return nil
-}
-
-func kvs(in []keyValue) map[string]any {
-	m := map[string]any{}
-	for _, kv := range in {
-		m[kv.Key] = kv.Value.native()
-	}
-	return m
-}
-
-type logsData struct {
-	ResourceLogs []struct {
-		ScopeLogs []struct {
-			LogRecords []struct {
-				EventName  string     `json:"eventName"`
-				Body       anyValue   `json:"body"`
-				Attributes []keyValue `json:"attributes"`
-			} `json:"logRecords"`
-		} `json:"scopeLogs"`
-	} `json:"resourceLogs"`
-}
-
-type record struct {
-	attrs    map[string]any
-	body     string
-	findings []string // rule ids
-}
-
-func (r *record) str(k string) string { s, _ := r.attrs[k].(string); return s }
-
-func (r *record) list(k string) []any { l, _ := r.attrs[k].([]any); return l }
-
-func (r *record) strs(k string) []string {
-	var out []string
-	for _, e := range r.list(k) {
-		out = append(out, fmt.Sprint(e))
-	}
-	return out
-}
-
-func (r *record) containers() []map[string]any {
-	var out []map[string]any
-	for _, e := range r.list("podtrail.pod.containers") {
-		if m, ok := e.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (r *record) key() string { return r.str("k8s.namespace.name") + "/" + r.str("k8s.pod.name") }
-
-func readRecords(path string) ([]*record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var recs []*record
-	byAudit := map[string]*record{}
-	var findings []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
-		var ld logsData
-		if err := json.Unmarshal(sc.Bytes(), &ld); err != nil {
-			continue // a line being written
-		}
-		for _, rl := range ld.ResourceLogs {
-			for _, sl := range rl.ScopeLogs {
-				for _, lr := range sl.LogRecords {
-					a := kvs(lr.Attributes)
-					switch lr.EventName {
-					case "podtrail.pod_creation":
-						body, _ := lr.Body.native().(string)
-						r := &record{attrs: a, body: body}
-						recs = append(recs, r)
-						if id, _ := a["podtrail.audit.id"].(string); id != "" {
-							byAudit[id] = r
-						}
-					case "podtrail.finding":
-						findings = append(findings, a)
-					}
-				}
-			}
-		}
-	}
-	for _, fa := range findings {
-		id, _ := fa["podtrail.audit.id"].(string)
-		rule, _ := fa["podtrail.rule.id"].(string)
-		if r := byAudit[id]; r != nil {
-			r.findings = append(r.findings, rule)
-			continue
-		}
-		// a record without an audit id (node only): join on the pod
-		for _, r := range recs {
-			if r.str("podtrail.audit.id") == "" && r.str("k8s.namespace.name") == fa["k8s.namespace.name"] && r.str("k8s.pod.name") == fa["k8s.pod.name"] {
-				r.findings = append(r.findings, rule)
-			}
-		}
-	}
-	return recs, nil
-}
-
-// ---- the API's pods ---------------------------------------------------------------
-
-type apiPod struct {
-	Metadata struct {
-		Namespace string `json:"namespace"`
-		Name      string `json:"name"`
-		UID       string `json:"uid"`
-	} `json:"metadata"`
-}
-
-func readPods(path string) ([]apiPod, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var l struct {
-		Items []apiPod `json:"items"`
-	}
-	return l.Items, json.Unmarshal(b, &l)
-}
 
 // ---- expectations ---------------------------------------------------------------
 
@@ -195,9 +33,10 @@ type want struct {
 	actor      string
 	actorKind  string
 	channel    string
-	onNode     bool   // k8s.node.name is the node
-	ran        bool   // sandbox id, and every container has an id
-	digestRepo string // every container's digest is this repository's
+	group      string            // podtrail.actor.groups lists it
+	attrs      map[string]string // attribute = value
+	onNode     bool              // k8s.node.name is the node
+	ran        bool              // sandbox id, and every container has an id
 	chain      []string
 	initiator  string
 	initChan   string
@@ -209,6 +48,7 @@ type want struct {
 	denied     bool // podtrail.denied_before lists a refusal
 	findings   []string
 	noFindings []string
+	extra      func(res *result, id string, r *record)
 }
 
 func named(ns, name string) func(*record) bool {
@@ -233,6 +73,17 @@ func and(fs ...func(*record) bool) func(*record) bool {
 	}
 }
 
+func or(fs ...func(*record) bool) func(*record) bool {
+	return func(r *record) bool {
+		for _, f := range fs {
+			if f(r) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 func inNamespace(ns string) func(*record) bool {
 	return func(r *record) bool { return r.str("k8s.namespace.name") == ns }
 }
@@ -241,32 +92,53 @@ func decided(d string) func(*record) bool {
 	return func(r *record) bool { return r.str("podtrail.decision") == d }
 }
 
-func wants(node string) []want {
-	const (
-		alice = "alice@example.com"
-		admin = "kubernetes-admin"
-		bob   = "bob@example.com"
-		bot   = "deploy-bot"
-		rsc   = "system:serviceaccount:kube-system:replicaset-controller"
-	)
-	system := []string{"PT-0001", "PT-0002", "PT-0005", "PT-0011", "PT-0035"}
+func withUID(uids ...string) func(*record) bool {
+	return func(r *record) bool {
+		for _, u := range uids {
+			if u != "" && r.uid() == u {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+const (
+	alice = "alice@example.com"
+	admin = "kubernetes-admin"
+	bob   = "bob@example.com"
+	erin  = "erin@example.com"
+	carol = "carol@example.com"
+	bot   = "deploy-bot"
+	rsc   = "system:serviceaccount:kube-system:replicaset-controller"
+	// the impersonation rule (rules.yaml)
+	ruleImpersonation = "PT-0027"
+	ruleNodeOnly      = "PT-0035"
+)
+
+// staticPod is the static pod's mirror pod in the API: its uid and the
+// kubelet's config hash, which is the pod uid the runtime knows it by.
+type staticPod struct{ uid, hash string }
+
+func wantsPhase1(node string, n names, st staticPod) []want {
+	system := []string{"PT-0001", "PT-0002", "PT-0005", "PT-0011", ruleNodeOnly}
 	return []want{
 		{what: "kube-proxy DaemonSet pod", match: prefixed("kube-system", "kube-proxy-", "DaemonSet"),
 			actor: "system:serviceaccount:kube-system:daemon-set-controller", actorKind: "controller", channel: "controller",
-			onNode: true, ran: true, digestRepo: "registry.k8s.io/kube-proxy", chain: []string{"DaemonSet/kube-proxy"},
-			initiator: admin, initChan: "kubectl", origin: "api", noFindings: system},
+			onNode: true, ran: true, chain: []string{"DaemonSet/kube-proxy"},
+			initiator: admin, initChan: "kubectl", origin: n.originAPI, noFindings: system},
 		{what: "coredns Deployment pod", match: prefixed("kube-system", "coredns-", "ReplicaSet"),
 			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
-			digestRepo: "registry.k8s.io/coredns/coredns", chain: []string{"ReplicaSet/coredns-*", "Deployment/coredns"},
+			chain:     []string{"ReplicaSet/coredns-*", "Deployment/coredns"},
 			initiator: admin, initChan: "kubectl", noFindings: system},
 		{what: "alice's lookalike kube-proxy-x7b2q (bare, runs)", match: named("kube-system", "kube-proxy-x7b2q"),
 			actor: alice, actorKind: "user", channel: "kubectl", onNode: true, ran: true,
-			digestRepo: "registry.k8s.io/kube-proxy", origin: "api", findings: []string{"PT-0001", "PT-0002"}},
+			origin: n.originAPI, findings: []string{"PT-0001", "PT-0002"}},
 		{what: "alice's lookalike kube-proxy-m4k9z (DaemonSet labels: adopted and deleted)", match: named("kube-system", "kube-proxy-m4k9z"),
 			actor: alice, actorKind: "user", channel: "kubectl", findings: []string{"PT-0001", "PT-0002", "PT-0005"}},
 		{what: "Deployment web's pods", match: prefixed("apps", "web-", "ReplicaSet"), count: 2,
 			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
-			digestRepo: "docker.io/library/nginx", chain: []string{"ReplicaSet/web-*", "Deployment/web"},
+			chain:     []string{"ReplicaSet/web-*", "Deployment/web"},
 			initiator: alice, initChan: "kubectl", noFindings: []string{"PT-0001", "PT-0002"}},
 		{what: "Job migrate's pod", match: prefixed("apps", "migrate-", "Job"),
 			actor: "system:serviceaccount:kube-system:job-controller", actorKind: "controller", channel: "controller",
@@ -274,9 +146,15 @@ func wants(node string) []want {
 		{what: "CronJob report's pod", match: prefixed("apps", "report-", "Job"),
 			actor: "system:serviceaccount:kube-system:job-controller", actorKind: "controller", channel: "controller",
 			onNode: true, ran: true, chain: []string{"Job/report-*", "CronJob/report"}, initiator: alice, initChan: "kubectl"},
-		{what: "static pod static-web (mirror pod)", match: named("default", "static-web-"+node),
+		// one record: the mirror pod joined with the sandbox the runtime runs
+		// under the config hash; none under the hash alone
+		{what: "static pod static-web (mirror pod and sandbox in one record)",
+			match: or(named("default", "static-web-"+node), named("default", "static-web"), withUID(st.uid, st.hash)),
 			actor: "system:node:" + node, actorKind: "node", channel: "kubelet", onNode: true, ran: true,
-			origin: "static", findings: []string{"PT-0032"}, noFindings: []string{"PT-0033", "PT-0035"}},
+			origin: n.originStatic, findings: []string{"PT-0032"}, noFindings: []string{"PT-0033", ruleNodeOnly},
+			extra: func(res *result, id string, r *record) {
+				res.check(r.uid() != st.hash || st.hash == "", "%s: k8s.pod.uid=%q is not the config hash %q", id, r.uid(), st.hash)
+			}},
 		// a refused create's body is not read: the record knows namespace and actor, not the name
 		{what: "bob's forbidden create", match: and(inNamespace("team-b"), decided("forbid")),
 			actor: bob, actorKind: "user", decision: "forbid", findings: []string{"PT-0004"}},
@@ -287,48 +165,72 @@ func wants(node string) []want {
 			actor: alice, channel: "kubectl", genName: "gen-", onNode: true, ran: true},
 		{what: "pod created and deleted within a second", match: named("kube-system", "blink"),
 			actor: alice, channel: "kubectl", deleted: true, findings: []string{"PT-0001", "PT-0034"}},
-		{what: "image by tag", match: named("apps", "img-tag"),
-			actor: alice, onNode: true, ran: true, digestRepo: "docker.io/library/nginx"},
-		{what: "image by digest", match: named("apps", "img-digest"),
-			actor: alice, onNode: true, ran: true, digestRepo: "docker.io/library/busybox"},
+		{what: "image by tag", match: named("apps", "img-tag"), actor: alice, onNode: true, ran: true},
+		{what: "image by digest", match: named("apps", "img-digest"), actor: alice, onNode: true, ran: true},
 		{what: "kubectl --field-manager=helm with Helm labels", match: named("apps", "chart-kubectl"),
 			actor: bot, actorKind: "user", channel: "kubectl", fieldMgr: "helm", onNode: true, ran: true},
 		{what: "Helm client (user agent Helm/3, fieldManager=helm)", match: named("apps", "chart-helm"),
 			actor: bot, channel: "helm", fieldMgr: "helm", onNode: true, ran: true},
 		{what: "Argo CD client and labels", match: named("apps", "guestbook"),
 			actor: bot, channel: "argocd", onNode: true, ran: true},
+		// the image was imported into containerd before the agent ran: no pull
+		// line; the second pod finds it "already present" too
+		{what: "image imported before (no pull), first pod", match: named("apps", "preloaded-1"),
+			actor: alice, actorKind: "user", channel: "kubectl", onNode: true, ran: true, origin: n.originAPI},
+		{what: "image imported before (no pull), second pod", match: named("apps", "preloaded-2"),
+			actor: alice, actorKind: "user", channel: "kubectl", onNode: true, ran: true, origin: n.originAPI},
+		// the actor is who authenticated; the impersonated identity has attributes of its own
+		{what: "erin impersonating service account apps/builder", match: named("apps", "imp-sa"),
+			actor: erin, actorKind: "user", group: "sre", channel: "kubectl", onNode: true, ran: true,
+			attrs: map[string]string{"podtrail.impersonated.user.name": "system:serviceaccount:apps:builder",
+				"podtrail.impersonated.kind": n.actorSA, "podtrail.impersonated.service_account": "apps/builder"},
+			findings: []string{ruleImpersonation}},
+		{what: "erin impersonating user carol@example.com", match: named("apps", "imp-user"),
+			actor: erin, actorKind: "user", group: "sre", channel: "kubectl", onNode: true, ran: true,
+			attrs:    map[string]string{"podtrail.impersonated.user.name": carol, "podtrail.impersonated.kind": n.actorUser},
+			findings: []string{ruleImpersonation}},
+		// big-env: see checkOversize
+		{what: "pod whose create event is over 2 MiB", match: named("apps", "big-env"), actor: alice,
+			extra: func(res *result, id string, r *record) {
+				if n.oversize != "" && r.partial(n.oversize) {
+					res.check(len(n.oversizeRule) > 0 && hasAny(r.findings, n.oversizeRule),
+						"%s: partial=%s with a finding of an oversize rule %v (findings %v)", id, n.oversize, n.oversizeRule, r.findings)
+					return
+				}
+				res.check(r.str("podtrail.partial") == "" && r.str("podtrail.sandbox.id") != "" && containerIDs(r),
+					"%s: a whole record (partial=%q sandbox=%q containers %v), or partial=oversize with a finding (the code names no oversize partial reason: %q)",
+					id, r.str("podtrail.partial"), short(r.str("podtrail.sandbox.id")), r.list("podtrail.pod.containers"), n.oversize)
+				res.check(r.str("k8s.node.name") == node && r.str("podtrail.channel") == "kubectl",
+					"%s: k8s.node.name=%q podtrail.channel=%q", id, r.str("k8s.node.name"), r.str("podtrail.channel"))
+			}},
 	}
 }
 
-// pullsLogDigests: the node's containerd logs the repo digest of a pull
-// (1.7: `Pulled image "x:t" with image id ..., repo digest "x@sha256:..."`).
-// 1.6 logs it only as `ImageCreate event &ImageCreate{Name:x@sha256:...}`, which
-// node_runtime does not read as a pull: a pod whose image is named by tag then
-// has no digest (unless the audit policy logs the kubelet's pods/status bodies).
-var pullsLogDigests = true
+// bypass is the pod sandbox the scenario ran through the CRI, not the API.
+type bypass struct{ namespace, name, uid, sandbox, container string }
 
-const noPullDigests = "containerd 1.6 does not log pulls with repo digests; node_runtime reads no ImageCreate events"
-
-// containerd 1.x.y from `containerd --version`
-func containerdBefore17(version string) bool {
-	for _, f := range strings.Fields(version) {
-		f = strings.TrimPrefix(f, "v")
-		var major, minor int
-		if n, _ := fmt.Sscanf(f, "%d.%d", &major, &minor); n == 2 {
-			return major < 1 || major == 1 && minor < 7
-		}
+func wantsPhase2(node string, n names, old map[string]bool, bp bypass) []want {
+	isNew := func(r *record) bool { return r.uid() != "" && !old[r.uid()] }
+	ws := []want{
+		{what: "phase 2: pod created after the restart", match: named("apps", "after-restart"),
+			actor: alice, actorKind: "user", channel: "kubectl", onNode: true, ran: true, origin: n.originAPI},
+		{what: "phase 2: Deployment web's replacement pod", match: and(prefixed("apps", "web-", "ReplicaSet"), isNew),
+			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true, origin: n.originAPI},
 	}
-	return false
+	if bp.uid != "" {
+		ws = append(ws, want{what: "phase 2: pod sandbox run through the CRI, not the API (bypass)", match: withUID(bp.uid),
+			onNode: true, ran: bp.container != "", origin: n.originNode, findings: []string{ruleNodeOnly},
+			extra: func(res *result, id string, r *record) {
+				res.check(r.str("podtrail.sandbox.id") == bp.sandbox, "%s: podtrail.sandbox.id=%q, want %q", id,
+					short(r.str("podtrail.sandbox.id")), short(bp.sandbox))
+			}})
+	}
+	return ws
 }
 
 // ---- checking ---------------------------------------------------------------------
 
-type result struct{ pass, fail, skip int }
-
-func (res *result) skipped(format string, a ...any) {
-	res.skip++
-	fmt.Printf("SKIP  %s\n", fmt.Sprintf(format, a...))
-}
+type result struct{ pass, fail int }
 
 func (res *result) check(ok bool, format string, a ...any) {
 	if ok {
@@ -339,6 +241,8 @@ func (res *result) check(ok bool, format string, a ...any) {
 		fmt.Printf("FAIL  %s\n", fmt.Sprintf(format, a...))
 	}
 }
+
+func section(s string) { fmt.Printf("-- %s\n", s) }
 
 func globMatch(pattern, s string) bool {
 	if p, ok := strings.CutSuffix(pattern, "*"); ok {
@@ -356,20 +260,41 @@ func has(l []string, s string) bool {
 	return false
 }
 
-func checkWant(res *result, w want, recs []*record, node string, digests map[string]string) {
+func hasAny(l, some []string) bool {
+	for _, s := range some {
+		if has(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func containerIDs(r *record) bool {
+	cs := r.containers()
+	for _, c := range cs {
+		if id, _ := c["id"].(string); id == "" {
+			return false
+		}
+	}
+	return len(cs) > 0
+}
+
+func matching(recs []*record, f func(*record) bool) []*record {
 	var got []*record
 	for _, r := range recs {
-		if w.match(r) {
+		if f(r) {
 			got = append(got, r)
 		}
 	}
-	n := w.count
-	if n == 0 {
-		n = 1
-	}
+	return got
+}
+
+func checkWant(res *result, w want, recs []*record, node string) {
+	got := matching(recs, w.match)
+	n := max(w.count, 1)
 	names := []string{}
 	for _, r := range got {
-		names = append(names, r.key())
+		names = append(names, r.key()+" uid="+r.uid())
 	}
 	res.check(len(got) == n, "%s: %d record(s), want %d %v", w.what, len(got), n, names)
 	for _, r := range got {
@@ -388,41 +313,23 @@ func checkWant(res *result, w want, recs []*record, node string, digests map[str
 		eq("podtrail.pod.generate_name", w.genName)
 		eq("podtrail.initiator.username", w.initiator)
 		eq("podtrail.initiator.channel", w.initChan)
+		if w.group != "" {
+			res.check(has(r.strs("podtrail.actor.groups"), w.group), "%s: podtrail.actor.groups %v lists %q", id, r.strs("podtrail.actor.groups"), w.group)
+		}
+		for _, k := range sortedKeys(w.attrs) {
+			eq(k, w.attrs[k])
+		}
 		if w.onNode {
 			eq("k8s.node.name", node)
 		}
 		if w.ran {
-			res.check(r.str("podtrail.sandbox.id") != "", "%s: podtrail.sandbox.id=%q set", id, r.str("podtrail.sandbox.id"))
-			cs := r.containers()
+			res.check(r.str("podtrail.sandbox.id") != "", "%s: podtrail.sandbox.id=%q set", id, short(r.str("podtrail.sandbox.id")))
 			ids := []string{}
-			all := len(cs) > 0
-			for _, c := range cs {
+			for _, c := range r.containers() {
 				cid, _ := c["id"].(string)
-				ids = append(ids, cid)
-				all = all && cid != ""
+				ids = append(ids, short(cid))
 			}
-			res.check(all, "%s: container ids %v", id, ids)
-		}
-		if w.digestRepo != "" {
-			want := digests[w.digestRepo]
-			cs := r.containers()
-			ds := []string{}
-			all, none := len(cs) > 0 && want != "", true
-			byTag := false
-			for _, c := range cs {
-				d, _ := c["digest"].(string)
-				src, _ := c["digest_source"].(string)
-				img, _ := c["image"].(string)
-				ds = append(ds, d+" ("+src+")")
-				all = all && d == want
-				none = none && d == ""
-				byTag = byTag || !strings.Contains(img, "@")
-			}
-			if none && byTag && !pullsLogDigests {
-				res.skipped("%s: container digests %v, want %s: %s", id, ds, want, noPullDigests)
-			} else {
-				res.check(all, "%s: container digests %v, want %s", id, ds, want)
-			}
+			res.check(containerIDs(r), "%s: container ids %v", id, ids)
 		}
 		if len(w.chain) > 0 {
 			chain := r.strs("podtrail.pod.owner.chain")
@@ -444,52 +351,155 @@ func checkWant(res *result, w want, recs []*record, node string, digests map[str
 		for _, f := range w.noFindings {
 			res.check(!has(r.findings, f), "%s: no finding %s (findings %v)", id, f, r.findings)
 		}
+		if w.extra != nil {
+			w.extra(res, id, r)
+		}
 	}
 }
 
-// complete reports whether every expectation and every listed pod has its records.
+// complete reports whether every expectation and every listed pod has its
+// records (a pod by its uid, or by its name when the record is partial for
+// an oversize event, which may not carry the uid).
 func complete(recs []*record, ws []want, pods []apiPod) bool {
-	byUID := map[string]bool{}
+	byUID, byName := map[string]bool{}, map[string]bool{}
 	for _, r := range recs {
-		byUID[r.str("k8s.pod.uid")] = true
+		byUID[r.uid()] = true
+		byName[r.key()] = true
 	}
 	for _, p := range pods {
-		if !byUID[p.Metadata.UID] {
+		if !byUID[p.Metadata.UID] && !byName[p.key()] {
 			return false
 		}
 	}
 	for _, w := range ws {
-		n, c := w.count, 0
-		if n == 0 {
-			n = 1
-		}
-		for _, r := range recs {
-			if w.match(r) {
-				c++
-			}
-		}
-		if c < n {
+		if len(matching(recs, w.match)) < max(w.count, 1) {
 			return false
 		}
 	}
 	return true
 }
 
-func main() {
-	recordsPath := flag.String("records", "", "OTLP JSON file of the gateway's records and findings")
-	podsPath := flag.String("pods", "", "kubectl get pods -A -o json at the end of the scenarios")
-	digestsPath := flag.String("digests", "", "lines of <repository> <manifest digest>")
-	node := flag.String("node", "", "the node's name")
-	timeout := flag.Duration("timeout", 2*time.Minute, "how long to wait for the records")
-	ctrd := flag.String("containerd", "", "`containerd --version` of the node")
-	flag.Parse()
-	pullsLogDigests = !containerdBefore17(*ctrd)
+// emptyField finds a field the record's one-line body prints empty
+// ("FORBIDDEN for  () via", "node= "), "" when there is none.
+var emptyFieldRe = regexp.MustCompile(`  |\(\)|=( |,|$)| via$|/ |/$`)
 
-	pods, err := readPods(*podsPath)
+func emptyField(body string) string {
+	if loc := emptyFieldRe.FindStringIndex(body); loc != nil {
+		from, to := max(loc[0]-20, 0), min(loc[1]+20, len(body))
+		return body[from:to]
+	}
+	return ""
+}
+
+func printRecords(recs []*record) {
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].key() < recs[j].key() })
+	for _, r := range recs {
+		fmt.Printf("  %s\n", r.body)
+		if len(r.findings) > 0 {
+			fmt.Printf("      findings: %s\n", strings.Join(r.findings, " "))
+		}
+	}
+}
+
+func wait(label, path string, timeout time.Duration, done func([]*record) bool) {
+	start := time.Now()
+	var recs []*record
+	for {
+		var err error
+		recs, err = readRecords(path)
+		if err == nil && done(recs) {
+			time.Sleep(2 * time.Second) // the findings of the last records may be a flush behind
+			break
+		}
+		if time.Since(start) > timeout {
+			fmt.Printf("%s: not all records after %.0f s\n", label, time.Since(start).Seconds())
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	recs, _ = readRecords(path)
+	fmt.Printf("%s: records after %.0f s: %d\n", label, time.Since(start).Seconds(), len(recs))
+}
+
+func main() {
+	var (
+		waitPhase   = flag.String("wait", "", "1 or 2: wait for that phase's records, assert nothing")
+		records1    = flag.String("records", "", "phase 1: OTLP JSON file of the gateway's records and findings")
+		records2    = flag.String("records2", "", "phase 2: the same, from the gateway started on the running cluster")
+		events1     = flag.String("events", "", "phase 1: OTLP JSON file of every event the gateway received")
+		events2     = flag.String("events2", "", "phase 2: the same")
+		pods1       = flag.String("pods", "", "kubectl get pods -A -o json at the end of phase 1")
+		pods2       = flag.String("pods2", "", "the same at the end of phase 2")
+		watchPath   = flag.String("watch", "", "kubectl get pods -A --watch --output-watch-events -o json over the run")
+		cri1        = flag.String("cri", "", "cmd/cri containers at the end of phase 1")
+		cri2        = flag.String("cri2", "", "the same at the end of phase 2")
+		digestsPath = flag.String("digests", "", "lines of <repository> <manifest digest> the registry serves")
+		auditLog    = flag.String("audit-log", "", "the apiserver's audit log")
+		registryLog = flag.String("registry-log", "", "the registry's log")
+		bypassPath  = flag.String("bypass", "", "namespace name uid sandbox [container] of the pod run through the CRI")
+		repo        = flag.String("repo", "..", "podtrail's repository (names of origins and attributes)")
+		node        = flag.String("node", "", "the node's name")
+		timeout     = flag.Duration("timeout", 2*time.Minute, "how long -wait waits for the records")
+	)
+	flag.Parse()
+	n := readNames(*repo)
+
+	podsA, err := readPods(*pods1)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "check:", err)
 		os.Exit(2)
 	}
+	var st staticPod
+	for _, p := range podsA {
+		if _, ok := p.Metadata.Annotations["kubernetes.io/config.mirror"]; ok && strings.HasPrefix(p.Metadata.Name, "static-web") {
+			st = staticPod{uid: p.Metadata.UID, hash: p.Metadata.Annotations["kubernetes.io/config.hash"]}
+		}
+	}
+	ws1 := wantsPhase1(*node, n, st)
+
+	var bp bypass
+	if b, err := os.ReadFile(*bypassPath); err == nil {
+		f := strings.Fields(string(b))
+		for len(f) < 5 {
+			f = append(f, "")
+		}
+		bp = bypass{f[0], f[1], f[2], f[3], f[4]}
+	}
+	// phase 2's old pods: what the API listed and the runtime ran at the end of phase 1
+	dumpA, errA := readCRI(*cri1)
+	old, oldSandbox, oldName := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, p := range podsA {
+		old[p.Metadata.UID] = true
+		oldName[p.key()] = true
+		if h := p.Metadata.Annotations["kubernetes.io/config.hash"]; h != "" {
+			old[h] = true
+		}
+	}
+	for _, s := range dumpA.Sandboxes {
+		old[s.PodUID] = true
+		oldSandbox[s.ID] = true
+		oldName[s.Namespace+"/"+s.PodName] = true
+	}
+	ws2 := wantsPhase2(*node, n, old, bp)
+
+	switch *waitPhase {
+	case "1":
+		wait("phase 1", *records1, *timeout, func(recs []*record) bool { return complete(recs, ws1, podsA) })
+		return
+	case "2":
+		wait("phase 2", *records2, *timeout, func(recs []*record) bool { return complete(recs, ws2, nil) })
+		return
+	}
+
+	recsA, err := readRecords(*records1)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "check:", err)
+		os.Exit(2)
+	}
+	recsB, _ := readRecords(*records2)
+	podsB, _ := readPods(*pods2)
+	dumpB, errB := readCRI(*cri2)
+	watched, errW := readWatch(*watchPath)
 	digests := map[string]string{}
 	if b, err := os.ReadFile(*digestsPath); err == nil {
 		for _, l := range strings.Split(string(bytes.TrimSpace(b)), "\n") {
@@ -498,61 +508,258 @@ func main() {
 			}
 		}
 	}
-	ws := wants(*node)
 
-	var recs []*record
-	start := time.Now()
-	deadline := start.Add(*timeout)
-	for {
-		recs, err = readRecords(*recordsPath)
-		if err == nil && complete(recs, ws, pods) {
-			// the findings of the last records may be a flush behind
-			time.Sleep(2 * time.Second)
-			recs, _ = readRecords(*recordsPath)
-			break
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Second)
-	}
-	fmt.Printf("records after %.0f s: %d\n", time.Since(start).Seconds(), len(recs))
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].key() < recs[j].key() })
-	for _, r := range recs {
-		fmt.Printf("  %s\n", r.body)
-		if len(r.findings) > 0 {
-			fmt.Printf("      findings: %s\n", strings.Join(r.findings, " "))
-		}
-	}
+	fmt.Printf("names in podtrail's code: origin api=%q static=%q node_only=%q pre-existing=%q; partial oversize=%q, oversize rules %v\n",
+		n.originAPI, n.originStatic, n.originNode, n.originPre, n.oversize, n.oversizeRule)
+	fmt.Printf("phase 1 (gateway from the cluster's start): %d records\n", len(recsA))
+	printRecords(recsA)
+	fmt.Printf("phase 2 (gateway restarted with empty state on the running cluster): %d records\n", len(recsB))
+	printRecords(recsB)
 
 	res := &result{}
-	// one record per pod: every pod the API lists, and no uid twice
+
+	section("the run's own inputs")
+	res.check(errA == nil && len(dumpA.Containers) > 0, "the runtime's containers at the end of phase 1: %d (%v)", len(dumpA.Containers), errA)
+	res.check(errB == nil && len(dumpB.Containers) > 0, "the runtime's containers at the end of phase 2: %d (%v)", len(dumpB.Containers), errB)
+	unwatched := []string{}
+	for _, p := range append(append([]apiPod{}, podsA...), podsB...) {
+		if _, ok := watched[p.Metadata.UID]; !ok {
+			unwatched = append(unwatched, p.key())
+		}
+	}
+	res.check(errW == nil && len(watched) > 0 && len(unwatched) == 0, "the API watch saw %d pods, every listed one (missing %v, %v)", len(watched), unwatched, errW)
+	// the registry and containerd agree on every image's digest
+	byRepo := map[string]map[string]bool{}
+	for _, c := range append(append([]criContainer{}, dumpA.Containers...), dumpB.Containers...) {
+		repo, _, _ := strings.Cut(c.ImageRef, "@")
+		if _, ok := digests[repo]; ok {
+			if byRepo[repo] == nil {
+				byRepo[repo] = map[string]bool{}
+			}
+			byRepo[repo][c.digest()] = true
+		}
+	}
+	for _, repo := range sortedKeys(digests) {
+		if ds, ok := byRepo[repo]; ok {
+			res.check(len(ds) == 1 && ds[digests[repo]], "containerd resolves %s to the registry's %s (%v)", repo, short(digests[repo][7:]), sortedKeys(ds))
+		}
+	}
+	served, err := registryServed(*registryLog, "library/preloaded")
+	res.check(err == nil && !served, "the imported image docker.io/library/preloaded was never pulled (registry log: served=%v %v)", served, err)
+	bigSize, bigAudit, err := auditCreateSize(*auditLog, "apps", "big-env")
+	res.check(err == nil && bigSize > 2<<20, "big-env's create event in the audit log: %d bytes > 2 MiB (%v)", bigSize, err)
+	if bigAudit != "" {
+		inputs := map[string]bool{}
+		_ = readEvents(*events1, func(ev event) {
+			if id, _ := ev.attrs["podtrail.audit.id"].(string); id == bigAudit {
+				inputs[fmt.Sprint(ev.scope["podtrail.audit.input"])] = true
+			}
+		})
+		res.check(inputs["webhook"] && inputs["file"], "big-env's create event (%d bytes) reached the gateway through the webhook and the file input %v",
+			bigSize, sortedKeys(inputs))
+	}
+
+	section("phase 1: one record per pod")
 	byUID := map[string]int{}
-	for _, r := range recs {
-		if u := r.str("k8s.pod.uid"); u != "" {
+	for _, r := range recsA {
+		if u := r.uid(); u != "" {
 			byUID[u]++
 		}
 	}
-	for _, p := range pods {
-		res.check(byUID[p.Metadata.UID] == 1, "pod %s/%s (uid %s): %d record(s), want 1",
-			p.Metadata.Namespace, p.Metadata.Name, p.Metadata.UID, byUID[p.Metadata.UID])
+	for _, p := range podsA {
+		if byUID[p.Metadata.UID] == 0 && n.oversize != "" && len(matching(recsA, and(named(p.Metadata.Namespace, p.Metadata.Name),
+			func(r *record) bool { return r.partial(n.oversize) }))) == 1 {
+			res.check(true, "pod %s (uid %s): 1 record (partial=%s, by name)", p.key(), p.Metadata.UID, n.oversize)
+			continue
+		}
+		res.check(byUID[p.Metadata.UID] == 1, "pod %s (uid %s): %d record(s), want 1", p.key(), p.Metadata.UID, byUID[p.Metadata.UID])
 	}
 	dups := []string{}
-	for u, n := range byUID {
-		if n > 1 {
+	for u, c := range byUID {
+		if c > 1 {
 			dups = append(dups, u)
 		}
 	}
+	sort.Strings(dups)
 	res.check(len(dups) == 0, "no pod uid in two records %v", dups)
-	for _, w := range ws {
-		checkWant(res, w, recs, *node, digests)
+
+	section("every record is of a pod the API listed, or a node-only record the scenarios made")
+	listed := func(r *record) (bool, string) {
+		u := r.uid()
+		switch {
+		case u != "" && bp.uid != "" && u == bp.uid:
+			return true, "the scenario's bypass"
+		case u != "":
+			_, ok := watched[u]
+			for _, p := range append(append([]apiPod{}, podsA...), podsB...) {
+				ok = ok || p.Metadata.UID == u
+			}
+			return ok, "a uid the API never had"
+		case r.str("podtrail.decision") == "forbid":
+			return true, "a refused create (no pod)"
+		case n.oversize != "" && r.partial(n.oversize):
+			return true, "partial for an oversize event"
+		}
+		return false, "no uid"
 	}
-	if res.skip > 0 {
-		fmt.Printf("%d passed, %d failed, %d skipped\n", res.pass, res.fail, res.skip)
+	// phase 2's records of pre-existing pods are judged below (not created), not here
+	isOld := func(uid, key, sandbox string) bool {
+		return old[uid] || oldSandbox[sandbox] || (uid == "" && oldName[key])
+	}
+	for phase, recs := range [][]*record{recsA, recsB} {
+		bad := 0
+		for _, r := range recs {
+			if phase == 1 && isOld(r.uid(), r.key(), r.str("podtrail.sandbox.id")) {
+				continue
+			}
+			if ok, why := listed(r); !ok {
+				bad++
+				res.check(false, "phase %d: record %s uid=%q origin=%q: %s", phase+1, r.key(), r.uid(), r.str("podtrail.origin"), why)
+			}
+		}
+		if bad == 0 {
+			res.check(true, "phase %d: all %d records are of pods the API listed, refused creates or the scenario's bypass", phase+1, len(recs))
+		}
+	}
+	for phase, recs := range [][]*record{recsA, recsB} {
+		empty := []string{}
+		for _, r := range recs {
+			if s := emptyField(r.body); s != "" {
+				empty = append(empty, fmt.Sprintf("%q", s))
+			}
+		}
+		res.check(len(empty) == 0, "phase %d: no record body prints an empty field %v", phase+1, empty)
+		// the one line a person reads says FORBIDDEN exactly when the authorizer forbade
+		wrong := []string{}
+		for _, r := range recs {
+			if strings.Contains(r.body, " FORBIDDEN ") != (r.str("podtrail.decision") == "forbid") {
+				wrong = append(wrong, fmt.Sprintf("%q (decision=%s)", r.body, r.str("podtrail.decision")))
+			}
+		}
+		res.check(len(wrong) == 0, "phase %d: a body says FORBIDDEN only for a forbidden create %v", phase+1, wrong)
+	}
+
+	section("phase 1: scenarios")
+	for _, w := range ws1 {
+		checkWant(res, w, recsA, *node)
+	}
+	if st.hash != "" {
+		under := matching(recsA, withUID(st.hash))
+		res.check(len(under) == 0, "static pod: no record under the config hash %s (%d)", st.hash, len(under))
 	} else {
-		fmt.Printf("%d passed, %d failed\n", res.pass, res.fail)
+		res.check(false, "static pod: the API lists a mirror pod static-web-%s with kubernetes.io/config.hash", *node)
 	}
+
+	section("phase 1: every container's digest is the one containerd reports")
+	checkDigests(res, dumpA.Containers, recsA, func(c criContainer) bool { return c.PodUID != bp.uid })
+
+	section("phase 2: podtrail started on a running cluster")
+	for _, w := range ws2 {
+		checkWant(res, w, recsB, *node)
+	}
+	inA := map[string]bool{}
+	for _, c := range dumpA.Containers {
+		inA[c.ID] = true
+	}
+	// new containers of the pods the API listed; the bypass's image was pulled
+	// before this agent read the node's logs: no source of podtrail's can know
+	// its digest, which is shown, not asserted
+	listedB := map[string]bool{}
+	for _, p := range podsB {
+		listedB[p.Metadata.UID] = true
+	}
+	checkDigests(res, dumpB.Containers, recsB, func(c criContainer) bool { return !inA[c.ID] && !old[c.PodUID] && listedB[c.PodUID] })
+	for _, c := range dumpB.Containers {
+		if bp.uid != "" && c.PodUID == bp.uid {
+			for _, r := range matching(recsB, withUID(bp.uid)) {
+				for _, e := range r.containers() {
+					fmt.Printf("info  bypass container %s: digest %v (digest_source %v), containerd %q\n", c.what(), e["digest"], e["digest_source"], c.ImageRef)
+				}
+			}
+		}
+	}
+	// the old pods' traffic reached the new gateway, so their records (or their absence) mean something
+	nodeEv, auditEv := map[string]bool{}, map[string]bool{}
+	_ = readEvents(*events2, func(ev event) {
+		s := func(k string) string { v, _ := ev.attrs[k].(string); return v }
+		key := s("k8s.namespace.name") + "/" + s("k8s.pod.name")
+		if !isOld(s("k8s.pod.uid"), key, s("podtrail.node.sandbox_id")) {
+			return
+		}
+		if strings.HasPrefix(ev.name, "podtrail.node.") {
+			nodeEv[key] = true
+		} else {
+			auditEv[key] = true
+		}
+	})
+	res.check(len(nodeEv) > 0 && len(auditEv) > 0, "phase 2: the new gateway got node events of %d and audit events of %d pre-existing pods",
+		len(nodeEv), len(auditEv))
+	oldRecs := 0
+	for _, r := range recsB {
+		if !isOld(r.uid(), r.key(), r.str("podtrail.sandbox.id")) {
+			continue
+		}
+		oldRecs++
+		ok := n.originPre != "" && r.str("podtrail.origin") == n.originPre && !has(r.findings, ruleNodeOnly) &&
+			!strings.Contains(r.body, "WITHOUT AN API CREATE")
+		res.check(ok, "phase 2: pre-existing pod %s (uid %s) not reported as created: origin=%q missing=%v partial=%q findings=%v; want origin=%q (pre-existing; the code names it %q) or no record, no %s",
+			r.key(), r.uid(), r.str("podtrail.origin"), r.strs("podtrail.missing"), r.str("podtrail.partial"), r.findings,
+			or2(n.originPre, "preexisting"), n.originPre, ruleNodeOnly)
+	}
+	if oldRecs == 0 {
+		res.check(true, "phase 2: no record for any of the %d pre-existing pods", len(podsA))
+	}
+
+	fmt.Printf("%d passed, %d failed\n", res.pass, res.fail)
 	if res.fail > 0 {
 		os.Exit(1)
 	}
+}
+
+// checkDigests: every container the runtime ran (first attempt) is in a
+// record, and each record that lists it has the digest containerd resolved
+// its image to, and says where the digest came from.
+func checkDigests(res *result, cs []criContainer, recs []*record, include func(criContainer) bool) {
+	byID := map[string][]map[string]any{}
+	owner := map[string]*record{}
+	for _, r := range recs {
+		for _, c := range r.containers() {
+			if id, _ := c["id"].(string); id != "" {
+				byID[id] = append(byID[id], c)
+				owner[id] = r
+			}
+		}
+	}
+	for _, c := range cs {
+		if !include(c) || c.Attempt > 0 {
+			continue
+		}
+		entries := byID[c.ID]
+		if len(entries) == 0 {
+			res.check(false, "container %s (%s, %s) is in no record", c.what(), c.State, c.Image)
+			continue
+		}
+		for _, e := range entries {
+			d, _ := e["digest"].(string)
+			src, _ := e["digest_source"].(string)
+			res.check(d != "" && d == c.digest() && src != "", "container %s of %s: digest %q (digest_source %q), containerd: %q",
+				c.what(), owner[c.ID].key(), d, src, c.ImageRef)
+		}
+	}
+}
+
+func or2(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
