@@ -153,17 +153,6 @@ func (r *record) uid() string { return r.str("k8s.pod.uid") }
 
 func (r *record) partial(reason string) bool { return has(r.strOrList("podtrail.partial"), reason) }
 
-// attrsWithPrefix lists the record's attributes under a prefix, as k=v.
-func (r *record) attrsWithPrefix(p string) map[string]string {
-	out := map[string]string{}
-	for k, v := range r.attrs {
-		if strings.HasPrefix(k, p) {
-			out[k] = fmt.Sprint(v)
-		}
-	}
-	return out
-}
-
 func readRecords(path string) ([]*record, error) {
 	var recs []*record
 	byAudit := map[string]*record{}
