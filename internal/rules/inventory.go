@@ -18,6 +18,17 @@ import (
 // the images they may run, the namespaces that belong to the system, who may
 // create pods where, and which identities are trusted CI/CD.
 type Inventory struct {
+	// Strict: what the inventory does not approve is unapproved. Off (the
+	// default), unknown is not unapproved: the image and creator checks
+	// fire only where the inventory declares something (an images entry for
+	// the repository, a namespace's or workload's images list, a
+	// namespace's creators and channels) and are silent elsewhere. On,
+	// every image must be approved (by an images entry, or the images of
+	// its namespace or owning workload), and people and service accounts
+	// may create pods directly only in namespaces with an entry that allows
+	// them, or as trusted_identities.
+	Strict bool `yaml:"strict,omitempty" expr:"strict"`
+
 	SystemNamespaces []string   `yaml:"system_namespaces,omitempty" expr:"system_namespaces"`
 	Workloads        []Workload `yaml:"workloads,omitempty" expr:"workloads"`
 	Images           []Image    `yaml:"images,omitempty" expr:"images"`
@@ -38,6 +49,10 @@ type Namespace struct {
 	Channels []string `yaml:"channels,omitempty" expr:"channels"`
 	// RequireDigest: the namespace's pods must pin images by digest.
 	RequireDigest bool `yaml:"require_digest,omitempty" expr:"require_digest"`
+	// Images are the repositories (globs, normalised as images are) the
+	// namespace's pods may run: declared, every image outside them is
+	// unapproved, even when the strict mode is off. Empty: not declared.
+	Images []string `yaml:"images,omitempty" expr:"images"`
 }
 
 // Workload is an approved workload: its pods are named after it.
@@ -55,6 +70,9 @@ type Workload struct {
 	Labels map[string]string `yaml:"labels,omitempty" expr:"labels"`
 	// ServiceAccount its pods run as; "" for any.
 	ServiceAccount string `yaml:"service_account,omitempty" expr:"service_account"`
+	// Images are the repositories (globs) its pods may run; declared, any
+	// other image in one of its pods is unapproved. Empty: not declared.
+	Images []string `yaml:"images,omitempty" expr:"images"`
 }
 
 // Image is an approved image repository (a glob such as ghcr.io/acme/*), with
@@ -115,9 +133,13 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 		}
 		im.Repository = n // nginx is docker.io/library/nginx, as images are
 	}
-	for i, ns := range inv.Namespaces {
+	for i := range inv.Namespaces {
+		ns := &inv.Namespaces[i]
 		if ns.Name == "" {
 			return nil, fmt.Errorf("inventory %s: namespaces[%d]: name is empty", file, i)
+		}
+		if err := normalizeRepos(ns.Images); err != nil {
+			return nil, fmt.Errorf("inventory %s: namespaces[%d] (%s): images: %w", file, i, ns.Name, err)
 		}
 		for _, c := range ns.Creators {
 			if _, err := path.Match(c, ""); err != nil {
@@ -132,6 +154,9 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 		case w.NamePattern != "" && !validGlob(w.NamePattern):
 			return nil, fmt.Errorf("inventory %s: workloads[%d]: bad name_pattern %q", file, i, w.NamePattern)
 		}
+		if err := normalizeRepos(w.Images); err != nil {
+			return nil, fmt.Errorf("inventory %s: workloads[%d] (%s/%s): images: %w", file, i, w.Namespace, w.Name, err)
+		}
 	}
 	for i, id := range inv.TrustedIdentities {
 		if id == "" || !validGlob(id) {
@@ -142,6 +167,21 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 		inv.SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 	}
 	return inv, nil
+}
+
+// normalizeRepos normalises repository globs in place (imageref).
+func normalizeRepos(repos []string) error {
+	for i, r := range repos {
+		n, err := imageref.NormalizeRepository(r)
+		if err == nil && !validGlob(n) {
+			err = path.ErrBadPattern
+		}
+		if err != nil {
+			return fmt.Errorf("bad repository pattern %q: %v", r, err)
+		}
+		repos[i] = n
+	}
+	return nil
 }
 
 // ImageApproved reports whether the inventory approves image: a repository
@@ -189,7 +229,9 @@ func allows(im Image, ref ImageRef) bool {
 
 // CreatorAllowed reports whether the inventory allows r's actor to create
 // pods in r's namespace through r's channel. Pods made by controllers and
-// kubelets are judged by their owner (Imitates), not here.
+// kubelets are judged by their owner (Imitates), not here. A namespace
+// without an entry allows anyone, or, when the inventory is Strict, only
+// the trusted identities.
 func (inv *Inventory) CreatorAllowed(r *podrecord.Record) bool {
 	for _, ns := range inv.Namespaces {
 		if ns.Name != r.Namespace {
@@ -202,6 +244,14 @@ func (inv *Inventory) CreatorAllowed(r *podrecord.Record) bool {
 			return true
 		}
 		for _, c := range ns.Creators {
+			if ok, _ := path.Match(c, r.Actor.Username); ok {
+				return true
+			}
+		}
+		return false
+	}
+	if inv.Strict {
+		for _, c := range inv.TrustedIdentities {
 			if ok, _ := path.Match(c, r.Actor.Username); ok {
 				return true
 			}

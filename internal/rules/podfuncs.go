@@ -27,6 +27,11 @@ type index struct {
 	imageGlobs []glob
 	creators   [][]glob
 	trusted    []glob
+	// image scopes the inventory declares: a namespace's images, the
+	// inventory workloads with images (indexes into workloads)
+	nsImages    map[string][]glob
+	wlImages    []int
+	strict      bool
 }
 
 // nameInfo is what the name functions share about one record's name,
@@ -48,6 +53,7 @@ type workload struct {
 	msgSA, msgLabels, msgName any
 	skel                      string
 	inv                       bool // from the inventory, not a default
+	images                    []glob
 }
 
 type imageRef struct {
@@ -60,12 +66,17 @@ type imageRef struct {
 var none any = ""
 
 func newIndex(inv *Inventory) *index {
-	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*Namespace{}}
+	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*Namespace{}, nsImages: map[string][]glob{},
+		strict: inv.Strict}
 	add := func(w Workload, fromInv bool) {
 		id, saID := w.Namespace+"/"+w.Name, w.Namespace+"/"+w.ServiceAccount
 		ix.workloads = append(ix.workloads, workload{Workload: w, id: id, saID: saID, idBox: id, saBox: saID,
 			skel: Skeleton(w.Name), inv: fromInv, msgSA: id + ": service account is not " + w.ServiceAccount,
-			msgLabels: id + ": lacks its labels", msgName: id + ": name outside " + w.NamePattern})
+			msgLabels: id + ": lacks its labels", msgName: id + ": name outside " + w.NamePattern,
+			images: compileRepoGlobs(w.Images)})
+		if len(w.Images) > 0 && fromInv {
+			ix.wlImages = append(ix.wlImages, len(ix.workloads)-1)
+		}
 	}
 	for _, w := range inv.Workloads {
 		add(w, true)
@@ -91,6 +102,9 @@ func newIndex(inv *Inventory) *index {
 		ix.known[n.Name] = true
 		if ix.ns[n.Name] == nil {
 			ix.ns[n.Name] = n
+		}
+		if len(n.Images) > 0 {
+			ix.nsImages[n.Name] = append(ix.nsImages[n.Name], compileRepoGlobs(n.Images)...)
 		}
 		for _, c := range n.Creators {
 			if !strings.ContainsAny(c, "*?[") && !contains(ix.identities, c) {
@@ -120,6 +134,19 @@ func newIndex(inv *Inventory) *index {
 	}
 	ix.trusted = compileGlobs(inv.TrustedIdentities)
 	return ix
+}
+
+// compileRepoGlobs compiles repository globs, normalised (ParseInventory
+// did; an Inventory built in code may not have).
+func compileRepoGlobs(repos []string) []glob {
+	out := make([]glob, 0, len(repos))
+	for _, r := range repos {
+		if n, err := imageref.NormalizeRepository(r); err == nil {
+			r = n
+		}
+		out = append(out, compileGlob(r))
+	}
+	return out
 }
 
 // names returns the name analysis of ev's record.
@@ -518,7 +545,7 @@ func (ix *index) initiatorAllowed(r *podrecord.Record) bool {
 		}
 		return len(ns.Creators) == 0 || matchAny(ix.creators[i], in.Username)
 	}
-	return true
+	return !ix.strict || matchAny(ix.trusted, in.Username)
 }
 
 // knownNamespace: the namespace is a system namespace, has an approved
@@ -596,17 +623,94 @@ func (ix *index) creatorAllowed(r *podrecord.Record) bool {
 		}
 		return len(ns.Creators) == 0 || matchAny(ix.creators[i], r.Actor.Username)
 	}
-	return true
+	return !ix.strict || matchAny(ix.trusted, r.Actor.Username)
 }
 
-// imagesApproved: every container's image is approved (ImageApproved).
-func (ix *index) imagesApproved(r *podrecord.Record) bool {
-	for i := range r.Containers {
-		if !ix.approved(parseImage(r.Containers[i].Image)) {
+// imagesApproved: no container runs an image the inventory's declarations
+// refuse (unapprovedImage).
+func (ix *index) imagesApproved(r *podrecord.Record) bool { return ix.unapproved(r, 0) < 0 }
+
+// unapproved returns the index of the first container from i on whose
+// image the inventory does not approve where it declares something, -1
+// for none. An image is unapproved when:
+//
+//   - images entries decide its repository (exact, else matching globs)
+//     and none allows its tag or digest;
+//   - the pod's namespace declares images, or an inventory workload that
+//     owns the pod does, and its repository matches none of them (a
+//     reference that does not parse matches none);
+//   - nothing above declares anything about it and the inventory is strict.
+//
+// Otherwise it is not a finding: unknown is not unapproved. Containers
+// whose image is not known ("") are skipped.
+func (ix *index) unapproved(r *podrecord.Record, i int) int {
+	var nsList, wlList []glob
+	scoped := false
+	for ; i < len(r.Containers); i++ {
+		image := r.Containers[i].Image
+		if image == "" {
+			continue
+		}
+		if !scoped {
+			nsList, wlList, scoped = ix.scopeImages(r), ix.workloadImages(r), true
+		}
+		if !ix.imageAllowed(parseImage(image), nsList, wlList) {
+			return i
+		}
+	}
+	return -1
+}
+
+// scopeImages is the images list the pod's namespace declares, nil for
+// none.
+func (ix *index) scopeImages(r *podrecord.Record) []glob { return ix.nsImages[r.Namespace] }
+
+// workloadImages is the images list of the inventory workload that owns
+// the pod, nil for none.
+func (ix *index) workloadImages(r *podrecord.Record) []glob {
+	if r.Owner.Kind == "" {
+		return nil
+	}
+	for _, k := range ix.wlImages {
+		if w := &ix.workloads[k]; ownedBy(r, w.Workload) {
+			return w.images
+		}
+	}
+	return nil
+}
+
+func (ix *index) imageAllowed(ref ImageRef, nsList, wlList []glob) bool {
+	declared := false
+	if ref.Valid() {
+		for range ix.deciding(ref.Repository) {
+			declared = true // an images entry speaks of the repository
+			break
+		}
+		if declared && !ix.approved(ref) {
 			return false
 		}
 	}
-	return true
+	if nsList != nil || wlList != nil {
+		return ref.Valid() && (matchAny(nsList, ref.Repository) || matchAny(wlList, ref.Repository))
+	}
+	return declared || !ix.strict
+}
+
+// unapprovedImages lists the images imagesApproved refuses, comma-joined.
+func (ix *index) unapprovedImages(r *podrecord.Record) string {
+	first := ix.unapproved(r, 0)
+	if first < 0 {
+		return ""
+	}
+	next := ix.unapproved(r, first+1)
+	if next < 0 {
+		return r.Containers[first].Image
+	}
+	out := []string{r.Containers[first].Image}
+	for ; next >= 0; next = ix.unapproved(r, next+1) {
+		out = append(out, r.Containers[next].Image)
+	}
+	return strings.Join(out, ",")
 }
 
 // digestMismatch returns the first image pinned by a digest that the
