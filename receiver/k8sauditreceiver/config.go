@@ -170,9 +170,18 @@ func defaultWebhookConfig() WebhookConfig {
 	}
 }
 
+// File defaults: lines up to defaultMaxLogSize (an apiserver event is at
+// most ~4.5 MiB); a line is never flushed before its newline
+// (force_flush_period 0: contrib's timer, 500 ms by default, would emit the
+// half of a line its writer is still writing as an event, and the rest as
+// another).
+const defaultMaxLogSize = 16 << 20
+
 func defaultFileConfig() FileConfig {
 	fc := fileconsumer.NewConfig()
 	fc.StartAt = "end"
+	fc.MaxLogSize = defaultMaxLogSize
+	fc.FlushPeriod = 0
 	return FileConfig{Config: *fc, Format: string(audit.FormAuto)}
 }
 

@@ -85,7 +85,14 @@ type auditReceiver struct {
 	serverWG sync.WaitGroup
 	files    *fileconsumer.Manager
 	fileForm audit.Form
-	storage  storage.Client
+	// fileMaxLine is file.max_log_size: a line the reader cut there is an
+	// oversize event; with fileSplit (max_log_size_behavior split) its
+	// rest follows as continuation fragments, which fragments tracks.
+	fileMaxLine int64
+	fileSplit   bool
+	fragments   fragmentTracker
+	fragCount   metric.Int64Counter
+	storage     storage.Client
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*auditReceiver, error) {
@@ -138,9 +145,16 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*audit
 	if err != nil {
 		return nil, err
 	}
+	fragCount, err := meter.Int64Counter("otelcol_k8s_audit_fragments",
+		metric.WithDescription("Continuation fragments of audit log lines over file.max_log_size (max_log_size_behavior split), recognised as the rest of an oversize event and skipped."),
+		metric.WithUnit("{fragments}"))
+	if err != nil {
+		return nil, err
+	}
 	return &auditReceiver{
 		set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted, skipped: skipped,
-		insecure: insecure, oversize: oversize, conns: conns, evicted: evicted,
+		insecure: insecure, oversize: oversize, conns: conns, evicted: evicted, fragCount: fragCount,
+		fragments: fragmentTracker{next: map[string]int64{}},
 	}, nil
 }
 
@@ -316,12 +330,17 @@ func (r *auditReceiver) startFile(ctx context.Context, host component.Host, f *F
 		return fmt.Errorf("k8s_audit file: %w", err)
 	}
 	r.fileForm = form
+	r.fileMaxLine = int64(f.MaxLogSize)
+	r.fileSplit = f.MaxLogSizeBehavior != fileconsumer.MaxLogSizeBehaviorTruncate
 	client, err := adapter.GetStorageClient(ctx, host, f.StorageID, r.set.ID)
 	if err != nil {
 		return fmt.Errorf("k8s_audit file: %w", err)
 	}
 	r.storage = client
 	fc, opts := f.Config, []fileconsumer.Option(nil)
+	// The records do not carry the file's attributes; its path tells the
+	// continuation fragments of one file's cut line from another's.
+	fc.IncludeFilePath = true
 	if strings.EqualFold(strings.ReplaceAll(fc.Encoding, "-", ""), "utf8") {
 		// Lines are split as UTF-8 and handed over as read: emitFile
 		// checks UTF-8 itself, a tenth of the cost of the decoder's
@@ -369,18 +388,46 @@ var decoders = sync.Pool{New: func() any { return new(audit.Decoder) }}
 // audit file: an event or an EventList (native), a LogEntry (GKE), an
 // export line or subscription payload (EKS), a diagnostic record or
 // {"records":[...]} (AKS).
-func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[string]any, _ int64, _ []int64) error {
+func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map[string]any, _ int64, offsets []int64) error {
 	ld, lrs := newLogs(inputFile)
 	observed := now()
 	forms := map[audit.Form]int{}
 	d := decoders.Get().(*audit.Decoder)
 	defer decoders.Put(d)
-	for _, tok := range tokens {
+	path, _ := attrs[attrLogFilePath].(string)
+	for i, tok := range tokens {
+		// The reader ends a token at a newline, or at max_log_size: such a
+		// token is the beginning of an oversize line, and (split) its rest
+		// follows as tokens that start where it ended.
+		var cut bool
+		if i+1 < len(offsets) {
+			start, end := offsets[i], offsets[i+1]
+			if r.fileSplit && r.fragments.continues(path, start) {
+				r.fragCount.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
+				if end-start == r.fileMaxLine {
+					r.fragments.expect(path, end) // more of it follows
+				}
+				continue
+			}
+			cut = r.fileMaxLine > 0 && end-start == r.fileMaxLine
+			if cut && r.fileSplit {
+				// Set before the line is read: a line of max_log_size-1
+				// bytes and its newline spans as much, and is whole;
+				// then the mark is undone.
+				r.fragments.expect(path, end)
+			}
+		}
 		if len(bytes.TrimSpace(tok)) == 0 {
 			continue // a blank line, as between pasted batches
 		}
 		if !utf8.Valid(tok) {
 			tok = bytes.ToValidUTF8(tok, []byte("\uFFFD"))
+		}
+		if cut {
+			if !r.emitCut(ctx, d, lrs, forms, tok, observed) && r.fileSplit {
+				r.fragments.done(path) // it was whole
+			}
+			continue
 		}
 		// The reader hands each line over in a buffer of its own, which
 		// the records' bodies and attributes share, as stanza's file
@@ -399,6 +446,85 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, _ map[str
 		r.skip(ctx, inputFile, b.Form, b.Skipped)
 	}
 	return r.consume(ctx, inputFile, ld, forms)
+}
+
+// attrLogFilePath is the file consumer's attribute of a line's file path.
+const attrLogFilePath = "log.file.path"
+
+// emitCut reads a line the reader cut at max_log_size, and reports whether
+// it was cut indeed (a line of max_log_size-1 bytes and its newline is
+// whole). An audit event is delivered as the partial record audit.Salvage
+// makes of its beginning; of a cloud line (a GKE entry, an EKS export line,
+// Azure records), what is whole before the cut, and the cut is counted.
+func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.LogRecordSlice, forms map[audit.Form]int, tok []byte, observed pcommon.Timestamp) bool {
+	env, detected := audit.DetectEnvelope(tok)
+	if env == audit.EnvelopeEvent && detected == audit.FormNative && r.fileForm != audit.FormGKE {
+		form := audit.FormNative
+		if r.fileForm == audit.FormEKS || r.fileForm == audit.FormAKS {
+			form = r.fileForm
+		}
+		if ev, err := d.Decode(tok); err == nil {
+			appendEvent(lrs, tok, ev, form, observed)
+			forms[form]++
+			return false
+		}
+		if r.appendOversize(ctx, lrs, inputFile, form, tok, nil, 0, observed) {
+			forms[form]++
+		}
+		return true
+	}
+	whole, failed := 0, false
+	b := d.DecodeBody(tok, r.fileForm, func(form audit.Form, it audit.Item) {
+		if it.Err != nil {
+			failed = true
+			return
+		}
+		appendEvent(lrs, it.Raw, it.Event, form, observed)
+		forms[form]++
+		whole++
+	})
+	r.skip(ctx, inputFile, b.Form, b.Skipped)
+	if b.Err == nil && !failed {
+		return false
+	}
+	r.oversize.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
+	r.reject(ctx, inputFile, b.Form, fmt.Errorf("%w: a %s line over max_log_size (%d bytes), %d events before the cut delivered",
+		errOversize, b.Form, r.fileMaxLine, whole), 1)
+	return true
+}
+
+// fragmentTracker knows, per file, where the rest of a line cut at
+// max_log_size starts: a token that starts there is a continuation
+// fragment, not a line.
+type fragmentTracker struct {
+	mu   sync.Mutex
+	next map[string]int64
+}
+
+func (f *fragmentTracker) continues(path string, start int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.next[path]
+	if ok && at == start {
+		delete(f.next, path)
+		return true
+	}
+	return false
+}
+
+func (f *fragmentTracker) expect(path string, at int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.next) >= 4096 {
+		clear(f.next) // files gone while a cut line was pending
+	}
+	f.next[path] = at
+}
+
+func (f *fragmentTracker) done(path string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.next, path)
 }
 
 // consume hands a batch to the pipeline with the receiver's standard metrics;

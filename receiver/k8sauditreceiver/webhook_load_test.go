@@ -283,7 +283,7 @@ func TestWebhookConcurrencyBound(t *testing.T) {
 type consumerFunc func(context.Context, plog.Logs) error
 
 func (f consumerFunc) ConsumeLogs(ctx context.Context, ld plog.Logs) error { return f(ctx, ld) }
-func (consumerFunc) Capabilities() consumer.Capabilities                      { return consumer.Capabilities{} }
+func (consumerFunc) Capabilities() consumer.Capabilities                   { return consumer.Capabilities{} }
 
 // oversizeEvent is evA with a request object of pad bytes: the apiserver's
 // key order, so the object precedes the timestamps and annotations.
