@@ -54,8 +54,9 @@ func startFileInput(t *testing.T, path string, mod func(*FileConfig)) (*consumer
 // first max_log_size bytes (who, what, which object, the answer) marked
 // podtrail.audit.partial=oversize; the lines around it are read whole; the
 // rest of the line (split: three continuation fragments) is counted, not
-// reported as broken events. With max_log_size_behavior truncate the rest
-// is skipped by the reader.
+// reported as broken events, and its end gives the timestamps and the
+// decision. With max_log_size_behavior truncate the rest is skipped by the
+// reader.
 func TestFileOversizeLine(t *testing.T) {
 	big := oversizeEvent(100 << 10) // request and response objects: ~200 KiB
 	for _, behavior := range []string{fileconsumer.MaxLogSizeBehaviorSplit, fileconsumer.MaxLogSizeBehaviorTruncate} {
@@ -89,8 +90,13 @@ func TestFileOversizeLine(t *testing.T) {
 			frags := h.counter(t, "otelcol_k8s_audit_fragments", "")
 			if behavior == fileconsumer.MaxLogSizeBehaviorSplit {
 				assert.Equal(t, int64(len(big)/(64<<10)), frags, "continuation fragments")
+				// The line's end came in the same read: the members after
+				// the objects are salvaged from its last fragment.
+				assert.Equal(t, "allow", attrStr(partial, "podtrail.audit.decision"))
+				assert.NotZero(t, partial.Timestamp())
 			} else {
 				assert.Zero(t, frags)
+				assert.Empty(t, attrStr(partial, "podtrail.audit.decision"), "the reader skipped the line's end")
 			}
 		})
 	}
@@ -121,4 +127,31 @@ func TestFileHalfWrittenLine(t *testing.T) {
 	assert.Zero(t, h.counter(t, "otelcol_k8s_audit_rejected", ""))
 	last := allRecords(sink)[1]
 	assert.Equal(t, evA, last.Body().Str())
+}
+
+// TestFileOversizeLineWrittenInParts: an oversize line whose writer is still
+// writing when the reader reaches max_log_size gives its partial record
+// from the beginning at once; the rest, written later, is recognised as
+// its fragments (not as broken lines), and the next line is read whole.
+func TestFileOversizeLineWrittenInParts(t *testing.T) {
+	big := oversizeEvent(100 << 10)
+	path := filepath.Join(t.TempDir(), "audit.log")
+	require.NoError(t, os.WriteFile(path, []byte(big[:90<<10]), 0o600))
+	sink, h := startFileInput(t, path, func(f *FileConfig) { f.MaxLogSize = 64 << 10 })
+	require.Eventually(t, func() bool { return sink.LogRecordCount() == 1 }, 10*time.Second, 10*time.Millisecond)
+	lr := allRecords(sink)[0]
+	assert.Equal(t, partialOversize, attrStr(lr, attrAuditPartial))
+	assert.Equal(t, "aaaaaaaa-0000-4000-8000-000000000001", attrStr(lr, "podtrail.audit.id"))
+
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteString(big[90<<10:] + "\n" + evB + "\n")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return sink.LogRecordCount() == 2 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, 2, sink.LogRecordCount())
+	assert.Equal(t, evB, allRecords(sink)[1].Body().Str())
+	assert.Zero(t, h.counter(t, "otelcol_k8s_audit_rejected", ""))
+	assert.Equal(t, int64(len(big)/(64<<10)), h.counter(t, "otelcol_k8s_audit_fragments", ""))
 }

@@ -395,6 +395,16 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 	d := decoders.Get().(*audit.Decoder)
 	defer decoders.Put(d)
 	path, _ := attrs[attrLogFilePath].(string)
+	// pend is a cut event whose rest may follow in this batch: salvaged
+	// with its end (timestamps, annotations) when the last fragment comes,
+	// from its beginning alone at the end of the batch otherwise.
+	var pend *pendingCut
+	salvage := func(tail []byte) {
+		if r.appendOversize(ctx, lrs, inputFile, pend.form, pend.head, tail, 0, observed) {
+			forms[pend.form]++
+		}
+		pend = nil
+	}
 	for i, tok := range tokens {
 		// The reader ends a token at a newline, or at max_log_size: such a
 		// token is the beginning of an oversize line, and (split) its rest
@@ -404,8 +414,13 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 			start, end := offsets[i], offsets[i+1]
 			if r.fileSplit && r.fragments.continues(path, start) {
 				r.fragCount.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
+				if pend != nil {
+					pend.tail = keepTail(pend.tail, tok)
+				}
 				if end-start == r.fileMaxLine {
 					r.fragments.expect(path, end) // more of it follows
+				} else if pend != nil {
+					salvage(pend.tail) // the line's end
 				}
 				continue
 			}
@@ -424,8 +439,18 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 			tok = bytes.ToValidUTF8(tok, []byte("\uFFFD"))
 		}
 		if cut {
-			if !r.emitCut(ctx, d, lrs, forms, tok, observed) && r.fileSplit {
+			if pend != nil {
+				salvage(nil)
+			}
+			wasCut, form, later := r.emitCut(ctx, d, lrs, forms, tok, observed)
+			if !wasCut && r.fileSplit {
 				r.fragments.done(path) // it was whole
+			}
+			if later {
+				pend = &pendingCut{head: tok, form: form}
+				if !r.fileSplit {
+					salvage(nil) // truncate: the reader skips its rest
+				}
 			}
 			continue
 		}
@@ -445,7 +470,29 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 		}
 		r.skip(ctx, inputFile, b.Form, b.Skipped)
 	}
+	if pend != nil {
+		salvage(nil) // its rest is not written yet, or comes in a later batch
+	}
 	return r.consume(ctx, inputFile, ld, forms)
+}
+
+// pendingCut is the beginning of a native event the reader cut at
+// max_log_size, and the last bytes of its continuation fragments so far.
+type pendingCut struct {
+	head, tail []byte
+	form       audit.Form
+}
+
+// keepTail appends b to tail and keeps the last audit.DefaultTailSize bytes.
+func keepTail(tail, b []byte) []byte {
+	if len(b) >= audit.DefaultTailSize {
+		return append(tail[:0], b[len(b)-audit.DefaultTailSize:]...)
+	}
+	tail = append(tail, b...)
+	if len(tail) > audit.DefaultTailSize {
+		tail = append(tail[:0:0], tail[len(tail)-audit.DefaultTailSize:]...)
+	}
+	return tail
 }
 
 // attrLogFilePath is the file consumer's attribute of a line's file path.
@@ -453,10 +500,11 @@ const attrLogFilePath = "log.file.path"
 
 // emitCut reads a line the reader cut at max_log_size, and reports whether
 // it was cut indeed (a line of max_log_size-1 bytes and its newline is
-// whole). An audit event is delivered as the partial record audit.Salvage
-// makes of its beginning; of a cloud line (a GKE entry, an EKS export line,
-// Azure records), what is whole before the cut, and the cut is counted.
-func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.LogRecordSlice, forms map[audit.Form]int, tok []byte, observed pcommon.Timestamp) bool {
+// whole). An audit event is left to the caller to salvage (later, of the
+// given form: audit.Salvage of its beginning and, when it follows, its
+// end); of a cloud line (a GKE entry, an EKS export line, Azure records),
+// what is whole before the cut is delivered, and the cut counted.
+func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.LogRecordSlice, forms map[audit.Form]int, tok []byte, observed pcommon.Timestamp) (cut bool, form audit.Form, later bool) {
 	env, detected := audit.DetectEnvelope(tok)
 	if env == audit.EnvelopeEvent && detected == audit.FormNative && r.fileForm != audit.FormGKE {
 		form := audit.FormNative
@@ -466,12 +514,9 @@ func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.
 		if ev, err := d.Decode(tok); err == nil {
 			appendEvent(lrs, tok, ev, form, observed)
 			forms[form]++
-			return false
+			return false, form, false
 		}
-		if r.appendOversize(ctx, lrs, inputFile, form, tok, nil, 0, observed) {
-			forms[form]++
-		}
-		return true
+		return true, form, true
 	}
 	whole, failed := 0, false
 	b := d.DecodeBody(tok, r.fileForm, func(form audit.Form, it audit.Item) {
@@ -485,12 +530,12 @@ func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.
 	})
 	r.skip(ctx, inputFile, b.Form, b.Skipped)
 	if b.Err == nil && !failed {
-		return false
+		return false, b.Form, false
 	}
 	r.oversize.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
 	r.reject(ctx, inputFile, b.Form, fmt.Errorf("%w: a %s line over max_log_size (%d bytes), %d events before the cut delivered",
 		errOversize, b.Form, r.fileMaxLine, whole), 1)
-	return true
+	return true, b.Form, false
 }
 
 // fragmentTracker knows, per file, where the rest of a line cut at
