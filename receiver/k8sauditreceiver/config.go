@@ -229,6 +229,11 @@ func (cfg *Config) Validate() error {
 		if _, err := audit.ParseForm(f.Format); err != nil {
 			errs = append(errs, fmt.Errorf("file.format: %w", err))
 		}
+		if f.Header != nil {
+			// Its metadata_operators would be decoded leniently (stanza
+			// operators ignore unknown keys); audit logs have no header.
+			errs = append(errs, errors.New("file.header is not supported: audit logs have no header"))
+		}
 	}
 	return errors.Join(errs...)
 }

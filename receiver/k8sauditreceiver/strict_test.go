@@ -44,6 +44,18 @@ func TestUnknownKeys(t *testing.T) {
 		})
 	}
 
+	// The file consumer's header reads its metadata_operators leniently
+	// (stanza operators ignore unknown keys); audit logs have no header, so
+	// the section is refused.
+	t.Run("file.header", func(t *testing.T) {
+		cfg := NewFactory().CreateDefaultConfig()
+		m := map[string]any{"file": map[string]any{"include": []any{"a"}, "header": map[string]any{
+			"pattern": "^#", "metadata_operators": []any{map[string]any{"type": "regex_parser", "regex": "^#(?P<a>.*)", "regexx": "typo"}},
+		}}}
+		require.NoError(t, confmap.NewFromStringMap(m).Unmarshal(&cfg))
+		assert.ErrorContains(t, confmap.Validate(cfg), "file.header")
+	})
+
 	// Every mapping of a configuration that sets every option.
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "strict.yaml"))
 	require.NoError(t, err)

@@ -123,6 +123,11 @@ func (cfg *Config) Validate() error {
 	if f := cfg.File.Get(); f != nil && len(f.Include) == 0 {
 		errs = append(errs, errors.New("file.include must name at least one node log path"))
 	}
+	if f := cfg.File.Get(); f != nil && f.Header != nil {
+		// Its metadata_operators would be decoded leniently (stanza
+		// operators ignore unknown keys); node logs have no header.
+		errs = append(errs, errors.New("file.header is not supported: node logs have no header"))
+	}
 	if j := cfg.Journald.Get(); j != nil {
 		errs = append(errs, j.validate())
 	}

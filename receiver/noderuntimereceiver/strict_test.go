@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/podtrail/podtrail/internal/configtest"
@@ -22,4 +23,16 @@ func TestUnknownKeys(t *testing.T) {
 	require.NoError(t, sub.Unmarshal(&cfg), "the full configuration must decode")
 	assert.Empty(t, configtest.AcceptedUnknownKeys(NewFactory(), sub.ToStringMap()),
 		"paths where an unknown key was accepted")
+}
+
+// TestHeaderRefused: the file consumer's header reads its
+// metadata_operators leniently (stanza operators ignore unknown keys); node
+// logs have no header, so the section is refused.
+func TestHeaderRefused(t *testing.T) {
+	cfg := NewFactory().CreateDefaultConfig()
+	m := map[string]any{"file": map[string]any{"include": []any{"a"}, "header": map[string]any{
+		"pattern": "^#", "metadata_operators": []any{map[string]any{"type": "regex_parser", "regex": "^#(?P<a>.*)", "regexx": "typo"}},
+	}}}
+	require.NoError(t, confmap.NewFromStringMap(m).Unmarshal(&cfg))
+	assert.ErrorContains(t, confmap.Validate(cfg), "file.header")
 }
