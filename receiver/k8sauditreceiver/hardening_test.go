@@ -5,11 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,7 +133,7 @@ func TestWebhookInsecureWarning(t *testing.T) {
 	}
 }
 
-type testCerts struct{ ca, cert, key string }
+type testCerts struct{ ca, caKey, cert, key string }
 
 // writeTestCerts writes a CA and a server certificate for 127.0.0.1 and
 // localhost signed by it.
@@ -159,13 +161,16 @@ func writeTestCerts(t *testing.T) testCerts {
 	require.NoError(t, err)
 	keyDER, err := x509.MarshalECPrivateKey(srvKey)
 	require.NoError(t, err)
-	c := testCerts{ca: filepath.Join(dir, "ca.crt"), cert: filepath.Join(dir, "tls.crt"), key: filepath.Join(dir, "tls.key")}
+	c := testCerts{ca: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"), cert: filepath.Join(dir, "tls.crt"), key: filepath.Join(dir, "tls.key")}
 	write := func(path, typ string, der []byte) {
 		require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
 	}
 	write(c.ca, "CERTIFICATE", caDER)
 	write(c.cert, "CERTIFICATE", srvDER)
 	write(c.key, "EC PRIVATE KEY", keyDER)
+	caKeyDER, err := x509.MarshalECPrivateKey(caKey)
+	require.NoError(t, err)
+	write(c.caKey, "EC PRIVATE KEY", caKeyDER)
 	return c
 }
 
@@ -185,3 +190,56 @@ func (nopAuth) Authenticate(ctx context.Context, _ map[string][]string) (context
 }
 
 var _ extensionauth.Server = nopAuth{}
+
+// TestWebhookMutualTLS: with tls and client_ca_file the webhook (its
+// listener counts connections below TLS) answers a client with a
+// certificate of the CA, over HTTP/1.1 and HTTP/2, and refuses one
+// without.
+func TestWebhookMutualTLS(t *testing.T) {
+	certs := writeTestCerts(t)
+	h := startWebhookWith(t, func(w *WebhookConfig) {
+		ts := configtls.NewDefaultServerConfig()
+		ts.CertFile, ts.KeyFile, ts.ClientCAFile = certs.cert, certs.key, certs.ca
+		w.TLS = configoptional.Some(ts)
+	})
+	url := strings.Replace(h.url, "http://", "https://", 1)
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(certs.ca)
+	require.NoError(t, err)
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	clientCert := clientCertificate(t, certs)
+	for _, h2 := range []bool{false, true} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}}, ForceAttemptHTTP2: h2}
+		c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+		resp, err := c.Post(url, "application/json", strings.NewReader(eventList(evA)))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		if h2 {
+			assert.Equal(t, 2, resp.ProtoMajor)
+		}
+	}
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	_, err = anon.Post(url, "application/json", strings.NewReader(eventList(evA)))
+	require.Error(t, err, "a client without a certificate")
+	assert.Equal(t, 2, h.sink.LogRecordCount())
+}
+
+// clientCertificate is a client certificate signed by certs' CA.
+func clientCertificate(t *testing.T, certs testCerts) tls.Certificate {
+	t.Helper()
+	caPair, err := tls.LoadX509KeyPair(certs.ca, certs.caKey)
+	require.NoError(t, err)
+	ca, err := x509.ParseCertificate(caPair.Certificate[0])
+	require.NoError(t, err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caPair.PrivateKey)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
