@@ -480,13 +480,14 @@ restart_kubelet() {
 CHECK=("$WORK/bin/check" -repo "$REPO" -node "$NODE" -records "$OUT/records.json" -records2 "$OUT/records-2.json"
 	-events "$OUT/events.json" -events2 "$OUT/events-2.json" -pods "$OUT/pods.json" -pods2 "$OUT/pods-2.json"
 	-watch "$LOGS/pod-watch.log" -cri "$OUT/cri-1.json" -cri2 "$OUT/cri-2.json" -digests "$OUT/digests.txt"
-	-audit-log "$E2E_AUDIT_LOG" -registry-log "$LOGS/registry.log" -bypass "$OUT/bypass.txt")
+	-audit-log "$E2E_AUDIT_LOG" -registry-log "$LOGS/registry.log" -bypass "$OUT/bypass.txt" -images "$OUT/images.txt")
 cri_dump() { "$WORK/bin/cri" -sock "$WORK/containerd/containerd.sock" containers >"$1" 2>>"$LOGS/cri.log" || log "cri containers failed"; }
 
 scenario_run
 log "phase 1: waiting for the records (correlation window)"
 "${CHECK[@]}" -wait 1 -timeout 150s
 cri_dump "$OUT/cri-1.json"
+ctr_ -n k8s.io images ls >"$OUT/images.txt" 2>>"$LOGS/cri.log" || log "ctr images ls failed"
 
 # ---- 7. phase 2: podtrail started anew on the running cluster -----------------
 

@@ -132,6 +132,23 @@ func short(id string) string {
 	return id
 }
 
+// readImages reads `ctr -n k8s.io images ls`: the manifest digest of each
+// image name in containerd's image store (also of an imported image, of
+// which the CRI knows no repo digest).
+func readImages(path string) map[string]string {
+	out := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		if f := strings.Fields(l); len(f) >= 3 && strings.HasPrefix(f[2], "sha256:") {
+			out[f[0]] = f[2]
+		}
+	}
+	return out
+}
+
 // ---- names from podtrail's code --------------------------------------------------
 
 // names are the values podtrail's code gives the things the check asserts,

@@ -437,6 +437,7 @@ func main() {
 		auditLog    = flag.String("audit-log", "", "the apiserver's audit log")
 		registryLog = flag.String("registry-log", "", "the registry's log")
 		bypassPath  = flag.String("bypass", "", "namespace name uid sandbox [container] of the pod run through the CRI")
+		imagesPath  = flag.String("images", "", "ctr -n k8s.io images ls at the end of phase 1")
 		repo        = flag.String("repo", "..", "podtrail's repository (names of origins and attributes)")
 		node        = flag.String("node", "", "the node's name")
 		timeout     = flag.Duration("timeout", 2*time.Minute, "how long -wait waits for the records")
@@ -651,7 +652,8 @@ func main() {
 	}
 
 	section("phase 1: every container's digest is the one containerd reports")
-	checkDigests(res, dumpA.Containers, recsA, func(c criContainer) bool { return c.PodUID != bp.uid })
+	images := readImages(*imagesPath)
+	checkDigests(res, dumpA.Containers, recsA, images, func(c criContainer) bool { return c.PodUID != bp.uid })
 
 	section("phase 2: podtrail started on a running cluster")
 	for _, w := range ws2 {
@@ -668,7 +670,7 @@ func main() {
 	for _, p := range podsB {
 		listedB[p.Metadata.UID] = true
 	}
-	checkDigests(res, dumpB.Containers, recsB, func(c criContainer) bool { return !inA[c.ID] && !old[c.PodUID] && listedB[c.PodUID] })
+	checkDigests(res, dumpB.Containers, recsB, images, func(c criContainer) bool { return !inA[c.ID] && !old[c.PodUID] && listedB[c.PodUID] })
 	for _, c := range dumpB.Containers {
 		if bp.uid != "" && c.PodUID == bp.uid {
 			for _, r := range matching(recsB, withUID(bp.uid)) {
@@ -718,8 +720,11 @@ func main() {
 
 // checkDigests: every container the runtime ran (first attempt) is in a
 // record, and each record that lists it has the digest containerd resolved
-// its image to, and says where the digest came from.
-func checkDigests(res *result, cs []criContainer, recs []*record, include func(criContainer) bool) {
+// its image to, and says where the digest came from. For an image of which
+// the CRI knows no repo digest (imported: the kubelet's imageID is the image
+// id), the manifest digest containerd's image store has for its name
+// (`ctr images ls`) is right too.
+func checkDigests(res *result, cs []criContainer, recs []*record, images map[string]string, include func(criContainer) bool) {
 	byID := map[string][]map[string]any{}
 	owner := map[string]*record{}
 	for _, r := range recs {
@@ -742,8 +747,14 @@ func checkDigests(res *result, cs []criContainer, recs []*record, include func(c
 		for _, e := range entries {
 			d, _ := e["digest"].(string)
 			src, _ := e["digest_source"].(string)
-			res.check(d != "" && d == c.digest() && src != "", "container %s of %s: digest %q (digest_source %q), containerd: %q",
-				c.what(), owner[c.ID].key(), d, src, c.ImageRef)
+			want := c.ImageRef
+			ok := d != "" && d == c.digest()
+			if !strings.Contains(c.ImageRef, "@") && images[c.Image] != "" {
+				want += " or " + images[c.Image] + " (ctr images ls)"
+				ok = ok || d == images[c.Image]
+			}
+			res.check(ok && src != "", "container %s of %s: digest %q (digest_source %q), containerd: %s",
+				c.what(), owner[c.ID].key(), d, src, want)
 		}
 	}
 }
