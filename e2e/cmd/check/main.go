@@ -545,6 +545,8 @@ func main() {
 			res.check(len(ds) == 1 && ds[digests[repo]], "containerd resolves %s to the registry's %s (%v)", repo, short(digests[repo][7:]), sortedKeys(ds))
 		}
 	}
+	res.check(bp.uid != "" && bp.sandbox != "" && bp.container != "", "the bypass debug-shell ran through the CRI: uid %s sandbox %s container %s (logs/cri-run.log)",
+		bp.uid, short(bp.sandbox), short(bp.container))
 	served, err := registryServed(*registryLog, "library/preloaded")
 	res.check(err == nil && !served, "the imported image docker.io/library/preloaded was never pulled (registry log: served=%v %v)", served, err)
 	bigSize, bigAudit, err := auditCreateSize(*auditLog, "apps", "big-env")
