@@ -5,6 +5,11 @@
 //	podtrail-rules test  --rules rules.yaml --inventory inventory.yaml [--coverage] FIXTURE|DIR...
 //	podtrail-rules bench --rules rules.yaml --inventory inventory.yaml FIXTURE|DIR...
 //
+// --rules and --inventory may be given several times, each a file or a
+// directory: rules files are layered in order (a later one overrides,
+// appends to or disables what an earlier one defines), inventories merged;
+// --strict sets the inventory's strict mode.
+//
 // check compiles the rules and lists them. test runs fixtures (records in,
 // expected rule ids out; see internal/rules/ruletest) and prints pass or fail
 // per rule; --coverage also fails when an enabled rule has no fixture that
@@ -21,6 +26,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,10 +39,17 @@ func main() {
 }
 
 const usage = `usage:
-  podtrail-rules check --rules FILE --inventory FILE
-  podtrail-rules test  --rules FILE --inventory FILE [--coverage] FIXTURE|DIR...
-  podtrail-rules bench --rules FILE --inventory FILE [--n N] FIXTURE|DIR...
+  podtrail-rules check --rules FILE|DIR... --inventory FILE|DIR... [--strict]
+  podtrail-rules test  --rules FILE|DIR... --inventory FILE|DIR... [--strict] [--coverage] FIXTURE|DIR...
+  podtrail-rules bench --rules FILE|DIR... --inventory FILE|DIR... [--strict] [--n N] FIXTURE|DIR...
+--rules and --inventory may be repeated: rules files are layered in order, inventories merged.
 `
+
+// paths is a repeatable flag.
+type paths []string
+
+func (p *paths) String() string     { return strings.Join(*p, ",") }
+func (p *paths) Set(v string) error { *p = append(*p, v); return nil }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -46,18 +59,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := args[0]
 	fs := flag.NewFlagSet("podtrail-rules "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rulesFile := fs.String("rules", "", "rules file")
-	invFile := fs.String("inventory", "", "inventory file")
+	var rulesFiles, invFiles paths
+	fs.Var(&rulesFiles, "rules", "rules file or directory (repeat to layer)")
+	fs.Var(&invFiles, "inventory", "inventory file or directory (repeat to merge)")
+	strict := fs.Bool("strict", false, "the inventory's strict mode: what it does not approve is unapproved")
 	coverage := fs.Bool("coverage", false, "test: fail when an enabled rule lacks a firing or a non-firing fixture")
 	n := fs.Int("n", 20000, "bench: evaluations per record")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if *rulesFile == "" || *invFile == "" {
+	if len(rulesFiles) == 0 || len(invFiles) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	e, err := rules.Load(*rulesFile, *invFile)
+	src := rules.Sources{Rules: rulesFiles, Inventory: invFiles}
+	if *strict {
+		src.Strict = strict
+	}
+	e, err := rules.LoadSources(src)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -81,7 +100,11 @@ func check(e *rules.Engine, w io.Writer) int {
 		if !r.IsEnabled() {
 			state = "disabled"
 		}
-		fmt.Fprintf(w, "%-8s %-8s %-8s %s\n", r.ID, r.Severity, state, r.Title)
+		changed := ""
+		if c := r.Changes(); len(c) > 0 {
+			changed = " (changed at " + strings.Join(c, ", ") + ")"
+		}
+		fmt.Fprintf(w, "%-8s %-8s %-8s %s%s\n", r.ID, r.Severity, state, r.Title, changed)
 	}
 	fmt.Fprintf(w, "%d rules, %d enabled, set %s\n", len(all), e.Len(), e.Hash())
 	return 0

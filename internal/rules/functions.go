@@ -386,6 +386,26 @@ func newFunctions() []*function {
 
 		// matching
 		{
+			name: "intersects", ret: retBool,
+			doc:   "the list (pod.actor.groups, pod.source_ips) has one of the values",
+			types: []any{new(func([]string, []any) bool), new(func([]string, []string) bool), new(func([]string, string) bool)},
+			bind: func(_ *index, c []any, _ bool) (impl, error) {
+				vals, err := stringsArg(c, 0, "values")
+				if err != nil {
+					return impl{}, err
+				}
+				return impl{b: func(_ *evaluator, a any) bool {
+					l, _ := a.([]string)
+					for _, x := range l {
+						if contains(vals, x) {
+							return true
+						}
+					}
+					return false
+				}}, nil
+			},
+		},
+		{
 			name: "glob", ret: retBool,
 			doc:   "s matches the glob pattern, or one of the patterns (path.Match: * and ? do not cross /, [a-z] classes); patterns are checked at load",
 			types: []any{new(func(string, string) bool), new(func(string, []any) bool), new(func(string, []string) bool)},

@@ -116,6 +116,23 @@ func LoadInventory(file string) (*Inventory, error) {
 // ParseInventory reads an inventory (the content of file, which names it in
 // errors). Unknown keys are errors.
 func ParseInventory(file string, data []byte) (*Inventory, error) {
+	inv, err := parseInventory(file, data)
+	if err != nil {
+		return nil, err
+	}
+	inv.finish()
+	return inv, nil
+}
+
+// finish sets the defaults of what the inventory leaves out.
+func (inv *Inventory) finish() {
+	if len(inv.SystemNamespaces) == 0 {
+		inv.SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
+	}
+}
+
+// parseInventory reads and checks one inventory file, without defaults.
+func parseInventory(file string, data []byte) (*Inventory, error) {
 	inv := new(Inventory)
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
@@ -162,9 +179,6 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 		if id == "" || !validGlob(id) {
 			return nil, fmt.Errorf("inventory %s: trusted_identities[%d]: bad pattern %q", file, i, id)
 		}
-	}
-	if len(inv.SystemNamespaces) == 0 {
-		inv.SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 	}
 	return inv, nil
 }

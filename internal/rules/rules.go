@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,27 +35,50 @@ type Rule struct {
 	// MITRE lists ATT&CK references: DC0019, AN0986, T1036.005, ...
 	MITRE     []string `yaml:"mitre"`
 	Condition string   `yaml:"condition"`
+	// Exceptions are records the rule does not fire on (Falco's
+	// exceptions: fields, comps, values tuples).
+	Exceptions []Exception `yaml:"exceptions"`
 	// Output names expressions whose values the finding carries.
 	Output map[string]string `yaml:"output"`
 
-	line int
+	// Override, in a later file, changes the rule an earlier file defines:
+	// key → append or replace (condition, exceptions, output, tags, mitre,
+	// description: either; title, severity, enabled: replace).
+	Override map[string]string `yaml:"override"`
+	// Append, in a later file, appends the condition, exceptions, output,
+	// tags, mitre and description given to the earlier rule's (Falco's
+	// append: true).
+	Append bool `yaml:"append"`
+
+	file    string
+	line    int
+	changes []string
 }
 
 // IsEnabled: the rule has no enabled key or enabled: true.
 func (r *Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
 
-// Line is the line of the rule in its file.
+// Line is the line of the rule in its file (the file that defines it, when
+// later files change it).
 func (r *Rule) Line() int { return r.line }
+
+// File is the rules file that defines the rule.
+func (r *Rule) File() string { return r.file }
+
+// Changes are the places (file:line) of the later files' entries that
+// changed the rule: overrides, appends, enabled.
+func (r *Rule) Changes() []string { return r.changes }
 
 // File is a rules file.
 type File struct {
 	// Lists are named lists of strings; a list's name in an expression is
-	// the list literal.
-	Lists map[string][]string `yaml:"lists"`
+	// the list literal. A later file may append to or replace a list.
+	Lists map[string]List `yaml:"lists"`
 	// Macros are named expressions; a macro's name in an expression is the
-	// macro's expression. Macros may use lists and other macros.
-	Macros map[string]string `yaml:"macros"`
-	Rules  []Rule            `yaml:"rules"`
+	// macro's expression. Macros may use lists and other macros. A later
+	// file may append to or replace a macro.
+	Macros map[string]Macro `yaml:"macros"`
+	Rules  []Rule           `yaml:"rules"`
 }
 
 // Finding is a rule that fired on a record.
@@ -94,16 +117,9 @@ type Engine struct {
 // Load reads and compiles a rules file against an inventory file. Every
 // problem of every rule is reported, each with the file, the rule id and its
 // line, and the expr error.
+// Either may be a directory (LoadSources).
 func Load(rulesFile, inventoryFile string) (*Engine, error) {
-	rules, err := os.ReadFile(rulesFile)
-	if err != nil {
-		return nil, err
-	}
-	inv, err := os.ReadFile(inventoryFile)
-	if err != nil {
-		return nil, err
-	}
-	return LoadBytes(rulesFile, rules, inventoryFile, inv)
+	return LoadSources(Sources{Rules: []string{rulesFile}, Inventory: []string{inventoryFile}})
 }
 
 // LoadBytes compiles rules (the content of rulesFile) against the inventory
@@ -155,13 +171,21 @@ func DecodeStrict(file string, data []byte, v any) (*yaml.Node, error) {
 // compile compiles with the fast path (fastpath.go) or, for tests that
 // compare the two, without.
 func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, error) {
-	var f File
-	doc, err := DecodeStrict(file, data, &f)
+	e, err := compileSources([]Source{{Name: file, Data: data}}, inv, fast)
 	if err != nil {
 		return nil, err
 	}
-	lines := itemLines(doc)
-	e := &Engine{inventory: inv, index: newIndex(inv), hash: contentHash(data, nil), lists: len(f.Lists), macros: len(f.Macros)}
+	e.hash = contentHash(data, nil)
+	return e, nil
+}
+
+// compileSources layers the rules files (layer.go) and compiles the
+// result. Every problem of every rule is reported.
+func compileSources(srcs []Source, inv *Inventory, fast bool) (*Engine, error) {
+	set := mergeFiles(srcs)
+	errs := set.errs
+	fileLists, listWhere, fileMacros, macroWhere := set.flat()
+	e := &Engine{inventory: inv, index: newIndex(inv), lists: len(fileLists), macros: len(fileMacros)}
 	e.pool.New = func() any { return newEvaluator(e) }
 
 	fns := newFunctions()
@@ -169,34 +193,32 @@ func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, erro
 	for _, fn := range fns {
 		byName[fn.name] = fn
 	}
-	var errs []error
 	lists := map[string][]string{}
-	for _, name := range sortedKeys(f.Lists) {
-		where := fmt.Sprintf("%s:%d: list %q", file, lines["lists/"+name], name)
+	for _, name := range sortedKeys(fileLists) {
 		if err := checkName(name, byName); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			errs = append(errs, fmt.Errorf("%s: %w", listWhere[name], err))
 			continue
 		}
-		items := f.Lists[name]
+		items := fileLists[name]
 		if items == nil {
 			items = []string{}
 		}
 		lists[name] = items
 	}
 	macros := map[string]string{}
-	for _, name := range sortedKeys(f.Macros) {
-		where := fmt.Sprintf("%s:%d: macro %q", file, lines["macros/"+name], name)
+	for _, name := range sortedKeys(fileMacros) {
+		where := macroWhere[name]
 		switch {
 		case lists[name] != nil:
 			errs = append(errs, fmt.Errorf("%s: a list has the same name", where))
-		case strings.TrimSpace(f.Macros[name]) == "":
+		case strings.TrimSpace(fileMacros[name]) == "":
 			errs = append(errs, fmt.Errorf("%s: empty", where))
 		default:
 			if err := checkName(name, byName); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 				continue
 			}
-			macros[name] = f.Macros[name]
+			macros[name] = fileMacros[name]
 		}
 	}
 
@@ -208,26 +230,19 @@ func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, erro
 	// A macro is checked on its own first, so that its errors name it.
 	for _, name := range sortedKeys(macros) {
 		if _, err := c.check(macros[name], false); err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: macro %q: %w", file, lines["macros/"+name], name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", macroWhere[name], err))
 		}
 	}
 
-	ids := map[string]bool{}
-	for i, r := range f.Rules {
-		r.line = lines[fmt.Sprintf("rules/%d", i)]
-		where := fmt.Sprintf("%s:%d: rule %q", file, r.line, r.ID)
+	for _, entry := range set.rules {
+		r := entry.Rule
+		r.changes = entry.layers
+		where := entry.where()
 		switch {
-		case r.ID == "":
-			errs = append(errs, fmt.Errorf("%s: no id", where))
-			continue
-		case ids[r.ID]:
-			errs = append(errs, fmt.Errorf("%s: duplicate id", where))
-			continue
 		case r.Condition == "":
 			errs = append(errs, fmt.Errorf("%s: no condition", where))
 			continue
 		}
-		ids[r.ID] = true
 		if r.Severity == "" {
 			r.Severity = "medium"
 		}
@@ -239,9 +254,13 @@ func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, erro
 		if !r.IsEnabled() {
 			continue
 		}
+		cond, err := c.withExceptions(r.Condition, r.Exceptions)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			continue
+		}
 		cr := compiled{rule: r}
-		var err error
-		cr.cond, err = c.compile(r.Condition, true)
+		cr.cond, err = c.compile(cond, true)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: condition: %w", where, err))
 			continue
@@ -265,6 +284,59 @@ func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, erro
 		return nil, errors.Join(errs...)
 	}
 	return e, nil
+}
+
+// withExceptions returns the condition with the rule's exceptions: (cond)
+// and not (exception or ...). Each exception is checked on its own first,
+// so that its errors name it; an exception without values adds nothing.
+func (c *compiler) withExceptions(cond string, xs []Exception) (string, error) {
+	var terms []string
+	seen := map[string]bool{}
+	var errs []error
+	fieldType := func(f string) (reflect.Type, error) {
+		p, err := c.check(f, false)
+		if err != nil {
+			return nil, err
+		}
+		return p.Node().Type(), nil
+	}
+	for i, x := range xs {
+		switch {
+		case x.Name == "":
+			errs = append(errs, fmt.Errorf("exceptions[%d]: no name", i))
+			continue
+		case seen[x.Name]:
+			errs = append(errs, fmt.Errorf("exception %q: defined twice", x.Name))
+			continue
+		}
+		seen[x.Name] = true
+		text, err := x.exprText(fieldType)
+		if err == nil {
+			for _, f := range x.Fields.Items {
+				if _, ferr := c.check(f, false); ferr != nil {
+					err = fmt.Errorf("field %s: %w", f, ferr)
+					break
+				}
+			}
+		}
+		if err == nil && text != "" {
+			_, err = c.check(text, true)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("exception %q: %w", x.Name, err))
+			continue
+		}
+		if text != "" {
+			terms = append(terms, "("+text+")")
+		}
+	}
+	if len(errs) > 0 {
+		return "", errors.Join(errs...)
+	}
+	if len(terms) == 0 {
+		return cond, nil
+	}
+	return "(" + cond + ") && !(" + strings.Join(terms, " || ") + ")", nil
 }
 
 // compiler compiles one rule set's expressions twice: once with the

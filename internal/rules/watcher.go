@@ -2,8 +2,6 @@ package rules
 
 import (
 	"context"
-	"errors"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +26,8 @@ import (
 // ConfigMap volumes, which update by swapping the ..data symlink (the files'
 // own modification times do not change), and editors that replace files.
 type Watcher struct {
-	rulesFile, inventoryFile string
-	opts                     WatcherOptions
+	src  Sources
+	opts WatcherOptions
 
 	cur atomic.Pointer[Engine]
 
@@ -75,16 +73,24 @@ type WatcherStats struct {
 const DefaultInterval = 2 * time.Second
 
 // NewWatcher loads the rules and inventory; it fails when they do not
-// compile (there is no last good set yet).
+// compile (there is no last good set yet). Either may be a directory.
 func NewWatcher(rulesFile, inventoryFile string, opts WatcherOptions) (*Watcher, error) {
+	return NewSourcesWatcher(Sources{Rules: []string{rulesFile}, Inventory: []string{inventoryFile}}, opts)
+}
+
+// NewSourcesWatcher is NewWatcher for several rules and inventory files
+// and directories (layered and merged as LoadSources does). A directory is
+// listed again at every poll: a file added, changed or removed there is a
+// change.
+func NewSourcesWatcher(src Sources, opts WatcherOptions) (*Watcher, error) {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
 	}
 	if opts.Settle <= 0 {
 		opts.Settle = 100 * time.Millisecond
 	}
-	w := &Watcher{rulesFile: rulesFile, inventoryFile: inventoryFile, opts: opts}
-	e, err := Load(rulesFile, inventoryFile)
+	w := &Watcher{src: src, opts: opts}
+	e, err := LoadSources(src)
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +114,8 @@ func (w *Watcher) Evaluate(r *podrecord.Record) ([]Finding, []error) {
 func (w *Watcher) Poll() (reloaded bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	rules, errR := os.ReadFile(w.rulesFile)
-	inv, errI := os.ReadFile(w.inventoryFile)
-	if err := errors.Join(errR, errI); err != nil {
+	rules, inv, err := w.src.Read()
+	if err != nil {
 		key := "read:" + err.Error()
 		if key == w.failedHash {
 			return false, nil
@@ -118,7 +123,7 @@ func (w *Watcher) Poll() (reloaded bool, err error) {
 		w.failedHash = key
 		return false, w.fail(key, err)
 	}
-	hash := contentHash(rules, inv)
+	hash := hashSources(rules, inv, w.src.Strict)
 	if hash == w.cur.Load().Hash() {
 		// The files hold the running set (again, after a failed edit was
 		// reverted): nothing to compile, and nothing stale. The same broken
@@ -134,12 +139,11 @@ func (w *Watcher) Poll() (reloaded bool, err error) {
 	// empty rules file is a valid, empty set). Take the contents only when
 	// a second read a moment later sees the same.
 	time.Sleep(w.opts.Settle)
-	rules2, errR := os.ReadFile(w.rulesFile)
-	inv2, errI := os.ReadFile(w.inventoryFile)
-	if errR != nil || errI != nil || contentHash(rules2, inv2) != hash {
+	rules2, inv2, err := w.src.Read()
+	if err != nil || hashSources(rules2, inv2, w.src.Strict) != hash {
 		return false, nil // still being written: the next poll looks again
 	}
-	e, err := LoadBytes(w.rulesFile, rules, w.inventoryFile, inv)
+	e, err := CompileSources(rules, inv, w.src.Strict)
 	if err != nil {
 		w.failedHash = hash
 		return false, w.fail(hash, err)

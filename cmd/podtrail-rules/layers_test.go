@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLocalRulesExample runs the pack's layering example: a site's rules
+// file after the pack (exceptions appended by name, Falco's append: true, a
+// list appended, a severity replaced, a condition appended, a rule
+// disabled) and its fixtures.
+func TestLocalRulesExample(t *testing.T) {
+	local := filepath.Join(pack, "examples", "local-rules.yaml")
+	code, out, errOut := runCmd("test", "--rules", rulesFile, "--rules", local, "--inventory", invFile, filepath.Join(pack, "examples", "tests"))
+	if code != 0 || !strings.Contains(out, "PASS: ") || !strings.Contains(out, "skip      PT-0016") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCmd("check", "--rules", rulesFile, "--rules", local, "--inventory", invFile)
+	if code != 0 || !strings.Contains(out, "PT-0024  high     enabled  Unversioned image in a sensitive namespace (changed at "+local+":") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestLayersFromDirectory: --rules takes a directory (its *.yaml by name);
+// a broken layer fails the check naming its file and line, and the rule it
+// changes.
+func TestLayersFromDirectory(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("10-quiet.yaml", "rules:\n  - id: PT-0030\n    enabled: false\n")
+	code, out, errOut := runCmd("check", "--rules", rulesFile, "--rules", dir, "--inventory", invFile)
+	if code != 0 || !strings.Contains(out, "PT-0030  info     disabled") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	write("20-broken.yaml", "rules:\n  - id: PT-0001\n    condition: and pod.nmae == \"x\"\n    override: {condition: append}\n")
+	code, out, errOut = runCmd("check", "--rules", rulesFile, "--rules", dir, "--inventory", invFile)
+	if code != 2 || !strings.Contains(errOut, `rule "PT-0001" (changed at `+filepath.Join(dir, "20-broken.yaml")+`:2): condition: type podrecord.Record has no field nmae`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
