@@ -749,6 +749,15 @@ func checkDigests(res *result, cs []criContainer, recs []*record, images map[str
 		for _, e := range entries {
 			d, _ := e["digest"].(string)
 			src, _ := e["digest_source"].(string)
+			if d == "" { // told after the record went out: its update record
+				for _, u := range owner[c.ID].updates {
+					if u["id"] == c.ID || u["id"] == nil && u["name"] == e["name"] {
+						d, _ = u["digest"].(string)
+						src, _ = u["digest_source"].(string)
+						src += ", in an update record"
+					}
+				}
+			}
 			want := c.ImageRef
 			ok := d != "" && d == c.digest()
 			if !strings.Contains(c.ImageRef, "@") && images[c.Image] != "" {

@@ -114,7 +114,8 @@ func readEvents(path string, fn func(event)) error {
 type record struct {
 	attrs    map[string]any
 	body     string
-	findings []string // rule ids
+	findings []string         // rule ids
+	updates  []map[string]any // container entries of its update records (digests told after it went out)
 }
 
 func (r *record) str(k string) string { s, _ := r.attrs[k].(string); return s }
@@ -156,7 +157,7 @@ func (r *record) partial(reason string) bool { return has(r.strOrList("podtrail.
 func readRecords(path string) ([]*record, error) {
 	var recs []*record
 	byAudit := map[string]*record{}
-	var findings []map[string]any
+	var findings, updates []map[string]any
 	err := readEvents(path, func(ev event) {
 		switch ev.name {
 		case "podtrail.pod_creation":
@@ -168,10 +169,21 @@ func readRecords(path string) ([]*record, error) {
 			}
 		case "podtrail.finding":
 			findings = append(findings, ev.attrs)
+		case "podtrail.pod_creation.update":
+			updates = append(updates, ev.attrs)
 		}
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, ua := range updates {
+		u := &record{attrs: ua}
+		for _, r := range recs {
+			if id := u.str("podtrail.audit.id"); id != "" && r.str("podtrail.audit.id") == id ||
+				id == "" && u.uid() != "" && r.uid() == u.uid() {
+				r.updates = append(r.updates, u.containers()...)
+			}
+		}
 	}
 	for _, fa := range findings {
 		id, _ := fa["podtrail.audit.id"].(string)
