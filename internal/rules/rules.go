@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -91,6 +92,11 @@ type Finding struct {
 	Tags        []string
 	// Output holds the rule's output fields, evaluated on the record.
 	Output map[string]string
+	// Count, on a summary (Suppressor), is how many findings of the same
+	// rule, actor and owner it stands for, kept back between Since and
+	// Until; 0 on a finding that went out on its own.
+	Count        int
+	Since, Until time.Time
 }
 
 type compiled struct {
