@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza/adapter"
@@ -542,16 +543,21 @@ func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.
 // max_log_size starts: a token that starts there is a continuation
 // fragment, not a line.
 type fragmentTracker struct {
-	mu   sync.Mutex
-	next map[string]int64
+	pending atomic.Int32 // len(next): most lines pass without the lock
+	mu      sync.Mutex
+	next    map[string]int64
 }
 
 func (f *fragmentTracker) continues(path string, start int64) bool {
+	if f.pending.Load() == 0 {
+		return false
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	at, ok := f.next[path]
 	if ok && at == start {
 		delete(f.next, path)
+		f.pending.Store(int32(len(f.next)))
 		return true
 	}
 	return false
@@ -564,12 +570,14 @@ func (f *fragmentTracker) expect(path string, at int64) {
 		clear(f.next) // files gone while a cut line was pending
 	}
 	f.next[path] = at
+	f.pending.Store(int32(len(f.next)))
 }
 
 func (f *fragmentTracker) done(path string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.next, path)
+	f.pending.Store(int32(len(f.next)))
 }
 
 // consume hands a batch to the pipeline with the receiver's standard metrics;
