@@ -154,6 +154,24 @@ type Sink struct {
 	got []plog.LogRecord
 	at  []time.Time // when each of got arrived
 	srv *http.Server
+	// refuse is how many of the next requests are answered 503 (Refuse);
+	// refused counts them.
+	refuse, refused int
+}
+
+// Refuse makes the sink answer its next n requests 503 Service
+// Unavailable, keeping nothing of them: a SIEM that is overloaded.
+func (s *Sink) Refuse(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = n
+}
+
+// Refused is how many requests the sink refused.
+func (s *Sink) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
 }
 
 // NewSink listens on a free loopback port.
@@ -171,6 +189,15 @@ func NewSink(tb testing.TB) *Sink {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		s.mu.Lock()
+		if s.refuse > 0 {
+			s.refuse--
+			s.refused++
+			s.mu.Unlock()
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		s.mu.Unlock()
 		req := plogotlp.NewExportRequest()
 		if err := req.UnmarshalProto(body); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
