@@ -6,6 +6,8 @@
 // in an awslogs envelope, a subscription payload, a Firehose HTTP endpoint
 // delivery or an export line (UnwrapAWSLogs, DecodeEKS); AKS diagnostic
 // settings records (DecodeAKS). Every form decodes to the same Event, with the
-// cloud identity behind the user in Event.CloudPrincipal. It knows nothing of
-// the collector: the k8s_audit receiver and the pod_creation processor use it.
+// cloud identity behind the user in Event.CloudPrincipal. ListReader splits a
+// native body of any length item by item from a reader; Salvage makes a
+// minimal event of one too large to take whole. It knows nothing of the
+// collector: the k8s_audit receiver and the pod_creation processor use it.
 package audit
