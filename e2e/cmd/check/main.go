@@ -120,14 +120,21 @@ const (
 // kubelet's config hash, which is the pod uid the runtime knows it by.
 type staticPod struct{ uid, hash string }
 
-func wantsPhase1(node string, n names, st staticPod) []want {
+func wantsPhase1(node string, n names, st staticPod, listed map[string]bool) []want {
 	system := []string{"PT-0001", "PT-0002", "PT-0005", "PT-0011", ruleNodeOnly}
+	// a controller's pods the API lists at the end: a controller may delete
+	// one it made at once (the DaemonSet that adopted alice's labelled pod
+	// and found two on the node deleted both and made a third); those have
+	// their records too, by the one-record-per-pod and listed-uid checks
+	ctrl := func(ns, prefix, kind string) func(*record) bool {
+		return and(prefixed(ns, prefix, kind), func(r *record) bool { return listed[r.uid()] })
+	}
 	return []want{
-		{what: "kube-proxy DaemonSet pod", match: prefixed("kube-system", "kube-proxy-", "DaemonSet"),
+		{what: "kube-proxy DaemonSet pod", match: ctrl("kube-system", "kube-proxy-", "DaemonSet"),
 			actor: "system:serviceaccount:kube-system:daemon-set-controller", actorKind: "controller", channel: "controller",
 			onNode: true, ran: true, chain: []string{"DaemonSet/kube-proxy"},
 			initiator: admin, initChan: "kubectl", origin: n.originAPI, noFindings: system},
-		{what: "coredns Deployment pod", match: prefixed("kube-system", "coredns-", "ReplicaSet"),
+		{what: "coredns Deployment pod", match: ctrl("kube-system", "coredns-", "ReplicaSet"),
 			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
 			chain:     []string{"ReplicaSet/coredns-*", "Deployment/coredns"},
 			initiator: admin, initChan: "kubectl", noFindings: system},
@@ -136,14 +143,14 @@ func wantsPhase1(node string, n names, st staticPod) []want {
 			origin: n.originAPI, findings: []string{"PT-0001", "PT-0002"}},
 		{what: "alice's lookalike kube-proxy-m4k9z (DaemonSet labels: adopted and deleted)", match: named("kube-system", "kube-proxy-m4k9z"),
 			actor: alice, actorKind: "user", channel: "kubectl", findings: []string{"PT-0001", "PT-0002", "PT-0005"}},
-		{what: "Deployment web's pods", match: prefixed("apps", "web-", "ReplicaSet"), count: 2,
+		{what: "Deployment web's pods", match: ctrl("apps", "web-", "ReplicaSet"), count: 2,
 			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
 			chain:     []string{"ReplicaSet/web-*", "Deployment/web"},
 			initiator: alice, initChan: "kubectl", noFindings: []string{"PT-0001", "PT-0002"}},
-		{what: "Job migrate's pod", match: prefixed("apps", "migrate-", "Job"),
+		{what: "Job migrate's pod", match: ctrl("apps", "migrate-", "Job"),
 			actor: "system:serviceaccount:kube-system:job-controller", actorKind: "controller", channel: "controller",
 			onNode: true, ran: true, chain: []string{"Job/migrate"}, initiator: alice, initChan: "kubectl"},
-		{what: "CronJob report's pod", match: prefixed("apps", "report-", "Job"),
+		{what: "CronJob report's pod", match: ctrl("apps", "report-", "Job"),
 			actor: "system:serviceaccount:kube-system:job-controller", actorKind: "controller", channel: "controller",
 			onNode: true, ran: true, chain: []string{"Job/report-*", "CronJob/report"}, initiator: alice, initChan: "kubectl"},
 		// one record: the mirror pod joined with the sandbox the runtime runs
@@ -456,7 +463,11 @@ func main() {
 			st = staticPod{uid: p.Metadata.UID, hash: p.Metadata.Annotations["kubernetes.io/config.hash"]}
 		}
 	}
-	ws1 := wantsPhase1(*node, n, st)
+	listedA := map[string]bool{}
+	for _, p := range podsA {
+		listedA[p.Metadata.UID] = true
+	}
+	ws1 := wantsPhase1(*node, n, st, listedA)
 
 	var bp bypass
 	if b, err := os.ReadFile(*bypassPath); err == nil {
@@ -657,6 +668,8 @@ func main() {
 	images := readImages(*imagesPath)
 	checkDigests(res, dumpA.Containers, recsA, images, func(c criContainer) bool { return c.PodUID != bp.uid })
 
+	latency(recsA)
+
 	section("phase 2: podtrail started on a running cluster")
 	for _, w := range ws2 {
 		checkWant(res, w, recsB, *node)
@@ -766,6 +779,46 @@ func checkDigests(res *result, cs []criContainer, recs []*record, images map[str
 			}
 			res.check(ok && src != "", "container %s of %s: digest %q (digest_source %q), containerd: %s",
 				c.what(), owner[c.ID].key(), d, src, want)
+		}
+	}
+}
+
+// latency prints how long after its last container started each record
+// went out (the wait for digests is part of it), p50 and p99, for all
+// records and for those whose digest came from the kubelet's status patch.
+func latency(recs []*record) {
+	var all, status []float64
+	for _, r := range recs {
+		var last time.Time
+		fromStatus := false
+		for _, c := range r.containers() {
+			s, _ := c["started_at"].(string)
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil && t.After(last) {
+				last = t
+			}
+			src, _ := c["digest_source"].(string)
+			fromStatus = fromStatus || strings.Contains(src, "status")
+		}
+		if last.IsZero() || r.observed.Unix() <= 0 {
+			continue
+		}
+		d := r.observed.Sub(last).Seconds()
+		all = append(all, d)
+		if fromStatus {
+			status = append(status, d)
+		}
+	}
+	pct := func(v []float64, p float64) float64 {
+		sort.Float64s(v)
+		return v[min(len(v)-1, int(p*float64(len(v))))]
+	}
+	for _, l := range []struct {
+		what string
+		v    []float64
+	}{{"all records", all}, {"records with a digest from the kubelet's status", status}} {
+		if len(l.v) > 0 {
+			fmt.Printf("info  record out after its last container started, %s: p50 %.2f s, p99 %.2f s, max %.2f s (%d records)\n",
+				l.what, pct(l.v, 0.5), pct(l.v, 0.99), pct(l.v, 1), len(l.v))
 		}
 	}
 }

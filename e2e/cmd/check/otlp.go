@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 type anyValue struct {
@@ -69,6 +70,7 @@ type logsData struct {
 			} `json:"scope"`
 			LogRecords []struct {
 				EventName  string     `json:"eventName"`
+				Observed   string     `json:"observedTimeUnixNano"`
 				Body       anyValue   `json:"body"`
 				Attributes []keyValue `json:"attributes"`
 			} `json:"logRecords"`
@@ -78,10 +80,11 @@ type logsData struct {
 
 // event is one log record of an OTLP JSON file.
 type event struct {
-	name  string
-	scope map[string]any
-	attrs map[string]any
-	body  any
+	name     string
+	observed time.Time
+	scope    map[string]any
+	attrs    map[string]any
+	body     any
 }
 
 // readEvents calls fn for each log record of the file; a line that does not
@@ -103,7 +106,8 @@ func readEvents(path string, fn func(event)) error {
 			for _, sl := range rl.ScopeLogs {
 				scope := kvs(sl.Scope.Attributes)
 				for _, lr := range sl.LogRecords {
-					fn(event{name: lr.EventName, scope: scope, attrs: kvs(lr.Attributes), body: lr.Body.native()})
+					ns, _ := strconv.ParseInt(lr.Observed, 10, 64)
+					fn(event{name: lr.EventName, observed: time.Unix(0, ns), scope: scope, attrs: kvs(lr.Attributes), body: lr.Body.native()})
 				}
 			}
 		}
@@ -112,6 +116,7 @@ func readEvents(path string, fn func(event)) error {
 }
 
 type record struct {
+	observed time.Time // when the gateway emitted it
 	attrs    map[string]any
 	body     string
 	findings []string         // rule ids
@@ -162,7 +167,7 @@ func readRecords(path string) ([]*record, error) {
 		switch ev.name {
 		case "podtrail.pod_creation":
 			body, _ := ev.body.(string)
-			r := &record{attrs: ev.attrs, body: body}
+			r := &record{attrs: ev.attrs, body: body, observed: ev.observed}
 			recs = append(recs, r)
 			if id, _ := ev.attrs["podtrail.audit.id"].(string); id != "" {
 				byAudit[id] = r
