@@ -104,6 +104,7 @@ type SuppressionStats struct {
 	Suppressed uint64 // findings kept back, counted into summaries
 	Summaries  uint64 // summaries made
 	Evicted    uint64 // windows ended early because MaxKeys keys were held
+	Dropped    uint64 // summaries dropped: more than MaxKeys waited after refused deliveries
 	Keys       int    // keys held now
 }
 
@@ -234,6 +235,21 @@ func (s *Suppressor) Due(now time.Time) []Summary {
 	out := s.pending
 	s.pending = nil
 	return out
+}
+
+// Requeue puts summaries a delivery refused back for the next Due, keeping
+// at most MaxKeys waiting (the oldest are dropped).
+func (s *Suppressor) Requeue(sums []Summary) {
+	if s == nil || len(sums) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending = append(sums, s.pending...)
+	if n := len(s.pending) - s.cfg.MaxKeys; n > 0 {
+		s.pending = append(s.pending[:0], s.pending[n:]...)
+		s.stats.Dropped += uint64(n)
+	}
 }
 
 // Flush ends every window now (at shutdown) and returns the summaries.

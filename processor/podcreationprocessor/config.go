@@ -2,19 +2,27 @@ package podcreationprocessor
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 
 	"github.com/podtrail/podtrail/internal/correlate"
+	"github.com/podtrail/podtrail/internal/rules"
 )
 
 // Config is the pod_creation processor configuration.
 type Config struct {
-	// RulesFile is a YAML file of detection rules. Empty: records only.
+	// RulesFile is a YAML file (or a directory of them) of detection
+	// rules. Empty: records only.
 	RulesFile string `mapstructure:"rules_file"`
-	// InventoryFile is the approved inventory the rules compare against.
+	// InventoryFile is the approved inventory (a file or a directory) the
+	// rules compare against.
 	InventoryFile string `mapstructure:"inventory_file"`
+	// Rules are the detection rules' further settings: layers, strict
+	// mode, suppression.
+	Rules RulesConfig `mapstructure:"rules"`
 	// ReloadInterval is how often the rules and inventory files are read
 	// again; changed contents that compile replace the running set, others
 	// are logged and counted and the last good set stays. 0: never reload.
@@ -67,6 +75,67 @@ type CorrelationConfig struct {
 	_ struct{}
 }
 
+// RulesConfig are the detection rules' further settings
+// (internal/rules README: layering, strict mode, suppression).
+type RulesConfig struct {
+	// Files are more rules files or directories, loaded after rules_file in
+	// order; each may append to, override or disable what an earlier one
+	// defines.
+	Files []string `mapstructure:"files"`
+	// InventoryFiles are more inventory files or directories, merged after
+	// inventory_file.
+	InventoryFiles []string `mapstructure:"inventory_files"`
+	// Strict, when set, overrides the inventory's strict mode (what the
+	// inventory does not approve is unapproved).
+	Strict *bool `mapstructure:"strict"`
+	// Suppression collapses the same rule for the same actor and owner
+	// within a window into one finding with a count.
+	Suppression SuppressionConfig `mapstructure:"suppression"`
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// SuppressionConfig is rules.SuppressionConfig as configured.
+type SuppressionConfig struct {
+	// Window: the first finding of a rule, actor and owner goes out, the
+	// next ones within the window are counted into one summary sent when
+	// it ends. 0: off.
+	Window time.Duration `mapstructure:"window"`
+	// MaxKeys bounds the (rule, actor, owner) keys remembered.
+	MaxKeys int `mapstructure:"max_keys"`
+	// ActorKinds whose findings are collapsed; unset: controller,
+	// service_account, node, system (people are reported every time).
+	ActorKinds []string `mapstructure:"actor_kinds"`
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func (c SuppressionConfig) rules() rules.SuppressionConfig {
+	return rules.SuppressionConfig{Window: c.Window, MaxKeys: c.MaxKeys, ActorKinds: c.ActorKinds}
+}
+
+// ruleSources are the rules and inventory files, in order.
+func (cfg *Config) ruleSources() rules.Sources {
+	return rules.Sources{Rules: append([]string{cfg.RulesFile}, cfg.Rules.Files...),
+		Inventory: append([]string{cfg.InventoryFile}, cfg.Rules.InventoryFiles...), Strict: cfg.Rules.Strict}
+}
+
+// validateRules loads the rules and inventory, so that `validate` fails on
+// files that do not load. Paths that do not exist yet (a ConfigMap mounted
+// when the collector runs) are left to start-up, which fails on them.
+func (cfg *Config) validateRules() error {
+	src := cfg.ruleSources()
+	for _, p := range append(append([]string{}, src.Rules...), src.Inventory...) {
+		if _, err := os.Stat(p); err != nil {
+			return nil
+		}
+	}
+	if _, err := rules.LoadSources(src); err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	return nil
+}
+
 // LearningConfig is learning mode: an inventory proposal from what the
 // records show, written for review and never applied.
 type LearningConfig struct {
@@ -93,6 +162,17 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if (cfg.RulesFile == "") != (cfg.InventoryFile == "") {
 		errs = append(errs, errors.New("rules_file and inventory_file go together: set both or neither"))
+	}
+	if cfg.RulesFile == "" && (len(cfg.Rules.Files) > 0 || len(cfg.Rules.InventoryFiles) > 0) {
+		errs = append(errs, errors.New("rules: files and inventory_files come after rules_file and inventory_file: set those first"))
+	}
+	if err := cfg.Rules.Suppression.rules().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("rules: suppression: %w", err))
+	}
+	if cfg.RulesFile != "" && cfg.InventoryFile != "" {
+		if err := cfg.validateRules(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if cfg.ReloadInterval < 0 {
 		errs = append(errs, errors.New("reload_interval must not be negative (0 turns reloading off)"))

@@ -15,7 +15,10 @@ import (
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
-var storageID = component.MustNewID("file_storage")
+var (
+	storageID = component.MustNewID("file_storage")
+	yes       = true
+)
 
 func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
@@ -26,7 +29,10 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "", want: NewFactory().CreateDefaultConfig().(*Config)},
-		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml", ReloadInterval: 10 * time.Second, Passthrough: true,
+		{name: "rules", want: &Config{RulesFile: "/etc/podtrail/rules.yaml", InventoryFile: "/etc/podtrail/inventory.yaml",
+			Rules: RulesConfig{Files: []string{"/etc/podtrail/local.d"}, InventoryFiles: []string{"/etc/podtrail/inventory.d"}, Strict: &yes,
+				Suppression: SuppressionConfig{Window: 5 * time.Minute, MaxKeys: 100, ActorKinds: []string{"controller", "service_account"}}},
+			ReloadInterval: 10 * time.Second, Passthrough: true,
 			Learning: LearningConfig{File: "/var/lib/podtrail/inventory.proposal.yaml", Interval: 5 * time.Minute},
 			Correlation: CorrelationConfig{Expect: []string{"audit", "scheduler"}, Window: 10 * time.Second, MaxPending: 1000, MaxOwners: 5000,
 				Tombstones: 2000, DenialWindow: 10 * time.Minute, DigestWait: 2 * time.Second, Storage: &storageID}}},
@@ -37,6 +43,10 @@ func TestLoadConfig(t *testing.T) {
 		{name: "badreload", wantErr: "reload_interval must not be negative"},
 		{name: "baddigestwait", wantErr: "digest_wait must not be negative"},
 		{name: "learnoverwrites", wantErr: "never applied"},
+		{name: "rulesonly", wantErr: "rules: files and inventory_files come after rules_file"},
+		{name: "badsuppression", wantErr: `rules: suppression: window must not be negative`},
+		{name: "brokenrules", wantErr: `broken-layer.yaml:3): condition: type podrecord.Record has no field nmae`},
+		{name: "brokeninventory", wantErr: `images[0]: bad repository pattern "nginx:1.27"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,4 +64,18 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
+}
+
+// TestValidateLoadsRules: Validate (what `otelcol-podtrail validate` runs)
+// loads the rules and inventory files when they exist: the pack with a
+// layer passes; a broken layer or inventory fails above, naming the file.
+func TestValidateLoadsRules(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "pack").String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 10*time.Minute, cfg.Rules.Suppression.Window, "the default window")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -316,6 +317,13 @@ func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Findin
 	putStrings(a, keyRuleTags, f.Tags)
 	for _, k := range sortedKeys(f.Output) {
 		a.PutStr(keyFindingField+k, f.Output[k])
+	}
+	if f.Count > 0 {
+		// a summary of findings kept back by the suppression window
+		a.PutInt(keyFindingField+"count", int64(f.Count))
+		a.PutStr(keyFindingField+"first_seen", f.Since.UTC().Format(time.RFC3339Nano))
+		a.PutStr(keyFindingField+"last_seen", f.Until.UTC().Format(time.RFC3339Nano))
+		lr.Body().SetStr(lr.Body().Str() + " count=" + strconv.Itoa(f.Count) + " since=" + f.Since.UTC().Format(time.RFC3339))
 	}
 }
 

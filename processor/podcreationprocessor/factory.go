@@ -21,7 +21,8 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	d := correlate.DefaultConfig()
-	return &Config{ReloadInterval: rules.DefaultInterval, Learning: LearningConfig{Interval: time.Minute}, Correlation: CorrelationConfig{
+	return &Config{ReloadInterval: rules.DefaultInterval, Learning: LearningConfig{Interval: time.Minute},
+		Rules: RulesConfig{Suppression: SuppressionConfig{Window: 10 * time.Minute, MaxKeys: rules.DefaultSuppressionKeys}}, Correlation: CorrelationConfig{
 		Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
 		DenialWindow: d.DenialWindow, DigestWait: d.DigestWait,
 	}}

@@ -48,6 +48,8 @@ type podCreationProcessor struct {
 	// rules holds the running rule set; a reload swaps it atomically
 	// between two records (rules.Watcher). nil: records only.
 	rules *rules.Watcher
+	// suppress collapses repeated findings (rules.suppression); nil: off.
+	suppress *rules.Suppressor
 	// learner proposes an inventory (learning mode); nil: off.
 	learner *rules.Learner
 
@@ -69,7 +71,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 		return c
 	}
 	p.records = counter("otelcol_pod_creation_records", "Pod-creation records emitted, by origin.", "{records}")
-	p.findings = counter("otelcol_pod_creation_findings", "Findings emitted, by rule and severity.", "{findings}")
+	p.findings = counter("otelcol_pod_creation_findings", "Findings emitted, by rule and severity (a suppression summary counts once).", "{findings}")
 	p.partial = counter("otelcol_pod_creation_partial", "Records emitted before their expected sources were complete, by reason (window, evicted, shutdown).", "{records}")
 	p.late = counter("otelcol_pod_creation_late", "Events about a pod whose record was already emitted.", "{events}")
 	p.duplicates = counter("otelcol_pod_creation_duplicates", "Re-delivered pod create events (webhook retries, two inputs) that produced no second record.", "{events}")
@@ -121,18 +123,21 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 			o.Observe(int64(s.Pending))
 			return nil
 		}))
-	err = errors.Join(err, e)
+	err = errors.Join(err, e, p.suppressionTelemetry(meter))
 	return p, err
 }
 
 func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) error {
 	if p.cfg.RulesFile != "" {
-		w, err := rules.NewWatcher(p.cfg.RulesFile, p.cfg.InventoryFile, rules.WatcherOptions{
+		w, err := rules.NewSourcesWatcher(p.cfg.ruleSources(), rules.WatcherOptions{
 			Interval: p.cfg.ReloadInterval, OnReload: p.onReload})
 		if err != nil {
 			return fmt.Errorf("pod_creation: loading rules: %w", err)
 		}
 		p.rules = w
+		if p.cfg.Rules.Suppression.Window > 0 {
+			p.suppress = rules.NewSuppressor(p.cfg.Rules.Suppression.rules())
+		}
 		p.set.Logger.Info("detection rules loaded", zap.String("rules_file", p.cfg.RulesFile),
 			zap.String("inventory_file", p.cfg.InventoryFile), zap.Int("rules", w.Engine().Len()),
 			zap.String("hash", w.Engine().Hash()), zap.Duration("reload_interval", p.cfg.ReloadInterval))
@@ -228,6 +233,7 @@ func (p *podCreationProcessor) expireLoop() {
 			return
 		case now := <-t.C:
 			p.expire(now)
+			p.sendSummaries(now, false)
 		}
 	}
 }
@@ -284,6 +290,7 @@ func (p *podCreationProcessor) Shutdown(ctx context.Context) error {
 		close(p.stop)
 	}
 	p.wg.Wait()
+	p.sendSummaries(time.Now(), true)
 	if p.learner != nil {
 		if err := p.writeProposal(); err != nil {
 			p.set.Logger.Warn("writing the learned inventory proposal", zap.String("file", p.cfg.Learning.File), zap.Error(err))
@@ -504,6 +511,7 @@ func (p *podCreationProcessor) evaluate(ctx context.Context, rec *podrecord.Reco
 		p.errs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "rule_evaluation")))
 		p.set.Logger.Warn("rule evaluation failed", zap.String("audit_id", rec.AuditID), zap.Error(err))
 	}
+	fs = p.suppress.Filter(rec, fs, time.Now())
 	for i := range fs {
 		p.findings.Add(ctx, 1, metric.WithAttributes(attribute.String("rule", fs[i].RuleID), attribute.String("severity", fs[i].Severity)))
 	}
