@@ -44,3 +44,16 @@ func TestLayersFromDirectory(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestCheckLint: check refuses rules without a title and malformed MITRE
+// ids (exit 2), naming file, line and rule; test still runs them.
+func TestCheckLint(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(f, []byte("rules:\n  - id: X-1\n    mitre: [T1036.5]\n    condition: pod.allowed\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd("check", "--rules", f, "--inventory", invFile)
+	if code != 2 || !strings.Contains(errOut, f+`:2: rule "X-1": no title`) || !strings.Contains(errOut, f+`:2: rule "X-1": mitre "T1036.5" is not an ATT&CK id`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -10,7 +10,8 @@
 // appends to or disables what an earlier one defines), inventories merged;
 // --strict sets the inventory's strict mode.
 //
-// check compiles the rules and lists them. test runs fixtures (records in,
+// check compiles the rules and lists them, and fails on rules without a
+// title or with malformed MITRE ids. test runs fixtures (records in,
 // expected rule ids out; see internal/rules/ruletest) and prints pass or fail
 // per rule; --coverage also fails when an enabled rule has no fixture that
 // fires it or none that does not. bench evaluates the fixtures' records and
@@ -83,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "check":
-		return check(e, stdout)
+		return check(e, stdout, stderr)
 	case "test":
 		return test(e, fs.Args(), *coverage, stdout, stderr)
 	case "bench":
@@ -93,7 +94,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func check(e *rules.Engine, w io.Writer) int {
+// check lists the rules, and fails (exit 2) on rules without a title or
+// with malformed MITRE ids (Engine.Lint), which compile but do not belong
+// in a pack.
+func check(e *rules.Engine, w, stderr io.Writer) int {
 	all := e.Rules()
 	for _, r := range all {
 		state := "enabled"
@@ -107,6 +111,12 @@ func check(e *rules.Engine, w io.Writer) int {
 		fmt.Fprintf(w, "%-8s %-8s %-8s %s%s\n", r.ID, r.Severity, state, r.Title, changed)
 	}
 	fmt.Fprintf(w, "%d rules, %d enabled, set %s\n", len(all), e.Len(), e.Hash())
+	if errs := e.Lint(); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(stderr, err)
+		}
+		return 2
+	}
 	return 0
 }
 
