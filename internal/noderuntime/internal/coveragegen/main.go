@@ -855,7 +855,8 @@ func merge(found []stmt, srcs []source) []candidate {
 		if !contains(c.versions, st.version) {
 			c.versions = append(c.versions, st.version)
 		}
-		if c.where == "" || vless(versionOf(c.where), st.version) {
+		// where: in the newest version, preferring a file for Linux
+		if w := versionOf(c.where); c.where == "" || vless(w, st.version) || w == st.version && otherOS(c.where) && !otherOS(st.file) {
 			c.where = st.version + ":" + st.file + ":" + strconv.Itoa(st.line)
 		}
 	}
@@ -880,6 +881,10 @@ func merge(found []stmt, srcs []source) []candidate {
 		return a.text < b.text
 	})
 	return out
+}
+
+func otherOS(file string) bool {
+	return strings.Contains(file, "_freebsd") || strings.Contains(file, "_windows") || strings.Contains(file, "_darwin")
 }
 
 func versionOf(where string) string { v, _, _ := strings.Cut(where, ":"); return v }
