@@ -48,6 +48,15 @@ func (p *Parser) containerdMsg(r *rec, dst []Event) ([]Event, bool) {
 		switch {
 		case strings.HasPrefix(m, "StartContainer for "):
 			return p.containerdIDReturns(r, m[len("StartContainer for "):], KindContainerStarted, false, dst), true
+		case strings.HasPrefix(m, "SandboxExit event "):
+			// 1.7+: SandboxExit event sandbox_id:"<id>" exit_status:137 exited_at:{...}
+			id, ok := metaVal(m, "SandboxID:", "sandbox_id:")
+			if !ok || id == "" {
+				return dst, true
+			}
+			ev := p.newEvent(r, SourceContainerd, KindSandboxStopped)
+			ev.SandboxID = id
+			return append(dst, ev), true
 		case strings.HasPrefix(m, "StopContainer for "):
 			return p.containerdIDReturns(r, m[len("StopContainer for "):], KindContainerExited, false, dst), true
 		case strings.HasPrefix(m, "StopPodSandbox for "):
@@ -68,6 +77,15 @@ func (p *Parser) containerdMsg(r *rec, dst []Event) ([]Event, bool) {
 			return p.containerdTaskExit(r, m[len("TaskExit event in podsandbox handler "):], true, dst), true
 		case strings.HasPrefix(m, "TaskExit event "):
 			return p.containerdTaskExit(r, m[len("TaskExit event "):], false, dst), true
+		case strings.HasPrefix(m, "TaskOOM event "):
+			// 1.6 &TaskOOM{ContainerID:<id>,...}, 1.7+ container_id:"<id>"
+			id, ok := metaVal(m, "ContainerID:", "container_id:")
+			if !ok || id == "" {
+				return dst, true
+			}
+			ev := p.newEvent(r, SourceContainerd, KindContainerFailed)
+			ev.ContainerID, ev.Reason, ev.Error = id, "OOMKilled", "out of memory"
+			return append(dst, ev), true
 		case strings.HasPrefix(m, "TearDown network for sandbox "):
 			return dst, true
 		}
@@ -105,6 +123,17 @@ func (p *Parser) containerdMsg(r *rec, dst []Event) ([]Event, bool) {
 			return dst, true
 		}
 	case 'c':
+		if strings.HasPrefix(m, "cancel pulling image ") {
+			// 1.7+: cancel pulling image <ref> because of no progress in 1m0s
+			rest := m[len("cancel pulling image "):]
+			sp := strings.IndexByte(rest, ' ')
+			if sp <= 0 {
+				return dst, true
+			}
+			ev := p.newEvent(r, SourceContainerd, KindImagePullFailed)
+			ev.Image, ev.Error = rest[:sp], strings.TrimPrefix(rest[sp+1:], "because of ")
+			return append(dst, ev), true
+		}
 		if strings.HasPrefix(m, "cleaning up after shim disconnected") || strings.HasPrefix(m, "cleanup warnings ") {
 			ns, _ := r.field("namespace")
 			return dst, ns == "k8s.io" || strings.Contains(m, "namespace=k8s.io")
@@ -154,7 +183,16 @@ func (p *Parser) containerdCreate(r *rec, rest string, dst []Event) []Event {
 	rest = rest[i:]
 	j := strings.Index(rest, " returns container id ")
 	if j < 0 {
-		return dst // the request, or a failure
+		// the request "for container <meta>", or "for <meta> failed"
+		f := strings.LastIndex(rest, " failed")
+		if f < 0 || strings.HasPrefix(rest, " for container ") {
+			return dst
+		}
+		ev := p.newEvent(r, SourceContainerd, KindContainerFailed)
+		ev.SandboxID = sb
+		containerMeta(rest[:f], &ev)
+		ev.Error = failText(r, rest[f:])
+		return append(dst, ev)
 	}
 	id, _, ok := qtok(rest, j+len(" returns container id "))
 	if !ok {
@@ -166,10 +204,30 @@ func (p *Parser) containerdCreate(r *rec, rest string, dst []Event) []Event {
 	return append(dst, ev)
 }
 
+// failText is a containerd failure's text: the error= field of
+// log.G(ctx).WithError(err), else what follows "failed" in the message.
+func failText(r *rec, tail string) string {
+	if e, ok := r.field("error"); ok && e != "" {
+		return e
+	}
+	if e := afterColon(tail, "failed"); e != "" {
+		return e
+	}
+	return "failed"
+}
+
 // containerdIDReturns handles `<Op> for "<id>" returns successfully` (and
-// its request/failure forms, which carry no event).
+// its request form, which carries no event; of the failures, only a failed
+// StartContainer is an event: stop and remove failures leave things as
+// they were).
 func (p *Parser) containerdIDReturns(r *rec, rest string, k Kind, sandbox bool, dst []Event) []Event {
 	id, i, ok := qtok(rest, 0)
+	if ok && k == KindContainerStarted && hasPrefixAt(rest, i, " failed") {
+		ev := p.newEvent(r, SourceContainerd, KindContainerFailed)
+		ev.ContainerID = id
+		ev.Error = failText(r, rest[i:])
+		return append(dst, ev)
+	}
 	if !ok || !hasPrefixAt(rest, i, " returns successfully") {
 		return dst
 	}
@@ -191,7 +249,15 @@ func (p *Parser) containerdPullImage(r *rec, rest string, dst []Event) []Event {
 		// image ... repo digest").
 		p.pulls[p.pullNext%len(p.pulls)] = pullEntry{id: "containerd:" + repository(ref), image: strings.Clone(ref)}
 		p.pullNext++
-		return dst
+		ev := p.newEvent(r, SourceContainerd, KindImagePullStarted)
+		ev.Image = ref
+		return append(dst, ev)
+	}
+	if ok && hasPrefixAt(rest, i, " failed") {
+		ev := p.newEvent(r, SourceContainerd, KindImagePullFailed)
+		ev.Image = ref
+		ev.Error = failText(r, rest[i:])
+		return append(dst, ev)
 	}
 	if !ok || !hasPrefixAt(rest, i, " returns image reference ") {
 		return dst

@@ -18,10 +18,12 @@ func (p *Parser) crioMsg(r *rec, dst []Event) ([]Event, bool) {
 	case 'R':
 		switch {
 		case strings.HasPrefix(m, "Running pod sandbox: "):
-			ns, pod, _ := splitDescription(m[len("Running pod sandbox: "):])
+			desc := m[len("Running pod sandbox: "):]
+			ns, pod, _ := splitDescription(desc)
 			if pod == "" {
 				return dst, true
 			}
+			p.crioRemember(r, desc)
 			ev := p.crioEvent(r, KindSandboxRequested)
 			ev.PodNamespace, ev.PodName = ns, pod
 			return append(dst, ev), true
@@ -44,12 +46,24 @@ func (p *Parser) crioMsg(r *rec, dst []Event) ([]Event, bool) {
 			return p.crioSandbox(r, KindSandboxRemoved, m[len("Removed pod sandbox"):], dst), true
 		case strings.HasPrefix(m, "Resolving "), strings.HasPrefix(m, "Removing "):
 			return dst, true
+		case strings.HasPrefix(m, "Request: "):
+			return p.crioRequest(r, m[len("Request: "):], dst), true
+		case strings.HasPrefix(m, "Response error: "):
+			return p.crioResponseError(r, m[len("Response error: "):], dst), true
+		case strings.HasPrefix(m, "Response: "):
+			return p.crioResponse(r, m[len("Response: "):], dst), true
 		}
 	case 'C':
 		switch {
 		case strings.HasPrefix(m, "Created container "):
 			return p.crioIDDesc(r, KindContainerCreated, m[len("Created container "):], dst), true
-		case strings.HasPrefix(m, "Creating container: "), strings.HasPrefix(m, "Checking image status: "),
+		case strings.HasPrefix(m, "Creating container: "):
+			p.crioRemember(r, m[len("Creating container: "):])
+			return dst, true
+		case strings.HasPrefix(m, "Container creation error: "), m == "Container creation failed", strings.HasPrefix(m, "Container creation timeout"):
+			// the OCI runtime's (conmon's) failure, in the request's context
+			return p.crioFailed(r, strings.TrimPrefix(m, "Container creation error: "), dst), true
+		case strings.HasPrefix(m, "Checking image status: "),
 			strings.HasPrefix(m, "Checking CNI network "), strings.HasPrefix(m, "CNI setup result"):
 			return dst, true
 		}
@@ -83,6 +97,21 @@ func (p *Parser) crioMsg(r *rec, dst []Event) ([]Event, bool) {
 			ev := p.crioEvent(r, KindSandboxRequested)
 			ev.PodName, ev.PodNamespace, ev.PodUID, ev.Attempt = kn.PodName, kn.PodNamespace, kn.PodUID, kn.Attempt
 			return append(dst, ev), true
+		case strings.HasPrefix(m, "Starting container: "):
+			// the request: a failure of its id names this container
+			id := m[len("Starting container: "):]
+			if isHexID(id) {
+				p.crioRemember(r, id)
+			}
+			return dst, true
+		case strings.HasPrefix(m, "Successfully pulled image "):
+			// debug: the pause image CRI-O pulls itself
+			ev := p.crioEvent(r, KindImagePulled)
+			ev.Image, _, _ = qtok(m, len("Successfully pulled image "))
+			if ev.Image == "" {
+				return dst, true
+			}
+			return append(dst, ev), true
 		case strings.HasPrefix(m, "Stopping container: "), strings.HasPrefix(m, "Stopping pod sandbox: "):
 			return dst, true
 		}
@@ -93,8 +122,14 @@ func (p *Parser) crioMsg(r *rec, dst []Event) ([]Event, bool) {
 	case 'P':
 		switch {
 		case strings.HasPrefix(m, "Pulling image: "):
-			p.crioRememberPull(r, m[len("Pulling image: "):])
-			return dst, true
+			ref := m[len("Pulling image: "):]
+			if sp := strings.IndexByte(ref, ' '); sp >= 0 {
+				ref = ref[:sp]
+			}
+			p.crioRememberPull(r, ref)
+			ev := p.crioEvent(r, KindImagePullStarted)
+			ev.Image = ref
+			return append(dst, ev), true
 		case strings.HasPrefix(m, "Pulled image: "):
 			ref := m[len("Pulled image: "):]
 			if sp := strings.IndexByte(ref, ' '); sp >= 0 {
@@ -128,31 +163,10 @@ func (p *Parser) crioMsg(r *rec, dst []Event) ([]Event, bool) {
 		}
 	case 'r':
 		switch {
-		case strings.HasPrefix(m, "request: &RunPodSandboxRequest{"):
-			ev := p.crioEvent(r, KindSandboxRequested)
-			sandboxMeta(m[len("request: &RunPodSandboxRequest{"):], &ev)
-			if ev.PodName == "" {
-				return dst, true
-			}
-			return append(dst, ev), true
-		case strings.HasPrefix(m, "response: &RunPodSandboxResponse{PodSandboxId:"):
-			id, _, ok := qtok(m, len("response: &RunPodSandboxResponse{PodSandboxId:"))
-			if !ok || !isHexID(id) {
-				return dst, true
-			}
-			ev := p.crioEvent(r, KindSandboxReady)
-			ev.SandboxID = id
-			return append(dst, ev), true
-		case strings.HasPrefix(m, "response: &CreateContainerResponse{ContainerId:"):
-			id, _, ok := qtok(m, len("response: &CreateContainerResponse{ContainerId:"))
-			if !ok || !isHexID(id) {
-				return dst, true
-			}
-			ev := p.crioEvent(r, KindContainerCreated)
-			ev.ContainerID = id
-			return append(dst, ev), true
-		case strings.HasPrefix(m, "request: "), strings.HasPrefix(m, "response: "):
-			return dst, true
+		case strings.HasPrefix(m, "request: "):
+			return p.crioRequest(r, m[len("request: "):], dst), true
+		case strings.HasPrefix(m, "response: "):
+			return p.crioResponse(r, m[len("response: "):], dst), true
 		}
 	}
 	return dst, false
@@ -354,4 +368,163 @@ func bracketList(s, key string) string {
 		return ""
 	}
 	return rest[:j]
+}
+
+// crioRemember notes what a request id is about: the description
+// "ns/pod/ctr" ("ns/pod/POD") of a sandbox or container being created, or
+// the id of a container being started, for a failure of that request.
+func (p *Parser) crioRemember(r *rec, what string) {
+	id, ok := r.field("id")
+	if !ok || id == "" {
+		return
+	}
+	if sp := strings.IndexByte(what, ' '); sp >= 0 {
+		what = what[:sp]
+	}
+	both := id + what // one allocation for both
+	p.reqs[p.reqNext%len(p.reqs)] = pullEntry{id: both[:len(id)], image: both[len(id):]}
+	p.reqNext++
+}
+
+// crioRequestOf returns what crioRemember noted for the record's id.
+func (p *Parser) crioRequestOf(r *rec) string {
+	id, ok := r.field("id")
+	if !ok || id == "" {
+		return ""
+	}
+	for i := range p.reqs {
+		if p.reqs[i].id == id {
+			return p.reqs[i].image
+		}
+	}
+	return ""
+}
+
+// crioMethod is the CRI method of the record's name=/runtime.v1.X/Method.
+func crioMethod(r *rec) string {
+	name, _ := r.field("name")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return name[i+1:]
+	}
+	return ""
+}
+
+// crioFailed emits the failure of the record's request: a failed
+// RunPodSandbox (sandbox_requested with Error), CreateContainer or
+// StartContainer (container_failed) or PullImage (image_pull_failed), with
+// the pod, container or image its request named (by id=).
+func (p *Parser) crioFailed(r *rec, errText string, dst []Event) []Event {
+	var k Kind
+	switch crioMethod(r) {
+	case "RunPodSandbox":
+		k = KindSandboxRequested
+	case "CreateContainer", "StartContainer":
+		k = KindContainerFailed
+	case "PullImage":
+		k = KindImagePullFailed
+	default:
+		return dst
+	}
+	ev := p.crioEvent(r, k)
+	ev.Error = errText
+	if ev.Error == "" {
+		ev.Error = "failed"
+	}
+	what := p.crioRequestOf(r)
+	switch {
+	case k == KindImagePullFailed:
+		ev.Image = p.crioPulled(ev.RequestID)
+		if ev.Image == "" {
+			ev.Image = imageIn(errText)
+		}
+		if ev.Image == "" {
+			return dst
+		}
+	case isHexID(what):
+		ev.ContainerID = what
+	default:
+		ns, pod, ctr := splitDescription(what)
+		if pod == "" {
+			return dst
+		}
+		ev.PodNamespace, ev.PodName = ns, pod
+		if k == KindContainerFailed && ctr != "POD" {
+			ev.ContainerName = ctr
+		}
+		if ctr == "POD" {
+			ev.Kind = KindSandboxRequested // the infra container of a sandbox
+		}
+	}
+	return append(dst, ev)
+}
+
+// crioResponseError handles the debug "Response error: <err>" of any CRI
+// call (id= and name= say which).
+func (p *Parser) crioResponseError(r *rec, errText string, dst []Event) []Event {
+	return p.crioFailed(r, errText, dst)
+}
+
+// crioType skips the "%T: " of 1.34+ request/response lines
+// ("*v1.RunPodSandboxRequest: ...") and returns the message type's name.
+func crioType(s string) (typ, rest string) {
+	if strings.HasPrefix(s, "*") {
+		if c := strings.Index(s, ": "); c > 0 && !strings.ContainsAny(s[:c], " {") {
+			t := s[:c]
+			if d := strings.LastIndexByte(t, '.'); d >= 0 {
+				t = t[d+1:]
+			}
+			return t, s[c+2:]
+		}
+	}
+	if strings.HasPrefix(s, "&") {
+		if b := strings.IndexByte(s, '{'); b > 1 {
+			return s[1:b], s[b+1:]
+		}
+	}
+	return "", s
+}
+
+// crioRequest handles the debug request dump of a RunPodSandbox
+// ("request: &RunPodSandboxRequest{Config:&PodSandboxConfig{Metadata:...",
+// "Request: *v1.RunPodSandboxRequest: config:{metadata:{name:...").
+func (p *Parser) crioRequest(r *rec, s string, dst []Event) []Event {
+	typ, rest := crioType(s)
+	if typ != "RunPodSandboxRequest" {
+		return dst
+	}
+	ev := p.crioEvent(r, KindSandboxRequested)
+	sandboxMeta(rest, &ev)
+	if ev.PodName == "" {
+		return dst
+	}
+	return append(dst, ev)
+}
+
+// crioResponse handles the debug response dumps of RunPodSandbox and
+// CreateContainer (gogo "&RunPodSandboxResponse{PodSandboxId:<id>,}",
+// protobuf text "*v1.RunPodSandboxResponse: pod_sandbox_id:\"<id>\"").
+func (p *Parser) crioResponse(r *rec, s string, dst []Event) []Event {
+	typ, rest := crioType(s)
+	var k Kind
+	var id string
+	switch typ {
+	case "RunPodSandboxResponse":
+		k = KindSandboxReady
+		id, _ = metaVal(rest, "PodSandboxId:", "pod_sandbox_id:")
+	case "CreateContainerResponse":
+		k = KindContainerCreated
+		id, _ = metaVal(rest, "ContainerId:", "container_id:")
+	default:
+		return dst
+	}
+	if !isHexID(id) {
+		return dst
+	}
+	ev := p.crioEvent(r, k)
+	if k == KindSandboxReady {
+		ev.SandboxID = id
+	} else {
+		ev.ContainerID = id
+	}
+	return append(dst, ev)
 }

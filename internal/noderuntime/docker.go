@@ -54,9 +54,34 @@ func (p *Parser) dockerMsg(r *rec, src Source, dst []Event) ([]Event, bool) {
 		if strings.HasPrefix(m, "Calling POST /") {
 			return p.dockerAPICreate(r, engine, m[len("Calling POST "):], dst), true
 		}
+		if strings.HasPrefix(m, "Cancel pulling image ") {
+			// cri-dockerd: Cancel pulling image <ref> because it exceeded image pull deadline 1m0s. Latest progress ...
+			if src == SourceUnknown {
+				engine = SourceCRIDockerd
+			}
+			rest := m[len("Cancel pulling image "):]
+			sp := strings.IndexByte(rest, ' ')
+			if sp <= 0 {
+				return dst, true
+			}
+			ev := p.newEvent(r, engine, KindImagePullFailed)
+			ev.Image, ev.Error = rest[:sp], strings.TrimPrefix(rest[sp+1:], "because ")
+			return append(dst, ev), true
+		}
 	case 'P':
+		if strings.HasPrefix(m, "Pulling the image without credentials. Image: ") {
+			if src == SourceUnknown {
+				engine = SourceCRIDockerd
+			}
+			ev := p.newEvent(r, engine, KindImagePullStarted)
+			ev.Image = m[len("Pulling the image without credentials. Image: "):]
+			if ev.Image == "" {
+				return dst, true
+			}
+			return append(dst, ev), true
+		}
 		if strings.HasPrefix(m, "Pulling image ") {
-			return dst, true
+			return dst, true // progress, every 10s while a pull lasts
 		}
 	case 's':
 		if strings.HasPrefix(m, "shim reaped") || strings.HasPrefix(m, "signal: ") {
@@ -107,18 +132,25 @@ func (p *Parser) dockerPullDone(r *rec, src Source, rest string, dst []Event) []
 		}
 		img = rest[:c]
 	}
-	var k Kind
-	switch {
-	case strings.Contains(rest, "Status: Downloaded newer image for "):
-		k = KindImagePulled
-	case strings.Contains(rest, "Status: Image is up to date for "):
-		k = KindImagePresent
-	default:
+	k, ok := dockerPullStatus(rest)
+	if !ok {
 		return dst
 	}
 	ev := p.newEvent(r, src, k)
 	ev.Image = img
 	return append(dst, ev)
+}
+
+// dockerPullStatus reads the outcome of a docker pull from its last
+// progress message.
+func dockerPullStatus(s string) (Kind, bool) {
+	switch {
+	case strings.Contains(s, "Status: Downloaded newer image for "):
+		return KindImagePulled, true
+	case strings.Contains(s, "Status: Image is up to date for "):
+		return KindImagePresent, true
+	}
+	return "", false
 }
 
 // dockerAPICreate handles dockerd's debug "Calling POST

@@ -42,8 +42,22 @@ const (
 	KindContainerExited Kind = "container_exited"
 	// KindContainerRemoved: RemoveContainer succeeded, or PLEG ContainerRemoved.
 	KindContainerRemoved Kind = "container_removed"
+	// KindContainerFailed: a container could not be created or started, or
+	// keeps failing (CreateContainer/StartContainer failed, the kubelet's
+	// Failed, BackOff and FailedPostStartHook events, CrashLoopBackOff,
+	// CreateContainerError, an OOM kill). Error holds the failure text,
+	// Reason the kubelet's reason when stated.
+	KindContainerFailed Kind = "container_failed"
+	// KindImagePullStarted: an image pull began (the kubelet's Pulling event,
+	// containerd "PullImage", CRI-O "Pulling image").
+	KindImagePullStarted Kind = "image_pull_started"
 	// KindImagePulled: an image pull finished.
 	KindImagePulled Kind = "image_pulled"
+	// KindImagePullFailed: an image could not be pulled (ErrImagePull,
+	// ImagePullBackOff, ErrImageNeverPull, InvalidImageName, a runtime's
+	// failed PullImage). Image is the image that failed, as requested;
+	// Error the failure text, Reason the kubelet's reason when stated.
+	KindImagePullFailed Kind = "image_pull_failed"
 	// KindImagePresent: the runtime reported an image already on the node with
 	// its id and digests (CRI-O "Image status" responses, docker "Image is up
 	// to date", kubelet "already present on machine"). One event per repo
@@ -127,8 +141,15 @@ type Event struct {
 	RequestID  string `json:"request_id,omitempty"`  // CRI-O id= (shared by a request and its response)
 
 	// Error is the failure text of a failed operation, as logged (escapes
-	// kept), for the kinds that report attempts (sandbox_requested).
+	// kept): a failed sandbox request (sandbox_requested), container_failed
+	// and image_pull_failed.
 	Error string `json:"error,omitempty"`
+	// Reason is the kubelet's reason for the event, when the record states
+	// one: an event reason (Pulled, Failed, BackOff, FailedCreatePodSandBox,
+	// SandboxChanged, ...) or a container waiting reason (ErrImagePull,
+	// ImagePullBackOff, CrashLoopBackOff, CreateContainerError,
+	// CreatePodSandboxError, ...), or OOMKilled for a runtime's OOM event.
+	Reason string `json:"reason,omitempty"`
 
 	// Line is the original record; physical lines of a wrapped record are
 	// joined with \n.

@@ -237,15 +237,56 @@ func parseJSON(s string, r *rec) bool {
 	if v, ok := jsonField(s, "level"); ok {
 		r.level = normLevel(strings.Trim(v, `"`))
 	}
-	if v, ok := jsonField(s, "time"); ok && len(v) > 2 && v[0] == '"' {
+	if v, ok := jsonField(s, "ts"); ok && len(v) > 0 && isDigit(v[0]) {
+		// klog JSON (component-base/logs/json): milliseconds since the
+		// epoch ("ts":1732904418242.8123); seconds in other writers.
+		r.ts = unixStampAuto(v)
+	} else if v, ok := jsonField(s, "time"); ok && len(v) > 2 && v[0] == '"' {
 		parseISO(v[1:len(v)-1], &r.ts)
-	} else if v, ok := jsonField(s, "ts"); ok && len(v) > 0 && isDigit(v[0]) {
-		r.ts = unixStamp(v)
 	}
-	if _, ok := jsonField(s, "v"); ok && r.level == "" {
-		r.level = "info" // klog JSON: "v" is the verbosity of an info record
+	if r.level == "" {
+		// klog JSON has no level: "v" (the verbosity) marks an info record,
+		// an error record has "err" and no "v".
+		if _, ok := jsonField(s, "v"); ok {
+			r.level = "info"
+		} else if _, ok := jsonField(s, "err"); ok {
+			r.level = "error"
+		}
 	}
 	return true
+}
+
+// unixStampAuto converts a JSON number of seconds or, with 12 digits or
+// more before the point (after 1973 in milliseconds, after 33658 in
+// seconds), of milliseconds since the epoch.
+func unixStampAuto(v string) stamp {
+	n := 0
+	for n < len(v) && isDigit(v[n]) {
+		n++
+	}
+	if n < 12 {
+		return unixStamp(v)
+	}
+	var ms int64
+	for i := 0; i < n && i < 18; i++ {
+		ms = ms*10 + int64(v[i]-'0')
+	}
+	if n > 18 {
+		return stamp{}
+	}
+	ns := int(ms%1000) * 1000000
+	if n < len(v) && v[n] == '.' {
+		scale := 100000
+		for i := n + 1; i < len(v) && isDigit(v[i]); i++ {
+			if scale > 0 {
+				ns += int(v[i]-'0') * scale
+				scale /= 10
+			}
+		}
+	}
+	st := unixStamp(v[:n-3])
+	st.nsec = ns
+	return st
 }
 
 // unixStamp converts a JSON float of Unix seconds ("1580306777.04728").

@@ -32,6 +32,8 @@ type Parser struct {
 	versions [nSources]string
 	pulls    [16]pullEntry // CRI-O "Pulling image" by request id
 	pullNext int
+	reqs     [32]pullEntry // CRI-O sandbox and container requests by id: description or container id
+	reqNext  int
 	scratch  []byte
 	one      []Event
 	stats    [nSources]SourceStats
@@ -212,6 +214,7 @@ func own(ev *Event, s, owned string) {
 	fix(&ev.RepoDigest)
 	fix(&ev.RequestID)
 	fix(&ev.Error)
+	fix(&ev.Reason)
 	fix(&ev.Level)
 }
 

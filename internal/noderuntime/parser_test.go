@@ -40,6 +40,7 @@ func summary(ev Event) string {
 	add("digest", ev.RepoDigest)
 	add("req", ev.RequestID)
 	add("err", ev.Error)
+	add("reason", ev.Reason)
 	return b.String()
 }
 
@@ -344,17 +345,17 @@ func TestKubelet(t *testing.T) {
 		{
 			name:  "Event occurred: Pulled",
 			lines: []string{`I1129 18:13:10.000000    2775 event.go:307] "Event occurred" object="default/nginx" fieldPath="spec.containers{nginx}" kind="Pod" apiVersion="v1" type="Normal" reason="Pulled" message="Successfully pulled image \"nginx:1.25\" in 1.2s (1.2s including waiting)"`},
-			want:  []string{"image_pulled t=2024-11-29T18:13:10Z src=kubelet lvl=info ns=default pod=nginx ctr=nginx image=nginx:1.25"},
+			want:  []string{"image_pulled t=2024-11-29T18:13:10Z src=kubelet lvl=info ns=default pod=nginx ctr=nginx image=nginx:1.25 reason=Pulled"},
 		},
 		{
 			name:  "Event occurred: already present",
 			lines: []string{`I1129 18:13:10.000000    2775 event.go:307] "Event occurred" object="default/nginx" fieldPath="spec.containers{nginx}" kind="Pod" apiVersion="v1" type="Normal" reason="Pulled" message="Container image \"nginx:1.25\" already present on machine"`},
-			want:  []string{"image_present t=2024-11-29T18:13:10Z src=kubelet lvl=info ns=default pod=nginx ctr=nginx image=nginx:1.25"},
+			want:  []string{"image_present t=2024-11-29T18:13:10Z src=kubelet lvl=info ns=default pod=nginx ctr=nginx image=nginx:1.25 reason=Pulled"},
 		},
 		{
 			name:  "old event form: Created",
 			lines: []string{`I0217 01:18:58.000000    3855 event.go:218] Event(v1.ObjectReference{Kind:"Pod", Namespace:"default", Name:"nginx", UID:"` + uid1 + `", APIVersion:"v1", ResourceVersion:"123", FieldPath:"spec.containers{nginx}"}): type: 'Normal' reason: 'Created' Created container nginx`},
-			want:  []string{"container_created t=2024-02-17T01:18:58Z src=kubelet lvl=info ns=default pod=nginx uid=" + uid1 + " ctr=nginx"},
+			want:  []string{"container_created t=2024-02-17T01:18:58Z src=kubelet lvl=info ns=default pod=nginx uid=" + uid1 + " ctr=nginx reason=Created"},
 		},
 		{
 			name:  "dockershim pull",

@@ -11,7 +11,8 @@ import (
 // maxAffinityIDs bounds the sandbox and container ids remembered.
 const maxAffinityIDs = 16384
 
-// Image pulls name no pod: they are sent once for each pod that started a
+// Image pulls (started, done, failed, not needed) name no pod in the
+// runtimes' logs: they are sent once for each pod that started a
 // sandbox on the node within pullWindow before the pull (at most
 // maxPullPods, the most recent), since the kubelet pulls a pod's images
 // after its sandbox is up. The gateway of each receives the digest; the
@@ -50,8 +51,7 @@ func newAffinity() *affinity {
 func (a *affinity) keys(ev *noderuntime.Event, dst []string) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if (ev.Kind == noderuntime.KindImagePulled || ev.Kind == noderuntime.KindImagePresent) && ev.PodName == "" &&
-		ev.SandboxID == "" && ev.ContainerID == "" {
+	if imageKind(ev.Kind) && ev.PodName == "" && ev.SandboxID == "" && ev.ContainerID == "" {
 		for _, p := range a.recent[ev.Node] {
 			if !ev.Time.Before(p.at) && ev.Time.Sub(p.at) <= pullWindow {
 				dst = append(dst, p.key)
@@ -63,6 +63,16 @@ func (a *affinity) keys(ev *noderuntime.Event, dst []string) []string {
 		dst = append(dst, k)
 	}
 	return dst
+}
+
+// imageKind reports the kinds of image pull events, which a runtime logs
+// without their pod.
+func imageKind(k noderuntime.Kind) bool {
+	switch k {
+	case noderuntime.KindImagePullStarted, noderuntime.KindImagePulled, noderuntime.KindImagePullFailed, noderuntime.KindImagePresent:
+		return true
+	}
+	return false
 }
 
 func (a *affinity) key(ev *noderuntime.Event) string {

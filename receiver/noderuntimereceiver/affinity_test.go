@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
@@ -87,5 +88,19 @@ func TestAffinityBounded(t *testing.T) {
 	}
 	if n := len(a.recent[""]); n > maxPullPods {
 		t.Errorf("%d recent pods", n)
+	}
+}
+
+// TestAffinityPullFailures: a runtime's pull start and failure, which name
+// only the image, go to the pods that just started a sandbox on the node.
+func TestAffinityPullFailures(t *testing.T) {
+	a := newAffinity()
+	t0 := time.Date(2025, 11, 20, 9, 15, 0, 0, time.UTC)
+	a.keys(&noderuntime.Event{Kind: noderuntime.KindSandboxReady, Node: "n", PodNamespace: "shop", PodName: "cart", SandboxID: "sb1", Time: t0}, nil)
+	for _, k := range []noderuntime.Kind{noderuntime.KindImagePullStarted, noderuntime.KindImagePullFailed} {
+		keys := a.keys(&noderuntime.Event{Kind: k, Node: "n", Image: "ghcr.io/acme-corp/cart:1.2.0", Time: t0.Add(time.Second)}, nil)
+		if len(keys) != 1 || keys[0] != podrecord.AffinityKey("shop", "cart") {
+			t.Errorf("%s: keys %v", k, keys)
+		}
 	}
 }

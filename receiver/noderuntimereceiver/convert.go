@@ -23,8 +23,14 @@ var kinds = [...]noderuntime.Kind{
 	noderuntime.KindPodAdmitted, noderuntime.KindStaticPodSeen,
 	noderuntime.KindSandboxRequested, noderuntime.KindSandboxReady, noderuntime.KindSandboxStopped, noderuntime.KindSandboxRemoved,
 	noderuntime.KindContainerCreated, noderuntime.KindContainerStarted, noderuntime.KindContainerExited, noderuntime.KindContainerRemoved,
-	noderuntime.KindImagePulled, noderuntime.KindImagePresent,
+	noderuntime.KindContainerFailed,
+	noderuntime.KindImagePullStarted, noderuntime.KindImagePulled, noderuntime.KindImagePullFailed, noderuntime.KindImagePresent,
 }
+
+// attrNodeReason is the kubelet's reason of an event (ErrImagePull,
+// ImagePullBackOff, CrashLoopBackOff, FailedCreatePodSandBox, Pulled, ...),
+// or OOMKilled. TODO(attr owner): move to internal/attr as NodeReason.
+const attrNodeReason = "podtrail.node.reason"
 
 const nKinds = len(kinds)
 
@@ -106,6 +112,7 @@ func appendEvent(lrs plog.LogRecordSlice, ev *noderuntime.Event, observed pcommo
 	putNonEmpty(a, attr.NodeCRIAPI, ev.CRIAPI)
 	putNonEmpty(a, attr.NodeRequestID, ev.RequestID)
 	putNonEmpty(a, attr.NodeError, ev.Error)
+	putNonEmpty(a, attrNodeReason, ev.Reason)
 	putNonEmpty(a, attr.AffinityKey, key)
 	return lr
 }

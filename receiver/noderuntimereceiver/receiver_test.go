@@ -493,6 +493,26 @@ func TestRecordShape(t *testing.T) {
 	assert.Equal(t, inputFile, in.Str())
 }
 
+// TestFailureRecordShape: a failure event carries the image that failed,
+// the error and the kubelet's reason.
+func TestFailureRecordShape(t *testing.T) {
+	p := noderuntime.NewParser(noderuntime.Options{Year: 2025})
+	evs, err := p.ParseAll([]byte(`Nov 20 09:15:18 node-a kubelet[2775]: E1120 09:15:18.467816    2775 pod_workers.go:1301] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"cart\" with ImagePullBackOff: \"Back-off pulling image \\\"ghcr.io/acme-corp/cart:1.2.0\\\"\"" pod="shop/cart-6f7d9c8b4-ttp4z" podUID="3f0e8a52-8c7d-4d36-9b0e-2a1c5d7e9f10"`), nil)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	_, lrs := newLogs(inputFile)
+	lr := appendEvent(lrs, &evs[0], now(), "shop/cart-6f7d9c8b4-ttp4z")
+	assert.Equal(t, "podtrail.node.image_pull_failed", lr.EventName())
+	assert.Equal(t, plog.SeverityNumberError, lr.SeverityNumber())
+	assert.Equal(t, map[string]any{
+		attr.NodeEventKind: "image_pull_failed", attr.NodeSource: "kubelet", attr.K8sNodeName: "node-a",
+		attr.K8sNamespaceName: "shop", attr.K8sPodName: "cart-6f7d9c8b4-ttp4z", attr.K8sPodUID: "3f0e8a52-8c7d-4d36-9b0e-2a1c5d7e9f10",
+		attr.ContainerName: "cart", attr.ContainerImage: "ghcr.io/acme-corp/cart", attr.ContainerImageTags: []any{"1.2.0"},
+		attr.NodeError: `Back-off pulling image \\\"ghcr.io/acme-corp/cart:1.2.0\\\"`, "podtrail.node.reason": "ImagePullBackOff",
+		attr.AffinityKey: "shop/cart-6f7d9c8b4-ttp4z",
+	}, lr.Attributes().AsRaw())
+}
+
 func TestSplitImageRef(t *testing.T) {
 	tests := []struct{ ref, name, tag string }{
 		{"registry.k8s.io/pause:3.9", "registry.k8s.io/pause", "3.9"},
