@@ -21,6 +21,20 @@ const (
 	LogFilePath        = "log.file.path"
 )
 
+// Semantic-convention keys of the cluster (resource attributes of the
+// pod_creation processor's records and findings; log record attributes of
+// the k8s_audit receiver's events from a managed cloud's export).
+const (
+	K8sClusterName        = "k8s.cluster.name"
+	K8sClusterUID         = "k8s.cluster.uid"
+	CloudProvider         = "cloud.provider"   // gcp, aws, azure
+	CloudPlatform         = "cloud.platform"   // gcp_kubernetes_engine, aws_eks, azure.aks
+	CloudAccountID        = "cloud.account.id" // GCP project, AWS account, Azure subscription
+	CloudRegion           = "cloud.region"
+	CloudAvailabilityZone = "cloud.availability_zone"
+	CloudResourceID       = "cloud.resource_id"
+)
+
 // AffinityKey is set by both receivers on every event about a pod or a
 // workload: the same value for a pod, its owners up the controller chain,
 // and every audit and node event about them (podrecord.AffinityKey). Route

@@ -19,6 +19,7 @@ const (
 var errOtherCategory = errors.New("not an audit category")
 
 type azureRecord struct {
+	ResourceID string `json:"resourceId"`
 	Category   string `json:"category"`
 	Properties *struct {
 		Log json.RawMessage `json:"log"`
@@ -60,7 +61,32 @@ func DecodeAKS(record []byte) (raw []byte, ev *Event, err error) {
 	if addAADPrincipal(ev) {
 		raw = withPrincipal(raw, ev.CloudPrincipal)
 	}
+	if c := aksCluster(r.ResourceID); c != nil && ev.Cluster == nil {
+		ev.Cluster = c
+		raw = withCluster(raw, c)
+	}
 	return raw, ev, nil
+}
+
+// aksCluster is the cluster of a diagnostic record's resourceId
+// (/SUBSCRIPTIONS/<id>/RESOURCEGROUPS/<rg>/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/<name>,
+// which Azure Monitor writes in upper case: the name is kept as written);
+// nil for another resource.
+func aksCluster(resourceID string) *Cluster {
+	parts := strings.Split(strings.Trim(resourceID, "/"), "/")
+	c := &Cluster{Provider: "azure", ResourceID: resourceID}
+	for i := 0; i+1 < len(parts); i++ {
+		switch {
+		case strings.EqualFold(parts[i], "subscriptions"):
+			c.Account = parts[i+1]
+		case strings.EqualFold(parts[i], "managedClusters") && i > 0 && strings.EqualFold(parts[i-1], "Microsoft.ContainerService"):
+			c.Name = parts[i+1]
+		}
+	}
+	if c.Name == "" {
+		return nil
+	}
+	return c
 }
 
 func aksItem(record []byte) (it Item, skip bool) {

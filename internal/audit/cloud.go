@@ -70,6 +70,43 @@ type CloudPrincipal struct {
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 }
 
+// Cluster is the Kubernetes cluster a managed cloud's audit export names:
+// GKE's LogEntry resource labels (cluster_name, project_id, location), an
+// EKS CloudWatch log group (/aws/eks/<cluster>/cluster, with the account
+// that owns it), an AKS diagnostic record's resourceId
+// (.../subscriptions/<id>/.../managedClusters/<name>). Native events name
+// no cluster: the pod_creation processor's cluster setting does.
+type Cluster struct {
+	// Name is the cluster's name in its cloud.
+	Name string `json:"name"`
+	// Provider is gcp, aws or azure.
+	Provider string `json:"provider,omitempty"`
+	// Account is the GCP project id, the AWS account id or the Azure
+	// subscription id.
+	Account string `json:"account,omitempty"`
+	// Region is the cloud region (GKE: the location's region).
+	Region string `json:"region,omitempty"`
+	// Zone is a zonal GKE cluster's location.
+	Zone string `json:"zone,omitempty"`
+	// ResourceID is the cloud's id of the cluster resource (AKS: the ARM
+	// resource id, as the diagnostic record writes it).
+	ResourceID string `json:"resourceId,omitempty"`
+}
+
+// Platform is the cluster's OpenTelemetry cloud.platform: gcp_kubernetes_engine,
+// aws_eks or azure.aks; "" for another provider.
+func (c *Cluster) Platform() string {
+	switch c.Provider {
+	case "gcp":
+		return "gcp_kubernetes_engine"
+	case "aws":
+		return "aws_eks"
+	case "azure":
+		return "azure.aks"
+	}
+	return ""
+}
+
 // Item is one audit event of a body, decoded or not.
 type Item struct {
 	// Raw is the audit event's JSON: as received for native, EKS and AKS
@@ -396,21 +433,50 @@ func cutErr(inArray bool, n int, err error) error {
 // withPrincipal returns raw with a "cloudPrincipal" member added, so that
 // Decode of the record's body gives back what the cloud wrapper knew.
 func withPrincipal(raw []byte, p *CloudPrincipal) []byte {
+	if p == nil {
+		return bytes.TrimSpace(raw)
+	}
+	return withMember(raw, "cloudPrincipal", p)
+}
+
+// withCluster returns raw with a "cluster" member added, as withPrincipal.
+func withCluster(raw []byte, c *Cluster) []byte {
+	if c == nil {
+		return bytes.TrimSpace(raw)
+	}
+	return withMember(raw, "cluster", c)
+}
+
+// withMember returns the JSON object raw with the member key: v added at its
+// end (raw as it is when it is not an object or v does not marshal).
+func withMember(raw []byte, key string, v any) []byte {
 	raw = bytes.TrimSpace(raw)
-	if p == nil || len(raw) < 2 || raw[len(raw)-1] != '}' {
+	if len(raw) < 2 || raw[len(raw)-1] != '}' {
 		return raw
 	}
-	pj, err := json.Marshal(p)
+	vj, err := json.Marshal(v)
 	if err != nil {
 		return raw
 	}
 	body := bytes.TrimSpace(raw[:len(raw)-1])
-	out := make([]byte, 0, len(raw)+len(pj)+20)
+	out := make([]byte, 0, len(raw)+len(key)+len(vj)+4)
 	out = append(out, body...)
 	if len(body) > 1 { // not "{"
 		out = append(out, ',')
 	}
-	out = append(out, `"cloudPrincipal":`...)
-	out = append(out, pj...)
+	out = append(out, '"')
+	out = append(out, key...)
+	out = append(out, '"', ':')
+	out = append(out, vj...)
 	return append(out, '}')
+}
+
+// addCluster gives a decoded item the cluster its cloud wrapper names, in
+// its Event and its Raw, unless the event names one already.
+func addCluster(it *Item, c *Cluster) {
+	if c == nil || it.Event == nil || it.Event.Cluster != nil {
+		return
+	}
+	it.Event.Cluster = c
+	it.Raw = withCluster(it.Raw, c)
 }

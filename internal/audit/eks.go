@@ -123,11 +123,41 @@ func cloudWatchItems(payload []byte) ([]Item, int, error) {
 	if p.LogStream != "" && !strings.HasPrefix(p.LogStream, EKSAuditStreamPrefix) {
 		return nil, len(p.LogEvents), nil
 	}
+	cluster := eksCluster(p.LogGroup, p.Owner)
 	items := make([]Item, 0, len(p.LogEvents))
 	for _, le := range p.LogEvents {
-		items = append(items, nativeItem([]byte(strings.TrimSpace(le.Message))))
+		it := nativeItem([]byte(strings.TrimSpace(le.Message)))
+		addCluster(&it, cluster)
+		items = append(items, it)
 	}
 	return items, 0, nil
+}
+
+// eksCluster is the cluster whose log group is group (/aws/eks/<name>/cluster)
+// in the AWS account owner; nil for another log group.
+func eksCluster(group, owner string) *Cluster {
+	name, ok := strings.CutPrefix(group, "/aws/eks/")
+	if !ok {
+		return nil
+	}
+	name, ok = strings.CutSuffix(name, "/cluster")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return nil
+	}
+	c := &Cluster{Name: name, Provider: "aws"}
+	if isDigits(owner) {
+		c.Account = owner
+	}
+	return c
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // firehoseItems decodes a Kinesis Data Firehose HTTP endpoint delivery. Each

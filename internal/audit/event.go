@@ -77,6 +77,10 @@ type Event struct {
 	// behind User, read from User.Extra (EKS, AKS) or from the cloud's
 	// wrapper (GKE, AKS), where it then travels in the event's JSON.
 	CloudPrincipal *CloudPrincipal `json:"cloudPrincipal,omitempty"`
+	// Cluster is not part of audit.k8s.io either: the cluster a managed
+	// cloud's wrapper names (GKE, EKS, AKS), travelling in the event's JSON
+	// as cloudPrincipal does.
+	Cluster *Cluster `json:"cluster,omitempty"`
 }
 
 // ErrNotAuditEvent is wrapped by every error for input that is JSON but not an

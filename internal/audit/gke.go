@@ -23,7 +23,8 @@ type gkeLogEntry struct {
 	} `json:"operation"`
 	ProtoPayload *gkeAuditLog `json:"protoPayload"`
 	Resource     struct {
-		Type string `json:"type"`
+		Type   string            `json:"type"`
+		Labels map[string]string `json:"labels"`
 	} `json:"resource"`
 	Timestamp        time.Time `json:"timestamp"`
 	ReceiveTimestamp time.Time `json:"receiveTimestamp"`
@@ -127,7 +128,8 @@ func gkeItem(entry []byte) Item {
 // entry of an operation that has more, else ResponseComplete; both timestamps
 // = timestamp (GKE keeps one); level inferred from what is present (response:
 // RequestResponse, request: Request, else Metadata). A Google account
-// (principalEmail with an @) is also the CloudPrincipal.
+// (principalEmail with an @) is also the CloudPrincipal; resource.labels
+// (cluster_name, project_id, location) are the Cluster.
 func DecodeGKE(entry []byte) (*Event, error) {
 	var le gkeLogEntry
 	if err := json.Unmarshal(bytes.TrimSpace(entry), &le); err != nil {
@@ -208,6 +210,7 @@ func DecodeGKE(entry []byte) (*Event, error) {
 		}
 		ev.Annotations[AnnotationDecision] = decision
 	}
+	ev.Cluster = gkeCluster(le.Resource.Labels)
 	ev.StageTimestamp = le.Timestamp
 	if ev.StageTimestamp.IsZero() {
 		ev.StageTimestamp = le.ReceiveTimestamp
@@ -217,6 +220,22 @@ func DecodeGKE(entry []byte) (*Event, error) {
 		return nil, err
 	}
 	return ev, nil
+}
+
+// gkeCluster is the cluster of a k8s_cluster monitored resource's labels;
+// nil without cluster_name. A location that is a zone (us-central1-c)
+// is the Zone, and its region the Region.
+func gkeCluster(labels map[string]string) *Cluster {
+	name := labels["cluster_name"]
+	if name == "" {
+		return nil
+	}
+	c := &Cluster{Name: name, Provider: "gcp", Account: labels["project_id"], Region: labels["location"]}
+	if loc := c.Region; len(loc) > 2 && loc[len(loc)-2] == '-' && 'a' <= loc[len(loc)-1] && loc[len(loc)-1] <= 'z' &&
+		strings.Count(loc, "-") == 2 {
+		c.Zone, c.Region = loc, loc[:len(loc)-2]
+	}
+	return c
 }
 
 // parseGKEResource reads a resourceName such as

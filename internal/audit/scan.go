@@ -18,7 +18,8 @@ import (
 // goccy, which also says what is wrong: a syntax error, a value of another
 // type or null, a known key twice or spelt in another case, an escaped or
 // non-ASCII key, a lone surrogate in a string, a NUL byte, a status
-// code that is not a plain int32, the cloudPrincipal podtrail adds, nesting
+// code that is not a plain int32, the cloudPrincipal podtrail adds (the
+// cluster it adds is read here), nesting
 // deeper than maxDepth. FuzzDecodeFast holds it to goccy's result whenever
 // it returns true.
 //
@@ -123,6 +124,10 @@ func (s *scanner) eventField(ev *Event, f int) bool {
 			ev.Annotations[k] = v
 		}
 		return ok
+	case fCluster:
+		c := new(Cluster)
+		ev.Cluster = c
+		return s.stringFields(clusterFields, []*string{&c.Name, &c.Provider, &c.Account, &c.Region, &c.Zone, &c.ResourceID}, nil)
 	}
 	return false // cloudPrincipal: goccy
 }
@@ -149,6 +154,7 @@ const (
 	fTimestamp
 	fAnnotations
 	fCloudPrincipal
+	fCluster
 )
 
 // The keys decodeFast knows, as in Event's, UserInfo's, ObjectReference's
@@ -176,10 +182,12 @@ var (
 		fTimestamp:                "timestamp",
 		fAnnotations:              "annotations",
 		fCloudPrincipal:           "cloudPrincipal",
+		fCluster:                  "cluster",
 	}
 	userFields      = []string{"username", "uid", "groups", "extra"}
 	objectRefFields = []string{"resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion", "subresource"}
 	statusFields    = []string{"status", "message", "reason", "code"}
+	clusterFields   = []string{"name", "provider", "account", "region", "zone", "resourceId"}
 )
 
 // fieldIndex is key's index in fields; -1 for a key of no field; -2 (which

@@ -180,6 +180,7 @@ func TestWebhookCloudForms(t *testing.T) {
 		attr.ClientAddress: "54.75.17.171", attr.AuditSourceForm: "eks",
 		attr.AuditCloudPrincipal: "arn:aws:iam::12345678912:role/eksctl-tgw-eu-west-1-nodegroup-tg-NodeInstanceRole-SP426AQ4NC1Y",
 		attr.AuditCloudSession:   "i-00000000000000",
+		attr.K8sClusterName:      "tgw", attr.CloudProvider: "aws", attr.CloudPlatform: "aws_eks", attr.CloudAccountID: "12345678912",
 	}
 	tests := []struct {
 		name     string
@@ -197,6 +198,8 @@ func TestWebhookCloudForms(t *testing.T) {
 			attr.UserName: "system:node:gke-sample-cluster-default-abcdefgh-abcd", attr.ClientAddress: "10.146.0.7",
 			attr.UserAgentOriginal: "kubelet/v1.28.14 (linux/amd64) kubernetes/a4ef1a6", attr.HTTPStatusCode: "200",
 			attr.AuditDecision: "allow", attr.AuditSourceForm: "gke", attr.AuditLevel: "Request",
+			attr.K8sClusterName: "sample-cluster", attr.CloudProvider: "gcp", attr.CloudPlatform: "gcp_kubernetes_engine",
+			attr.CloudAccountID: "sample-project", attr.CloudRegion: "us-central1", attr.CloudAvailabilityZone: "us-central1-a",
 		}},
 		{name: "GKE Pub/Sub push, format gke", format: "gke", body: pubSub(gkeEntry(t)), records: 1, attrs: map[string]string{attr.AuditSourceForm: "gke"}},
 		{name: "EKS awslogs envelope", body: `{"awslogs":{"data":"` + b64(gz(t, eksPayload)) + `"}}`, records: 1, attrs: eksAttrs},
@@ -204,8 +207,10 @@ func TestWebhookCloudForms(t *testing.T) {
 			header:  map[string]string{"X-Amz-Firehose-Request-Id": "ed4acda5-034f-9f42-bba1-f29aea6d7d8f", "X-Amz-Firehose-Protocol-Version": "1.0"},
 			records: 1, skipped: 1, attrs: eksAttrs, firehose: true},
 		{name: "AKS Event Hubs records", body: `{"records":[` + aksRecord("kube-audit", aks[0]) + `,` + aksRecord("kube-apiserver", []byte("I0920 log line")) + `,` + aksRecord("kube-audit", aks[1]) + `]}`,
-			records: 2, skipped: 1, attrs: map[string]string{attr.AuditID: "130ba120-d9b1-4b35-9e91-3366568bfd8d", attr.UserName: "masterclient", attr.HTTPStatusCode: "404", attr.AuditSourceForm: "aks"}},
-		{name: "native event", format: "native", body: string(aks[0]), records: 1, attrs: map[string]string{attr.AuditSourceForm: "native"}},
+			records: 2, skipped: 1, attrs: map[string]string{attr.AuditID: "130ba120-d9b1-4b35-9e91-3366568bfd8d", attr.UserName: "masterclient", attr.HTTPStatusCode: "404", attr.AuditSourceForm: "aks",
+				attr.K8sClusterName: "AKS", attr.CloudProvider: "azure", attr.CloudPlatform: "azure.aks", attr.CloudAccountID: "0",
+				attr.CloudResourceID: "/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS"}},
+		{name: "native event", format: "native", body: string(aks[0]), records: 1, attrs: map[string]string{attr.AuditSourceForm: "native", attr.K8sClusterName: ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +239,10 @@ func TestWebhookCloudForms(t *testing.T) {
 			ev, err := audit.Decode([]byte(recs[0].Body().Str()))
 			require.NoError(t, err)
 			assert.Equal(t, attrStr(recs[0], attr.AuditID), ev.AuditID)
+			if name := attrStr(recs[0], attr.K8sClusterName); name != "" {
+				require.NotNil(t, ev.Cluster, "the body carries the cluster to the processor")
+				assert.Equal(t, name, ev.Cluster.Name)
+			}
 			assert.Equal(t, tt.skipped, h.counter(t, "otelcol_k8s_audit_skipped", ""))
 			assert.Zero(t, h.counter(t, "otelcol_k8s_audit_rejected", ""))
 			assert.Equal(t, int64(tt.records), h.counter(t, "otelcol_k8s_audit_accepted", ""))

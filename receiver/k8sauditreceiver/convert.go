@@ -82,6 +82,15 @@ func appendEvent(lrs plog.LogRecordSlice, raw []byte, ev *audit.Event, form audi
 		putNonEmpty(a, attr.AuditCloudPrincipal, p.ID)
 		putNonEmpty(a, attr.AuditCloudSession, p.Session)
 	}
+	if c := ev.Cluster; c != nil {
+		putNonEmpty(a, attr.K8sClusterName, c.Name)
+		putNonEmpty(a, attr.CloudProvider, c.Provider)
+		putNonEmpty(a, attr.CloudPlatform, c.Platform())
+		putNonEmpty(a, attr.CloudAccountID, c.Account)
+		putNonEmpty(a, attr.CloudRegion, c.Region)
+		putNonEmpty(a, attr.CloudAvailabilityZone, c.Zone)
+		putNonEmpty(a, attr.CloudResourceID, c.ResourceID)
+	}
 }
 
 // attributeCount is how many attributes appendEvent puts for ev, at most:
@@ -97,6 +106,9 @@ func attributeCount(ev *audit.Event) int {
 	}
 	if ev.CloudPrincipal != nil {
 		n += 2
+	}
+	if ev.Cluster != nil {
+		n += 7
 	}
 	return n
 }
