@@ -410,6 +410,22 @@ func scanValue(s string, i int) (string, int) {
 		return scanQuoted(s, i)
 	case '{', '[':
 		return scanBalanced(s, i)
+	case '<':
+		// klog's multi-line string: key=<\n\tline\n\tline\n > (the lines
+		// joined by ParseAll: key=<\tline\tline >)
+		if i+1 == len(s) || s[i+1] == '\t' || s[i+1] == '\n' || s[i+1] == ' ' {
+			for from := i + 1; ; {
+				e := strings.Index(s[from:], " >")
+				if e < 0 {
+					return s[i+1:], len(s)
+				}
+				e += from
+				if e+2 == len(s) || s[e+2] == ' ' {
+					return s[i+1 : e], e + 2
+				}
+				from = e + 2
+			}
+		}
 	case '&':
 		// Go %+v of a struct pointer: &{ID:x Type:y Data:z}
 		if i+1 < len(s) && s[i+1] == '{' {

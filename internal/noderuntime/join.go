@@ -103,7 +103,9 @@ func IsContinuation(line []byte) bool {
 
 // Joiner groups physical lines into records: a record is a start line (see
 // IsRecordStart) followed by its continuation lines, joined with '\n' (the
-// form ParseAll expects). Blank lines end a record and are dropped. The zero
+// form ParseAll expects). In a CRI container log file, a line tagged P
+// (partial) is continued by the next line, which ParseAll appends without
+// its prefix. Blank lines end a record and are dropped. The zero
 // value is ready to use; MaxBytes (default 64 KiB) caps a record, further
 // continuation lines are dropped.
 //
@@ -119,6 +121,7 @@ type Joiner struct {
 	cur      []byte
 	out      []byte
 	have     bool
+	partial  bool // the last line was a CRI log line tagged P: the next CRI line continues it
 }
 
 // Add feeds one physical line (without its newline). When line starts a new
@@ -129,7 +132,10 @@ func (j *Joiner) Add(line []byte) ([]byte, bool) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return j.Flush()
 	}
-	if j.have && !IsRecordStart(line) {
+	_, _, tag, cri := criPrefix(unsafe.String(unsafe.SliceData(line), len(line)))
+	partial := j.partial
+	if j.have && (partial && cri || !IsRecordStart(line)) {
+		j.partial = cri && tag == 'P'
 		max := j.MaxBytes
 		if max <= 0 {
 			max = 64 << 10
@@ -143,11 +149,13 @@ func (j *Joiner) Add(line []byte) ([]byte, bool) {
 	rec, ok := j.Flush()
 	j.cur = append(j.cur[:0], line...)
 	j.have = true
+	j.partial = cri && tag == 'P'
 	return rec, ok
 }
 
 // Flush returns the pending record, if any.
 func (j *Joiner) Flush() ([]byte, bool) {
+	j.partial = false
 	if !j.have {
 		return nil, false
 	}

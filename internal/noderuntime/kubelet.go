@@ -286,6 +286,11 @@ func (p *Parser) kubeletFailed(r *rec, dst []Event) []Event {
 // also in JSON logs.
 func (r *rec) errField() string {
 	e, _ := r.field("err")
+	if len(e) > 0 && (e[0] == '\t' || e[0] == ' ' || e[0] == '\n') {
+		// klog's multi-line value (err=<...>), its lines joined with the
+		// journal's indentation: one line, single spaces
+		return strings.Join(strings.Fields(e), " ")
+	}
 	return e
 }
 

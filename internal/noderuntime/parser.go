@@ -22,22 +22,23 @@ type pullEntry struct {
 // should go through one Parser in order. A Parser is not safe for concurrent
 // use; use one per stream (they are cheap).
 type Parser struct {
-	opt      Options
-	loc      *time.Location
-	ref      time.Time
-	refY     int // year and month of ref, for a cheap "did it move" check
-	refM     int
-	zones    [4]zoneEntry
-	zoneNext int
-	versions [nSources]string
-	pulls    [16]pullEntry // CRI-O "Pulling image" by request id
-	pullNext int
-	reqs     [32]pullEntry // CRI-O sandbox and container requests by id: description or container id
-	reqNext  int
-	scratch  []byte
-	one      []Event
-	stats    [nSources]SourceStats
-	total    SourceStats
+	opt       Options
+	loc       *time.Location
+	ref       time.Time
+	refY      int // year and month of ref, for a cheap "did it move" check
+	refM      int
+	zones     [4]zoneEntry
+	zoneNext  int
+	versions  [nSources]string
+	pulls     [16]pullEntry // CRI-O "Pulling image" by request id
+	pullNext  int
+	reqs      [32]pullEntry // CRI-O sandbox and container requests by id: description or container id
+	reqNext   int
+	unwrapBuf []byte // the unescaped message of a JSON-framed record
+	scratch   []byte
+	one       []Event
+	stats     [nSources]SourceStats
+	total     SourceStats
 }
 
 // NewParser returns a Parser.
@@ -107,6 +108,19 @@ func (p *Parser) parse(line []byte, m *Meta, dst []Event) ([]Event, error) {
 			return dst, nil
 		}
 	}
+	// A CRI log file prefix, a Docker json-file or journal export object:
+	// the message inside with the wrapper's time (and host, identifier).
+	var um Meta
+	unwrapped := false
+	if m == nil {
+		if t, meta, ok := p.unwrap(text); ok {
+			if len(t) == 0 {
+				return dst, nil
+			}
+			text, um, unwrapped = t, meta, true
+			m = &um
+		}
+	}
 	// s aliases the caller's buffer while parsing; the strings of emitted
 	// events are re-pointed into owned copies below (own).
 	s := unsafe.String(unsafe.SliceData(text), len(text))
@@ -144,7 +158,7 @@ func (p *Parser) parse(line []byte, m *Meta, dst []Event) ([]Event, error) {
 	}
 	lineStr := string(line)
 	owned := lineStr
-	if wrapped {
+	if wrapped || unwrapped {
 		owned = string(text)
 	}
 	for i := n0; i < len(dst); i++ {
@@ -161,6 +175,7 @@ func (p *Parser) parse(line []byte, m *Meta, dst []Event) ([]Event, error) {
 func (p *Parser) join(line []byte) []byte {
 	buf := p.scratch[:0]
 	indent := -1
+	cri := false // CRI log lines: a partial line (P) continues in the next line's message
 	for len(line) > 0 {
 		var l []byte
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
@@ -171,8 +186,15 @@ func (p *Parser) join(line []byte) []byte {
 		l = bytes.TrimRight(l, "\r")
 		if indent < 0 {
 			indent = len(l) - len(bytes.TrimLeft(l, " \t"))
+			_, _, _, cri = criPrefix(unsafeString(l[indent:]))
 			buf = append(buf, l...)
 			continue
+		}
+		if cri {
+			if n, _, _, ok := criPrefix(unsafeString(l)); ok {
+				buf = append(buf, l[n:]...)
+				continue
+			}
 		}
 		k := 0
 		for k < indent && k < len(l) && (l[k] == ' ' || l[k] == '\t') {
@@ -183,6 +205,10 @@ func (p *Parser) join(line []byte) []byte {
 	p.scratch = buf
 	return buf
 }
+
+// unsafeString views b as a string without copying (b must not change while
+// the string is used).
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // own re-points every string of ev that aliases s into the same bytes of
 // owned (an immutable copy of s).
