@@ -172,6 +172,12 @@ func (p *packer) pack(e *entry, o *open, old packed) packed {
 	req.num(uint64(int64(r.Code)))
 	req.bools(r.Allowed)
 	req.str(r.Reason)
+	req.str(r.Cluster.Name)
+	req.str(r.Cluster.Provider)
+	req.str(r.Cluster.Account)
+	req.str(r.Cluster.Region)
+	req.str(r.Cluster.Zone)
+	req.str(r.Cluster.ResourceID)
 
 	// The spec; generateName first (see entry.generateName).
 	spec.str(r.GenerateName)
@@ -373,6 +379,12 @@ func unpackInto(e *entry, o *open) {
 	r.Code = int(int64(req.num()))
 	r.Allowed = req.bools()&1 != 0
 	r.Reason = req.str()
+	r.Cluster.Name = req.str()
+	r.Cluster.Provider = req.str()
+	r.Cluster.Account = req.str()
+	r.Cluster.Region = req.str()
+	r.Cluster.Zone = req.str()
+	r.Cluster.ResourceID = req.str()
 
 	r.GenerateName = spec.str()
 	r.Labels = spec.smap()

@@ -49,6 +49,9 @@ func FromAudit(ev *audit.Event) (*Record, error) {
 		CompletedAt: ev.StageTimestamp,
 		Sources:     []string{SourceAudit},
 	}
+	if c := ev.Cluster; c != nil {
+		r.Cluster = Cluster{Name: c.Name, Provider: c.Provider, Account: c.Account, Region: c.Region, Zone: c.Zone, ResourceID: c.ResourceID}
+	}
 	r.Allowed = r.Code >= 200 && r.Code < 300
 	if ev.ResponseStatus != nil && !r.Allowed {
 		r.Reason = ev.ResponseStatus.Message

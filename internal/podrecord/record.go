@@ -99,11 +99,27 @@ type Record struct {
 	Sources []string `json:"sources" expr:"sources"`
 	Missing []string `json:"missing,omitempty" expr:"missing"`
 
+	// Cluster is the cluster the pod create's audit event names (a managed
+	// cloud's export: GKE, EKS, AKS); empty for native events, whose
+	// cluster the pod_creation processor's cluster setting gives.
+	Cluster Cluster `json:"cluster,omitzero" expr:"cluster"`
+
 	// Update is set on an update of a record emitted before: what it adds
 	// (UpdateDigest: Containers lists the containers whose digests came
 	// late). An update carries the pod's identity and what it adds, no
 	// more; rules do not run on it.
 	Update string `json:"update,omitempty" expr:"update"`
+}
+
+// Cluster is the Kubernetes cluster a record comes from, as a managed
+// cloud's audit export names it (audit.Cluster).
+type Cluster struct {
+	Name       string `json:"name,omitempty" expr:"name"`
+	Provider   string `json:"provider,omitempty" expr:"provider"` // gcp, aws, azure
+	Account    string `json:"account,omitempty" expr:"account"`   // GCP project, AWS account, Azure subscription
+	Region     string `json:"region,omitempty" expr:"region"`
+	Zone       string `json:"zone,omitempty" expr:"zone"`
+	ResourceID string `json:"resource_id,omitempty" expr:"resource_id"`
 }
 
 // Denial is a forbidden pod create.
