@@ -35,6 +35,34 @@ type Config struct {
 	Learning LearningConfig `mapstructure:"learning"`
 	// Correlation bounds how records wait for their sources.
 	Correlation CorrelationConfig `mapstructure:"correlation"`
+	// Cluster names the cluster the records and findings come from
+	// (resource attributes k8s.cluster.name and k8s.cluster.uid).
+	Cluster ClusterConfig `mapstructure:"cluster"`
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Environment variables the cluster setting defaults to.
+const (
+	EnvClusterName = "PODTRAIL_CLUSTER_NAME"
+	EnvClusterUID  = "PODTRAIL_CLUSTER_UID"
+)
+
+// ClusterConfig is the cluster identity on records and findings.
+type ClusterConfig struct {
+	// Name is k8s.cluster.name (default: $PODTRAIL_CLUSTER_NAME). A record
+	// whose audit event names its cluster (a GKE, EKS or AKS export) has
+	// that one instead, unless Override is set.
+	Name string `mapstructure:"name"`
+	// UID is k8s.cluster.uid (default: $PODTRAIL_CLUSTER_UID): by
+	// OpenTelemetry's convention the uid of the cluster's kube-system
+	// namespace (kubectl get namespace kube-system -o jsonpath='{.metadata.uid}').
+	// It goes on the records of the configured cluster only (not on those
+	// whose audit event names another).
+	UID string `mapstructure:"uid"`
+	// Override puts Name on every record, also on those whose audit event
+	// names another (e.g. AKS, whose exports write the name in upper case).
+	Override bool `mapstructure:"override"`
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -185,6 +213,9 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.Correlation.correlate().Validate(); err != nil {
 		errs = append(errs, errors.New("correlation: "+err.Error()))
+	}
+	if cfg.Cluster.Name == "" && cfg.Cluster.Override {
+		errs = append(errs, errors.New("cluster: override needs a name"))
 	}
 	return errors.Join(errs...)
 }

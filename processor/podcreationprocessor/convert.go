@@ -12,10 +12,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
+	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
 // podtrail's own keys on records and findings.
@@ -464,4 +466,71 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// clusterOf is the cluster a record is about: the one its audit event
+// names (a managed cloud's export), else the configured one; with
+// Override, the configured name always. The uid goes with the configured
+// name only.
+func (c ClusterConfig) clusterOf(r *podrecord.Record) (cl podrecord.Cluster, uid string) {
+	cl = r.Cluster
+	switch {
+	case cl.Name == "" && cl.Provider == "":
+		cl.Name = c.Name
+	case c.Override && c.Name != "":
+		cl.Name = c.Name
+	}
+	if c.UID != "" && (cl.Name == c.Name || cl.Name == "") {
+		uid = c.UID
+	}
+	return cl, uid
+}
+
+// output is what the processor hands on: one ResourceLogs per cluster
+// (resource attributes k8s.cluster.name, k8s.cluster.uid and, for a
+// managed cloud's cluster, cloud.*), each with one scope holding the
+// records and findings of that cluster in order.
+type output struct {
+	cfg ClusterConfig
+	ld  plog.Logs
+	by  map[clusterKey]plog.LogRecordSlice
+}
+
+type clusterKey struct {
+	podrecord.Cluster
+	uid string
+}
+
+func newOutput(cfg ClusterConfig) *output {
+	return &output{cfg: cfg, ld: plog.NewLogs()}
+}
+
+// logs is where the records and findings of r go.
+func (o *output) logs(r *podrecord.Record) plog.LogRecordSlice {
+	cl, uid := o.cfg.clusterOf(r)
+	k := clusterKey{cl, uid}
+	if lrs, ok := o.by[k]; ok {
+		return lrs
+	}
+	rl := o.ld.ResourceLogs().AppendEmpty()
+	putCluster(rl.Resource().Attributes(), cl, uid)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	if o.by == nil {
+		o.by = make(map[clusterKey]plog.LogRecordSlice, 1)
+	}
+	o.by[k] = sl.LogRecords()
+	return sl.LogRecords()
+}
+
+// putCluster writes the cluster's resource attributes.
+func putCluster(a pcommon.Map, cl podrecord.Cluster, uid string) {
+	put(a, attr.K8sClusterName, cl.Name)
+	put(a, attr.K8sClusterUID, uid)
+	put(a, attr.CloudProvider, cl.Provider)
+	put(a, attr.CloudPlatform, (&audit.Cluster{Provider: cl.Provider}).Platform())
+	put(a, attr.CloudAccountID, cl.Account)
+	put(a, attr.CloudRegion, cl.Region)
+	put(a, attr.CloudAvailabilityZone, cl.Zone)
+	put(a, attr.CloudResourceID, cl.ResourceID)
 }

@@ -2,6 +2,7 @@ package podcreationprocessor
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -25,7 +26,7 @@ func createDefaultConfig() component.Config {
 		Rules: RulesConfig{Suppression: SuppressionConfig{Window: 10 * time.Minute, MaxKeys: rules.DefaultSuppressionKeys}}, Correlation: CorrelationConfig{
 		Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
 		DenialWindow: d.DenialWindow, DigestWait: d.DigestWait,
-	}}
+	}, Cluster: ClusterConfig{Name: os.Getenv(EnvClusterName), UID: os.Getenv(EnvClusterUID)}}
 }
 
 func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {

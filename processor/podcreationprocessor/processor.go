@@ -458,10 +458,7 @@ func (p *podCreationProcessor) send(ctx context.Context, items []*outItem, pass 
 // build makes the logs of items: each record followed by its findings. The
 // rules run on a record once, at its first delivery.
 func (p *podCreationProcessor) build(ctx context.Context, items []*outItem) plog.Logs {
-	out := plog.NewLogs()
-	sl := out.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(metadata.ScopeName)
-	lrs := sl.LogRecords()
+	out := newOutput(p.cfg.Cluster) // a resource per cluster
 	for _, it := range items {
 		if !it.evaluated {
 			it.findings = make([][]rules.Finding, len(it.recs))
@@ -471,13 +468,14 @@ func (p *podCreationProcessor) build(ctx context.Context, items []*outItem) plog
 			it.evaluated = true
 		}
 		for i, r := range it.recs {
+			lrs := out.logs(r)
 			appendRecord(lrs, r)
 			for j := range it.findings[i] {
 				appendFinding(lrs, r, &it.findings[i][j])
 			}
 		}
 	}
-	return out
+	return out.ld
 }
 
 // count moves the correlator's counters into the metrics.

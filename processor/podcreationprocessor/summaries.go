@@ -5,13 +5,11 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/podtrail/podtrail/internal/rules"
-	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
 // sendSummaries sends the summaries of the suppression windows that ended
@@ -33,14 +31,11 @@ func (p *podCreationProcessor) sendSummaries(now time.Time, all bool) {
 		return
 	}
 	ctx := context.Background()
-	out := plog.NewLogs()
-	sl := out.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(metadata.ScopeName)
-	lrs := sl.LogRecords()
+	out := newOutput(p.cfg.Cluster)
 	for i := range sums {
-		appendFinding(lrs, sums[i].Record, &sums[i].Finding)
+		appendFinding(out.logs(sums[i].Record), sums[i].Record, &sums[i].Finding)
 	}
-	if err := p.next.ConsumeLogs(ctx, out); err != nil {
+	if err := p.next.ConsumeLogs(ctx, out.ld); err != nil {
 		if !all && !consumererror.IsPermanent(err) {
 			p.suppress.Requeue(sums)
 			return
