@@ -143,6 +143,40 @@ const (
 	OriginPreexisting = "preexisting"
 )
 
+// Outcomes of a pod create (Record.Outcome).
+const (
+	// OutcomeCreated: the API server stored the pod (2xx).
+	OutcomeCreated = "created"
+	// OutcomeForbidden: the authorizer refused the request (decision forbid).
+	OutcomeForbidden = "forbidden"
+	// OutcomeFailed: the authorizer allowed the request, but the API server
+	// refused it for another reason and stored nothing: the name is taken
+	// (409 AlreadyExists), the pod is invalid (422), an admission plugin
+	// denied it, the server failed (5xx). Not a creation, not a refusal by
+	// the authorizer.
+	OutcomeFailed = "failed"
+	// OutcomeUnknown: the answer was not read (a create event salvaged in
+	// part whose responseStatus was lost, and nothing says the pod exists).
+	OutcomeUnknown = "unknown"
+)
+
+// Outcome says what became of the pod create the record is of: one of the
+// Outcome* constants; "" for a record that is not of a create (node_only,
+// preexisting) and for an update.
+func (r *Record) Outcome() string {
+	switch {
+	case r.Update != "", r.Origin == OriginNodeOnly, r.Origin == OriginPreexisting:
+		return ""
+	case r.Allowed:
+		return OutcomeCreated
+	case r.Decision == DecisionForbid:
+		return OutcomeForbidden
+	case r.Code == 0:
+		return OutcomeUnknown
+	}
+	return OutcomeFailed
+}
+
 // Updates (Record.Update).
 const (
 	// UpdateDigest: the kubelet reported the image digests of containers
