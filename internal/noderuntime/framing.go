@@ -45,6 +45,21 @@ func criPrefix(s string) (n int, st stamp, tag byte, ok bool) {
 	return n, st, tag, true
 }
 
+// CRITag returns the tag of a CRI container log line ('F' for a full line,
+// 'P' for a partial one, which the next CRI line continues), or 0 for a line
+// of another form. A record splitter keeps the line after a 'P' line in the
+// same record, as Joiner does.
+func CRITag(line []byte) byte {
+	if len(line) < 30 || !isDigit(line[0]) {
+		return 0
+	}
+	_, _, tag, ok := criPrefix(unsafeString(line))
+	if !ok {
+		return 0
+	}
+	return tag
+}
+
 // unwrap recognises the framings above. It returns the message (unescaped
 // into p.unwrapBuf when the wrapper is JSON, else a part of text) and the
 // Meta that stands for the wrapper.

@@ -132,10 +132,10 @@ func (j *Joiner) Add(line []byte) ([]byte, bool) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return j.Flush()
 	}
-	_, _, tag, cri := criPrefix(unsafe.String(unsafe.SliceData(line), len(line)))
+	tag := CRITag(line)
 	partial := j.partial
-	if j.have && (partial && cri || !IsRecordStart(line)) {
-		j.partial = cri && tag == 'P'
+	if j.have && (partial && tag != 0 || !IsRecordStart(line)) {
+		j.partial = tag == 'P'
 		max := j.MaxBytes
 		if max <= 0 {
 			max = 64 << 10
@@ -149,7 +149,7 @@ func (j *Joiner) Add(line []byte) ([]byte, bool) {
 	rec, ok := j.Flush()
 	j.cur = append(j.cur[:0], line...)
 	j.have = true
-	j.partial = cri && tag == 'P'
+	j.partial = tag == 'P'
 	return rec, ok
 }
 

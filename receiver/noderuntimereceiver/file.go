@@ -125,6 +125,8 @@ func splitRecords(data []byte, atEOF bool) (int, []byte, error) {
 	if isBlank(data[:nl]) {
 		return nl + 1, data[:0], nil
 	}
+	// A CRI log line tagged P (partial) is continued by the next CRI line.
+	partial := noderuntime.CRITag(bytes.TrimRight(data[:nl], "\r")) == 'P'
 	pos := nl + 1
 	for {
 		if pos == len(data) {
@@ -137,18 +139,20 @@ func splitRecords(data []byte, atEOF bool) (int, []byte, error) {
 		if n < 0 {
 			// The next line is incomplete: the record is over if that line
 			// visibly starts another one, else it may continue it.
-			if noderuntime.IsRecordStart(data[pos:]) {
+			if !partial && noderuntime.IsRecordStart(data[pos:]) {
 				return pos, data[:pos-1], nil
 			}
 			return 0, nil, nil
 		}
-		line := data[pos : pos+n]
+		line := bytes.TrimRight(data[pos:pos+n], "\r")
 		if isBlank(line) {
 			return pos + n + 1, data[:pos-1], nil
 		}
-		if noderuntime.IsRecordStart(bytes.TrimRight(line, "\r")) {
+		tag := noderuntime.CRITag(line)
+		if !(partial && tag != 0) && noderuntime.IsRecordStart(line) {
 			return pos, data[:pos-1], nil
 		}
+		partial = tag == 'P'
 		pos += n + 1
 	}
 }

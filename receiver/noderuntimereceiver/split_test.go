@@ -23,6 +23,8 @@ const (
 	wrappedFirst = `    Nov 06 09:58:48 s00vl9974123 kubelet[558]: E1106 09:58:48.855639     558 `
 	wrappedCont1 = `    kuberuntime_sandbox.go:54] CreatePodSandbox for pod "kube-dns-545bc4bfd4-mjn49_kube-`
 	wrappedCont2 = `    system(2ffdece1-c2d0-11e7-98cb-005056008ce3)" failed: rpc error: code = Unknown desc = failed to `
+	criP         = `2025-11-20T09:15:18.467900000Z stderr P I1120 09:15:18.467816    2775 kuberuntime_manager.go:1622] "Created PodSandbox for pod" podSandboxID="9782e0cf6742898144c1`
+	criF         = `2025-11-20T09:15:18.467901000Z stderr F 4978eabdbed4af963d2f8eb9d857d4832d98986cf361" pod="shop/cart-6f7d9c8b4-ttp4z"`
 )
 
 func TestSplitRecords(t *testing.T) {
@@ -51,6 +53,8 @@ func TestSplitRecords(t *testing.T) {
 		{name: "blank line alone", data: "\r\n" + lineSandbox + "\n", adv: 2, emptyT: true},
 		{name: "CRLF lines", data: lineSystemd + "\r\n" + lineSandbox + "\r\n", adv: len(lineSystemd) + 2, token: lineSystemd + "\r"},
 		{name: "empty", data: "", atEOF: true, noTok: true},
+		{name: "CRI partial line continued by the next CRI line", data: criP + "\n" + criF + "\n" + criF + "\n", adv: len(criP + criF + "\n\n"), token: criP + "\n" + criF},
+		{name: "CRI partial line waits for its continuation", data: criP + "\n" + criF[:20], noTok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,6 +171,7 @@ func FuzzSplitRecords(f *testing.F) {
 		lineSystemd + "\n" + lineSandbox + "\n",
 		wrappedFirst + "\n" + wrappedCont1 + "\n" + wrappedCont2 + "\n\n" + lineSandbox,
 		"\n\n\r\n", "a\nb\n\nc", "-- Logs begin at x --\n  cont\n",
+		"2025-11-20T09:15:18.4679Z stderr P I1120 09:15:18.467816 1 a.go:1] x\n2025-11-20T09:15:18.4679Z stderr P y\n2025-11-20T09:15:18.4679Z stderr F z\n2025-11-20T09:15:19Z stdout F next\n",
 	} {
 		f.Add([]byte(s))
 	}
