@@ -2,12 +2,15 @@ package noderuntime
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fuzzSeeds adds every sample record (and a few synthetic edge cases) to f.
@@ -17,7 +20,15 @@ func fuzzSeeds(f *testing.F, add func(rec []byte)) {
 			add(rec)
 		}
 	}
+	for _, ex := range coverageExamples(f) {
+		add([]byte(ex))
+	}
 	for _, s := range []string{
+		"2025-11-20T09:15:18.4679Z stderr P I1120 09:15:18.467816 1 a.go:1] \"Created PodSandbox for pod\" podSandboxID=\"0123456789ab\"\n2025-11-20T09:15:18.4679Z stderr F  pod=\"a/b\"",
+		`{"log":"I1120 09:15:18.467816 1 a.go:1] \"SyncLoop ADD\" source=\"api\" pods=[\"a/b\"]\n","stream":"stderr","time":"2025-11-20T09:15:18Z"}`,
+		`{"__REALTIME_TIMESTAMP":"1763630118467900","_HOSTNAME":"n","SYSLOG_IDENTIFIER":"crio","MESSAGE":"level=info msg=\"Pulling image: x\" id=1\ud83d\ude00"}`,
+		"E1120 09:15:18.467816 1 a.go:1] \"Error syncing pod, skipping\" err=<\n\tfailed to \"StartContainer\" for \"c\" with ErrImagePull: \"x\"\n > pod=\"a/b\"",
+		`{"ts":1763630118467.816,"msg":"Error syncing pod, skipping","pod":{"name":"b","namespace":"a"},"err":"[failed to \"CreatePodSandbox\" for \"b_a(u)\" with CreatePodSandboxError: \"x\", failed to \"InitContainer\" for \"i\" with InvalidImageName: \"y\"]"}`,
 		"", " ", "\n", "-- ", "<30>1 - - - - - -", `time="`, `level=info msg="`, "INFO[", "{", `{"msg":"\"`,
 		"I0102 15:04:05.000000 1 a.go:1] \"SyncLoop ADD\" source=\"file\" pods=[",
 		`msg="RunPodSandbox for name:\"`, `msg="CreateContainer within sandbox \"`, "k8s_POD____0",
@@ -25,6 +36,24 @@ func fuzzSeeds(f *testing.F, add func(rec []byte)) {
 	} {
 		add([]byte(s))
 	}
+}
+
+// coverageExamples returns the example lines of COVERAGE.md, one string per
+// row (its lines joined by \n), as fuzz seeds.
+func coverageExamples(tb testing.TB) []string {
+	data, err := os.ReadFile("COVERAGE.md")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := splitTableRow(line)
+		if len(cells) != 7 || !coverageTestName.MatchString(cells[0]) {
+			continue
+		}
+		out = append(out, strings.Join(codeSpans(cells[5]), "\n"))
+	}
+	return out
 }
 
 // eventsSnapshot renders events (all fields) for comparison.
@@ -199,4 +228,45 @@ func TestLineStartPatternOnSamples(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzParseStream parses the lines of an input with one parser, as a
+// stream: the paths that depend on earlier records (CRI-O request ids, a
+// containerd pull and its ImageCreate, the Joiner's CRI partial lines) keep
+// the invariants of every record.
+func FuzzParseStream(f *testing.F) {
+	for _, ex := range coverageExamples(f) {
+		f.Add([]byte(ex))
+	}
+	f.Add([]byte("time=\"2025-11-20T09:15:18Z\" level=info msg=\"Creating container: a/b/c\" id=r name=/runtime.v1.RuntimeService/CreateContainer\ntime=\"2025-11-20T09:15:18Z\" level=error msg=\"Container creation failed\" id=r name=/runtime.v1.RuntimeService/CreateContainer"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := NewParser(Options{Reference: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)})
+		var j Joiner
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			if rec, ok := j.Add(l); ok {
+				checkParse(t, p, rec)
+			}
+		}
+		if rec, ok := j.Flush(); ok {
+			checkParse(t, p, rec)
+		}
+	})
+}
+
+// FuzzJSONUnescape holds appendJSONUnescaped (the Docker json-file and
+// journal export messages) to encoding/json on valid JSON strings.
+func FuzzJSONUnescape(f *testing.F) {
+	for _, s := range []string{`a\"b`, `\n\t\\`, `\u00e9\ud83d\ude00`, `\ud800`, `\u12`, `x\`, `\/`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendJSONUnescaped(nil, s)
+		var want string
+		if !utf8.ValidString(s) || json.Unmarshal([]byte(`"`+s+`"`), &want) != nil {
+			return
+		}
+		if string(got) != want {
+			t.Fatalf("%q: got %q, encoding/json %q", s, got, want)
+		}
+	})
 }
