@@ -23,8 +23,8 @@ func TestFailures(t *testing.T) {
 			want:  []string{"container_failed " + w + " ctr=cart err=back-off 5m0s restarting failed container=cart pod=cart-6f7d9c8b4-ttp4z_shop(" + uid1 + ") reason=CrashLoopBackOff"},
 		},
 		{
-			name: "Error syncing pod: two steps, an init container and a kill (no event)",
-			opts: Options{Year: 2025},
+			name:  "Error syncing pod: two steps, an init container and a kill (no event)",
+			opts:  Options{Year: 2025},
 			lines: []string{k + `"Error syncing pod, skipping" err="[failed to \"InitContainer\" for \"init-db\" with ImagePullBackOff: \"Back-off pulling image \\\"` + img + `\\\"\", failed to \"StartContainer\" for \"cart\" with CreateContainerConfigError: \"secret \\\"db\\\" not found\", failed to \"KillPodSandbox\" for \"` + uid1 + `\" with KillPodSandboxError: \"rpc error\"]" pod="shop/cart-6f7d9c8b4-ttp4z" podUID="` + uid1 + `"`},
 			want: []string{
 				"image_pull_failed " + w + ` ctr=init-db image=` + img + ` err=Back-off pulling image \\\"` + img + `\\\" reason=ImagePullBackOff`,
