@@ -9,8 +9,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/podrecord"
+	"github.com/podtrail/podtrail/internal/rules"
 )
 
 // clusterOfEvents maps each record's and finding's pod name to its
@@ -104,4 +107,43 @@ func TestClusterFromEnvironment(t *testing.T) {
 	assert.Equal(t, "uid-env", cfg.Cluster.UID)
 	cfg.Cluster = ClusterConfig{Override: true}
 	assert.ErrorContains(t, cfg.Validate(), "override needs a name")
+}
+
+// TestFindingATTACK: a finding carries its rule's ATT&CK techniques and
+// tactics apart from the data component and analytic ids.
+func TestFindingATTACK(t *testing.T) {
+	lrs := plog.NewLogRecordSlice()
+	r := &podrecord.Record{AuditID: "a1", Namespace: "kube-system", Name: "kube-proxy-x"}
+	appendFinding(lrs, r, &rules.Finding{RuleID: "PT-0002", Title: "t", Severity: "critical", MITRE: []string{"DC0019", "AN0986", "T1036.005", "T1610"}})
+	got := lrs.At(0).Attributes().AsRaw()
+	want := map[string]any{
+		"podtrail.rule.mitre":                   []any{"DC0019", "AN0986", "T1036.005", "T1610"},
+		"podtrail.rule.mitre.techniques":        []any{"T1036.005", "T1610"},
+		"podtrail.rule.mitre.technique.id":      []any{"T1036", "T1610"},
+		"podtrail.rule.mitre.technique.name":    []any{"Masquerading", "Deploy Container"},
+		"podtrail.rule.mitre.subtechnique.id":   []any{"T1036.005"},
+		"podtrail.rule.mitre.subtechnique.name": []any{"Match Legitimate Resource Name or Location"},
+		"podtrail.rule.mitre.tactic.id":         []any{"TA0005", "TA0002"},
+		"podtrail.rule.mitre.tactic.name":       []any{"Defense Evasion", "Execution"},
+		"podtrail.rule.mitre.attacks": []any{
+			map[string]any{"technique": map[string]any{"uid": "T1036", "name": "Masquerading"},
+				"sub_technique": map[string]any{"uid": "T1036.005", "name": "Match Legitimate Resource Name or Location"},
+				"tactic":        map[string]any{"uid": "TA0005", "name": "Defense Evasion"}, "version": "18.1"},
+			map[string]any{"technique": map[string]any{"uid": "T1610", "name": "Deploy Container"},
+				"tactic": map[string]any{"uid": "TA0005", "name": "Defense Evasion"}, "version": "18.1"},
+			map[string]any{"technique": map[string]any{"uid": "T1610", "name": "Deploy Container"},
+				"tactic": map[string]any{"uid": "TA0002", "name": "Execution"}, "version": "18.1"},
+		},
+	}
+	for k, v := range want {
+		assert.Equal(t, v, got[k], k)
+	}
+	lrs = plog.NewLogRecordSlice()
+	appendFinding(lrs, r, &rules.Finding{RuleID: "PT-0035", Title: "t", Severity: "critical", MITRE: []string{"DC0019"}})
+	for k := range want {
+		if k != "podtrail.rule.mitre" {
+			_, ok := lrs.At(0).Attributes().Get(k)
+			assert.False(t, ok, k)
+		}
+	}
 }

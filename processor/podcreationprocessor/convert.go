@@ -39,6 +39,7 @@ const (
 	keyManagers       = "podtrail.managers"
 	keyDecision       = "podtrail.decision"
 	keyAllowed        = "podtrail.allowed"
+	keyOutcome        = "podtrail.outcome" // created, forbidden, failed, unknown (podrecord.Outcome*); none without a create
 	keyReason         = "podtrail.reason"
 	keyRequestedAt    = "podtrail.requested_at"
 	keySources        = "podtrail.sources"
@@ -61,7 +62,17 @@ const (
 	keyRuleSeverity = "podtrail.rule.severity"
 	keyRuleMITRE    = "podtrail.rule.mitre"
 	keyRuleTags     = "podtrail.rule.tags"
-	keyFindingField = "podtrail.finding." // + output name
+	// The rule's ATT&CK techniques and tactics (rules.ATTACKOf), apart from
+	// the data component and analytic ids of podtrail.rule.mitre.
+	keyMITRETechniques  = "podtrail.rule.mitre.techniques"        // ids as the rule names them: T1036.005
+	keyMITRETechniqueID = "podtrail.rule.mitre.technique.id"      // T1036 (a sub-technique's parent)
+	keyMITRETechniqueNm = "podtrail.rule.mitre.technique.name"    // Masquerading
+	keyMITRESubID       = "podtrail.rule.mitre.subtechnique.id"   // T1036.005
+	keyMITRESubNm       = "podtrail.rule.mitre.subtechnique.name" // Match Legitimate Resource Name or Location
+	keyMITRETacticID    = "podtrail.rule.mitre.tactic.id"         // TA0005
+	keyMITRETacticNm    = "podtrail.rule.mitre.tactic.name"       // Defense Evasion
+	keyMITREAttacks     = "podtrail.rule.mitre.attacks"           // [{technique, sub_technique, tactic: {uid, name}, version}]
+	keyFindingField     = "podtrail.finding."                     // + output name
 )
 
 // The identity the request impersonated; user.name and podtrail.actor.* are
@@ -173,6 +184,7 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	put(a, keyFieldManager, r.FieldManager)
 	putStrings(a, keyManagers, r.Managers)
 	put(a, keyDecision, r.Decision)
+	put(a, keyOutcome, r.Outcome())
 	if r.Update == "" {
 		a.PutBool(keyAllowed, r.Allowed)
 	}
@@ -316,6 +328,7 @@ func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Findin
 	put(a, keyRuleDesc, f.Description)
 	a.PutStr(keyRuleSeverity, f.Severity)
 	putStrings(a, keyRuleMITRE, f.MITRE)
+	putATTACK(a, rules.ATTACKOf(f.MITRE))
 	putStrings(a, keyRuleTags, f.Tags)
 	for _, k := range sortedKeys(f.Output) {
 		a.PutStr(keyFindingField+k, f.Output[k])
@@ -326,6 +339,49 @@ func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Findin
 		a.PutStr(keyFindingField+"first_seen", f.Since.UTC().Format(time.RFC3339Nano))
 		a.PutStr(keyFindingField+"last_seen", f.Until.UTC().Format(time.RFC3339Nano))
 		lr.Body().SetStr(lr.Body().Str() + " count=" + strconv.Itoa(f.Count) + " since=" + f.Since.UTC().Format(time.RFC3339))
+	}
+}
+
+// putATTACK writes a rule's ATT&CK techniques and tactics: parallel lists
+// of ids and names (a name is empty for an id podtrail's table lacks), and
+// each technique with each of its tactics as a map shaped as OCSF's attack
+// object.
+func putATTACK(a pcommon.Map, at rules.ATTACK) {
+	if len(at.IDs) == 0 && len(at.Tactics) == 0 {
+		return
+	}
+	putStrings(a, keyMITRETechniques, at.IDs)
+	refs := func(idKey, nameKey string, rs []rules.ATTACKRef) {
+		if len(rs) == 0 {
+			return
+		}
+		ids, names := a.PutEmptySlice(idKey), a.PutEmptySlice(nameKey)
+		for _, r := range rs {
+			ids.AppendEmpty().SetStr(r.ID)
+			names.AppendEmpty().SetStr(r.Name)
+		}
+	}
+	refs(keyMITRETechniqueID, keyMITRETechniqueNm, at.Techniques)
+	refs(keyMITRESubID, keyMITRESubNm, at.SubTechniques)
+	refs(keyMITRETacticID, keyMITRETacticNm, at.Tactics)
+	if len(at.Entries) == 0 {
+		return
+	}
+	es := a.PutEmptySlice(keyMITREAttacks)
+	for _, e := range at.Entries {
+		m := es.AppendEmpty().SetEmptyMap()
+		for _, x := range []struct {
+			k string
+			r rules.ATTACKRef
+		}{{"technique", e.Technique}, {"sub_technique", e.SubTechnique}, {"tactic", e.Tactic}} {
+			if x.r.ID == "" {
+				continue
+			}
+			o := m.PutEmptyMap(x.k)
+			o.PutStr("uid", x.r.ID)
+			put(o, "name", x.r.Name)
+		}
+		m.PutStr("version", rules.ATTACKVersion)
 	}
 }
 
@@ -375,6 +431,15 @@ func Summary(r *podrecord.Record) string {
 	case oversizeUnknown:
 		b.WriteString(" create, outcome unknown,")
 		writeActor(&b, " by ", r)
+	case r.Outcome() == podrecord.OutcomeFailed:
+		// Allowed by the authorizer, refused by the API server for another
+		// reason: nothing was created, nothing was forbidden.
+		fmt.Fprintf(&b, " CREATE FAILED (%d", r.Code)
+		if reason := statusReason(r.Code); reason != "" {
+			b.WriteString(" " + reason)
+		}
+		b.WriteString(")")
+		writeActor(&b, " by ", r)
 	default:
 		b.WriteString(" FORBIDDEN")
 		writeActor(&b, " for ", r)
@@ -404,7 +469,14 @@ func Summary(r *podrecord.Record) string {
 		fmt.Fprintf(&b, " code=%d", r.Code)
 	}
 	if n := len(r.DeniedBefore); n > 0 {
-		fmt.Fprintf(&b, " after %d forbidden (first %s)", n, r.DeniedBefore[0].Namespace+"/"+r.DeniedBefore[0].Name)
+		// A refused create's name is often unknown (refused before its body
+		// was read): only what is known.
+		first := r.DeniedBefore[0]
+		where := "in " + first.Namespace
+		if first.Name != "" {
+			where = first.Namespace + "/" + first.Name
+		}
+		fmt.Fprintf(&b, " after %d forbidden (first %s)", n, where)
 	}
 	if len(r.Missing) > 0 {
 		b.WriteString(" missing=" + strings.Join(r.Missing, ","))
@@ -413,6 +485,40 @@ func Summary(r *podrecord.Record) string {
 		b.WriteString(" partial=" + r.Partial)
 	}
 	return b.String()
+}
+
+// statusReason is the Kubernetes status reason the API server answers a
+// create with for code (metav1.StatusReason), "" for a code it has none for.
+func statusReason(code int) string {
+	switch code {
+	case 400:
+		return "BadRequest"
+	case 401:
+		return "Unauthorized"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "NotFound"
+	case 409:
+		return "AlreadyExists"
+	case 410:
+		return "Gone"
+	case 413:
+		return "RequestEntityTooLarge"
+	case 415:
+		return "UnsupportedMediaType"
+	case 422:
+		return "Invalid"
+	case 429:
+		return "TooManyRequests"
+	case 500:
+		return "InternalError"
+	case 503:
+		return "ServiceUnavailable"
+	case 504:
+		return "Timeout"
+	}
+	return ""
 }
 
 // writeActor writes who made the request, as far as it is known: "by
