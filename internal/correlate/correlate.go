@@ -129,6 +129,17 @@ type Stats struct {
 	// Preexisting counts records of pods created before podtrail started
 	// (OriginPreexisting).
 	Preexisting uint64
+	// SeenRunning counts pods that only node lines named, none of them a
+	// runtime's sandbox start or a static pod, and no API event: pods that
+	// ran before podtrail started (a kubelet restart names them all), of
+	// which podtrail saw no creation. They make no record.
+	SeenRunning uint64
+	// FailedCreates counts records of pod creates the API server refused
+	// for another reason than the authorizer's (podrecord.OutcomeFailed);
+	// MirrorExists the kubelet's creates of a static pod's mirror pod that
+	// found it there already (409 AlreadyExists, as after a kubelet
+	// restart): no record.
+	FailedCreates, MirrorExists uint64
 }
 
 // entry is one pod, pending or a tombstone. Between the public calls it is
@@ -149,8 +160,13 @@ type entry struct {
 	// listed: in Correlator.nameless or Correlator.unjoined
 	listed bool
 	// apiSeen: an audit event other than the create named the pod (kubelet
-	// status, binding, delete): the API server knows it.
+	// status, binding, delete), or the kubelet said it got the pod from the
+	// API server: the API server knows it.
 	apiSeen bool
+	// ranSandbox: a container runtime (not the kubelet) said it started a
+	// sandbox for the pod: with no API event, what a pod run outside the
+	// API looks like.
+	ranSandbox bool
 	// digestBy is when the wait for a container's digest ends (processing
 	// time); zero when the entry is not waiting (Correlator.waiting).
 	digestBy time.Time
@@ -240,10 +256,10 @@ type Correlator struct {
 	waiting  []*entry
 	waitHead int
 	// now is the processing time of the public call under way.
-	now time.Time
-	done      []*entry // ring of tombstones
-	doneNext  int
-	nDone     int
+	now      time.Time
+	done     []*entry // ring of tombstones
+	doneNext int
+	nDone    int
 
 	owners  *owners
 	images  *images
@@ -375,15 +391,16 @@ func (c *Correlator) podCreate(ev *audit.Event, partial string, now time.Time) [
 	// is copied when the entry is packed.
 	rec.Name, rec.UID = strings.Clone(rec.Name), strings.Clone(rec.UID)
 	unknown := outcomeUnknown(rec)
-	switch {
-	case rec.Allowed:
+	if !rec.Allowed && !unknown {
+		return c.refusedCreate(ev, rec, now)
+	}
+	if rec.Allowed {
 		rec.DeniedBefore = c.denials.before(rec.Actor.Username, rec.RequestedAt)
-	case !unknown:
-		c.denials.add(rec)
 	}
 	var e *entry
 	join := JoinUID
 	if rec.UID != "" || rec.Name != "" {
+		c.unite(rec.UID, rec.Namespace, rec.Name)
 		e = c.find(rec.UID, rec.Namespace, rec.Name, "", "")
 		if e != nil && e.hasAudit {
 			// Another create of the same pod name (a StatefulSet pod made
@@ -391,6 +408,11 @@ func (c *Correlator) podCreate(ev *audit.Event, partial string, now time.Time) [
 			if rec.UID == "" || e.podUID() != rec.UID {
 				e = nil
 			}
+		}
+		if e != nil && e.done && rec.UID != "" && e.podUID() != rec.UID && e.mirror() != rec.UID {
+			// An emitted pod without a create, known by its name alone (the
+			// kubelet named it): a create with a uid is of a new pod.
+			e = nil
 		}
 		if e == nil {
 			// A mirror pod: the node knows its static pod by the config
@@ -448,11 +470,57 @@ func (c *Correlator) podCreate(ev *audit.Event, partial string, now time.Time) [
 	c.index(e)
 	c.touch(e)
 	c.list(e)
-	if !rec.Allowed && !unknown {
-		// Nothing was created: nothing else will come.
-		return c.emit(e, "")
-	}
 	return c.check(e)
+}
+
+// refusedCreate takes a pod create the API server did not store: refused
+// by the authorizer (forbidden), or for another reason (failed: 409
+// AlreadyExists, 422 Invalid, an admission plugin, 5xx). Nothing was
+// created, so it joins no pod: a node's lines or another create of the same
+// name are of another pod. Its record goes out at once; a refusal (403) is
+// remembered for the actor's next allowed create (DeniedBefore). The
+// kubelet's create of its static pod's mirror pod that finds it there
+// already (409, as after every kubelet restart) makes no record: it says
+// the API server has the mirror pod.
+func (c *Correlator) refusedCreate(ev *audit.Event, rec *podrecord.Record, now time.Time) []*podrecord.Record {
+	if h := staticHash(rec.Annotations); h != "" && rec.Code == 409 && rec.Actor.Kind == podrecord.ActorNode {
+		c.stats.MirrorExists++
+		node, _ := strings.CutPrefix(rec.Actor.Username, "system:node:")
+		e := c.byUID[h]
+		if e == nil {
+			e = c.find("", rec.Namespace, rec.Name, "", "")
+		}
+		if e != nil && !e.done && !e.hasAudit {
+			if n := c.open(e).rec.Node; n == "" || n == node {
+				e.apiSeen = true
+				c.touch(e)
+			}
+		}
+		return nil
+	}
+	if rec.Decision == podrecord.DecisionForbid || rec.Code == 403 {
+		c.denials.add(rec)
+	}
+	if rec.Decision != podrecord.DecisionForbid {
+		c.stats.FailedCreates++
+	}
+	e := c.newEntry("a/"+ev.AuditID, now)
+	auditID := e.auditID()
+	if auditID != ev.AuditID {
+		auditID = strings.Clone(ev.AuditID)
+	}
+	rec.AuditID = auditID
+	e.o.rec = *rec
+	e.o.rec.Join = ""
+	e.o.auditIDs = append(e.o.auditIDs, auditID)
+	e.hasAudit = true
+	c.byAudit[auditID] = e // only: nothing else may find it
+	c.touch(e)
+	out := c.emit(e, "")
+	// The tombstone keeps the audit id (re-deliveries are duplicates), not
+	// the name or uid the request named.
+	e.o.rec.Name, e.o.rec.UID = "", ""
+	return out
 }
 
 // markPartial marks the record of a pod create whose audit event was read
@@ -591,6 +659,7 @@ func (c *Correlator) podStatus(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if node == ev.User.Username {
 		node = ""
 	}
+	c.unite(uid, ns, name)
 	if e := c.find(uid, ns, name, "", ""); e != nil && e.done {
 		return c.statusAfterEmit(e, ev, pod)
 	}
@@ -737,6 +806,15 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 			return nil
 		}
 		c.open(e)
+	} else if fromAPI := ev.Kind == noderuntime.KindPodAdmitted && ev.PodSource == "api"; fromAPI {
+		// The kubelet got the pod from the API server ("SyncLoop ADD"
+		// source="api"): the API server knows it, as a status patch says.
+		// Like one, it does not join a pod only another node reported.
+		var late bool
+		if e, late = c.lookupOrCreateAPI(ev.PodUID, ev.PodNamespace, ev.PodName, ev.Node, now); late {
+			return nil
+		}
+		e.apiSeen = true
 	} else {
 		var late bool
 		if e, late = c.lookupOrCreate(podrecord.OriginNodeOnly, ev.PodUID, ev.PodNamespace, ev.PodName, ev.SandboxID, ev.ContainerID, now); late {
@@ -745,6 +823,9 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 	}
 	o := e.o
 	r := &o.rec
+	if ev.Source != noderuntime.SourceKubelet && (ev.Kind == noderuntime.KindSandboxRequested || ev.Kind == noderuntime.KindSandboxReady) {
+		e.ranSandbox = true
+	}
 	if r.Node == "" {
 		r.Node = ev.Node
 	}
@@ -844,6 +925,7 @@ func containerName(e *entry, id string) string {
 // pod only a node reported, on another node, is another pod of the same
 // name (a sandbox run by hand, named after an API pod): it stays apart.
 func (c *Correlator) lookupOrCreateAPI(uid, ns, name, node string, now time.Time) (*entry, bool) {
+	c.unite(uid, ns, name)
 	if node != "" {
 		if e := c.find(uid, ns, name, "", ""); e != nil && !e.done && !e.hasAudit && (uid == "" || e.podUID() != uid) {
 			if n := c.open(e).rec.Node; n != "" && n != node {
@@ -852,6 +934,118 @@ func (c *Correlator) lookupOrCreateAPI(uid, ns, name, node string, now time.Time
 		}
 	}
 	return c.lookupOrCreate(podrecord.OriginAPI, uid, ns, name, "", "", now)
+}
+
+// unite makes one entry of two pending ones that an event naming the pod
+// by uid and by namespace/name shows to be the same pod: one a line named
+// by the uid alone ("Generic (PLEG): container finished" podID=...), the
+// other by the name alone ("SyncLoop ADD" source="api" pods=[ns/name]).
+// They are another pod's when their uids or names differ, when both have a
+// create, or when they are on different nodes.
+func (c *Correlator) unite(uid, ns, name string) {
+	if uid == "" || name == "" {
+		return
+	}
+	a, b := c.byUID[uid], c.byName[nameKey{ns, name}]
+	if a == nil || b == nil || a == b || a.done || b.done || a.hasAudit && b.hasAudit {
+		return
+	}
+	if u := b.podUID(); u != "" && u != uid && b.mirror() != uid {
+		// A static pod's config hash and its mirror pod's API uid, neither
+		// with a create (the mirror pod made before podtrail started).
+		if a.hasAudit || b.hasAudit || a.mirror() != "" && a.mirror() != uid || b.mirror() != "" || isConfigHash(u) == isConfigHash(uid) {
+			return
+		}
+	}
+	if n := a.podName(); n != "" && (n != name || a.namespace() != ns) {
+		return
+	}
+	if na, nb := c.open(a).rec.Node, c.open(b).rec.Node; na != "" && nb != "" && na != nb {
+		return
+	}
+	dst, src := a, b
+	if b.hasAudit || !a.hasAudit && b.First.Before(a.First) {
+		dst, src = b, a
+	}
+	c.absorb(dst, src)
+}
+
+// absorb moves what src (pending, opened) knows of its pod into dst
+// (pending, opened; src has no create) and forgets src.
+func (c *Correlator) absorb(dst, src *entry) {
+	so := src.o
+	s := &so.rec
+	c.unindex(src)
+	if src.listed {
+		c.nameless.remove(src)
+		c.unjoined.remove(src)
+		src.listed = false
+	}
+	src.done = true // skipped where it is queued (pending, waiting)
+	delete(c.entries, src.ID)
+	if c.cfg.Persistent {
+		c.ids.remove(src.ID)
+		c.dirty[src.ID] = true
+	}
+	c.nPending--
+
+	do := dst.o
+	d := &do.rec
+	if d.Node == "" {
+		d.Node = s.Node
+	}
+	if s.Origin == podrecord.OriginStatic {
+		d.Origin = podrecord.OriginStatic
+	}
+	sb, ssb := &d.Sandbox, &s.Sandbox
+	if sb.ID == "" {
+		sb.ID = ssb.ID
+	}
+	if sb.Runtime == "" {
+		sb.Runtime, sb.RuntimeVersion = ssb.Runtime, ssb.RuntimeVersion
+	}
+	if sb.RequestedAt.IsZero() || !ssb.RequestedAt.IsZero() && ssb.RequestedAt.Before(sb.RequestedAt) {
+		if !ssb.RequestedAt.IsZero() {
+			sb.RequestedAt = ssb.RequestedAt
+		}
+	}
+	if sb.ReadyAt.IsZero() {
+		sb.ReadyAt = ssb.ReadyAt
+	}
+	sb.Attempts += ssb.Attempts
+	if sb.Error == "" {
+		sb.Error = ssb.Error
+	}
+	for _, t := range []struct{ d, s *time.Time }{{&d.ScheduledAt, &s.ScheduledAt}, {&d.StartedAt, &s.StartedAt}, {&d.DeletedAt, &s.DeletedAt}} {
+		if t.d.IsZero() {
+			*t.d = *t.s
+		}
+	}
+	for _, x := range s.Sources {
+		addSource(d, x)
+	}
+	for _, id := range so.sandboxes {
+		if !contains(do.sandboxes, id) {
+			do.sandboxes = append(do.sandboxes, id)
+		}
+	}
+	for _, list := range [][]podrecord.Container{s.Containers, so.nodeContainers} {
+		for _, ctr := range list {
+			c.addContainer(dst, ctr)
+		}
+	}
+	dst.apiSeen = dst.apiSeen || src.apiSeen
+	dst.bound = dst.bound || src.bound
+	dst.ranSandbox = dst.ranSandbox || src.ranSandbox
+	origin := ""
+	if s.UID != "" && !isConfigHash(s.UID) {
+		origin = podrecord.OriginAPI // the API's uid of a static pod's mirror pod replaces the hash
+	}
+	if so.mirror != "" && do.mirror == "" && so.mirror != d.UID {
+		do.mirror = so.mirror
+	}
+	c.fill(dst, s.UID, s.Namespace, s.Name, "", origin)
+	c.touch(dst)
 }
 
 // adoptAPIUID makes uid, the API's uid of a static pod's mirror pod, the
@@ -896,6 +1090,7 @@ func isConfigHash(uid string) bool {
 // come before the API's). late is true, and the event counted, when the
 // pod's record was already emitted.
 func (c *Correlator) lookupOrCreate(origin, uid, ns, name, sandbox, ctr string, now time.Time) (*entry, bool) {
+	c.unite(uid, ns, name)
 	e := c.find(uid, ns, name, sandbox, ctr)
 	if e == nil && name != "" {
 		e = c.byGenerateName(ns, name)
@@ -935,6 +1130,11 @@ func (c *Correlator) fill(e *entry, uid, ns, name, sandbox, origin string) *entr
 		// The API's uid of a pod the node knows by its static pod hash:
 		// the mirror pod.
 		c.adoptAPIUID(o, uid)
+	}
+	if uid != "" && r.UID != "" && r.UID != uid && o.mirror == "" && !e.hasAudit && isConfigHash(uid) && !isConfigHash(r.UID) {
+		// The config hash of a static pod known by its mirror pod's uid.
+		o.mirror = strings.Clone(uid)
+		r.Origin = podrecord.OriginStatic
 	}
 	if r.UID == "" && uid != "" && uid != o.mirror {
 		if e.ID[2:] == uid {
@@ -1013,6 +1213,12 @@ func (c *Correlator) find(uid, ns, name, sandbox, ctr string) *entry {
 			// A static pod the node knows by its config hash, and the
 			// API's uid of its mirror pod (same namespace and name).
 			if !e.hasAudit && !isConfigHash(uid) && (isConfigHash(e.podUID()) || e.mirror() == e.podUID()) {
+				return e
+			}
+			// The same the other way round: the API's uid first (the
+			// mirror pod's status, made before podtrail started), then the
+			// node's line with the config hash.
+			if !e.hasAudit && isConfigHash(uid) && !isConfigHash(e.podUID()) && e.mirror() == "" {
 				return e
 			}
 			return nil
@@ -1558,12 +1764,14 @@ func (c *Correlator) emit(e *entry, partial string) []*podrecord.Record {
 	}
 	o := e.o
 	rec := o.rec // copy: the tombstone keeps only ids
-	c.finish(e, &rec, partial)
+	record := c.finish(e, &rec, partial)
 	e.done = true
 	c.nPending--
-	c.stats.Emitted++
-	if rec.Partial != "" {
-		c.stats.Partial++
+	if record {
+		c.stats.Emitted++
+		if rec.Partial != "" {
+			c.stats.Partial++
+		}
 	}
 	if !e.digestBy.IsZero() {
 		if contains(rec.Missing, podrecord.MissingDigest) {
@@ -1583,6 +1791,9 @@ func (c *Correlator) emit(e *entry, partial string) []*podrecord.Record {
 		e.listed = false
 	}
 	c.bury(e)
+	if !record {
+		return nil
+	}
 	return []*podrecord.Record{&rec}
 }
 
@@ -1602,8 +1813,9 @@ func (c *Correlator) bury(e *entry) {
 	c.nDone++
 }
 
-// finish resolves the chain, digests, timings and missing sources.
-func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
+// finish resolves the chain, digests, timings and missing sources. false:
+// the pod makes no record (resolveOrigin).
+func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) bool {
 	if e.hasAudit && outcomeUnknown(r) && (e.apiSeen || r.Sandbox.ID != "" || !r.Sandbox.ReadyAt.IsZero() || startedAny(r, e.o.nodeContainers)) {
 		// The answer to the create was lost, but the pod was scheduled,
 		// reported or run: it was created.
@@ -1612,7 +1824,9 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	if r.Partial == "" {
 		r.Partial = partial // a create read in part stays so (PartialOversize)
 	}
-	c.resolveOrigin(e, r)
+	if !c.resolveOrigin(e, r) {
+		return false
+	}
 	if len(r.Containers) == 0 {
 		r.Containers = append(r.Containers, e.o.nodeContainers...)
 	}
@@ -1649,7 +1863,12 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 	}
 	// What the record lacks.
 	var missing []string
-	if r.Allowed || !e.hasAudit {
+	switch {
+	case r.Origin == podrecord.OriginPreexisting:
+		// Only the create: the scheduler and the node did their part before
+		// podtrail started.
+		missing = append(missing, SourceAudit)
+	case r.Allowed || !e.hasAudit:
 		if !e.hasAudit {
 			missing = append(missing, SourceAudit)
 		}
@@ -1677,6 +1896,7 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) {
 		removeString(&r.Sources, SourceAudit)
 	}
 	sort.SliceStable(r.Sources, func(i, j int) bool { return sourceRank(r.Sources[i]) < sourceRank(r.Sources[j]) })
+	return true
 }
 
 // startedAny reports whether a container of r (or of the node's list) started.
@@ -1692,12 +1912,16 @@ func startedAny(r *podrecord.Record, nodeContainers []podrecord.Container) bool 
 }
 
 // resolveOrigin says where a pod came from, once nothing more will be
-// learnt: an API create (api, or static for a mirror pod); no create but an
-// audit event that named the pod (preexisting: created before podtrail
-// started); no audit event at all (node_only: a bypass, or a gap in audit
+// learnt: an API create (api, or static for a mirror pod); no create but the
+// API server knows the pod (preexisting: created before podtrail started);
+// no API event at all, but a runtime started its sandbox or the kubelet
+// runs it from a file or URL (node_only: a bypass, or a gap in audit
 // collection; a static pod whose mirror pod never came is one too, and
-// lists mirror_pod as missing).
-func (c *Correlator) resolveOrigin(e *entry, r *podrecord.Record) {
+// lists mirror_pod as missing). false, and no record, for a pod that only
+// node lines named, none of them its start: it ran before podtrail started
+// (SeenRunning). The kubelet runs only pods of the API server and of its
+// files and URLs, so its lines alone never tell a bypass.
+func (c *Correlator) resolveOrigin(e *entry, r *podrecord.Record) bool {
 	switch {
 	case e.hasAudit:
 		if r.Origin == "" || r.Origin == podrecord.OriginNodeOnly {
@@ -1706,12 +1930,16 @@ func (c *Correlator) resolveOrigin(e *entry, r *podrecord.Record) {
 	case e.apiSeen:
 		r.Origin = podrecord.OriginPreexisting
 		c.stats.Preexisting++
-	default:
+	case e.ranSandbox || r.Origin == podrecord.OriginStatic:
 		if r.Origin == podrecord.OriginStatic {
 			r.Missing = append(r.Missing, podrecord.MissingMirrorPod)
 		}
 		r.Origin = podrecord.OriginNodeOnly
+	default:
+		c.stats.SeenRunning++
+		return false
 	}
+	return true
 }
 
 // sourceRank orders Record.Sources the same whichever source arrived

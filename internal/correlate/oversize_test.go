@@ -95,7 +95,7 @@ func TestOversize(t *testing.T) {
 		{name: "answer lost, nothing else: outcome unknown", event: noStatus(salvage(t, bigCreate(named, "o3", 2<<20, 201), false)),
 			allowed: false, code: 0, join: "uid", missing: "pod_spec,uid", emitLate: true},
 		{name: "refused, answer salvaged: at once", event: salvage(t, bigCreate(named, "o4", 2<<20, 403), true),
-			allowed: false, code: 403, join: "uid", missing: ""},
+			allowed: false, code: 403, join: "", missing: ""}, // joins nothing
 		{name: "generateName: joined by namespace and order", event: generated(salvage(t, bigCreate(gen, "o5", 2<<20, 201), true)), node: &gen,
 			allowed: true, code: 201, join: "namespace_time", missing: "digest,pod_spec", sandbox: true},
 	}

@@ -44,23 +44,23 @@ func TestPreexisting(t *testing.T) {
 		want  []want // by origin, in order of emission
 	}{
 		{"a status patch alone", []func(*sim){status("Request")},
-			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}}},
+			[]want{{"preexisting", "audit", "node-a", ""}}},
 		{"container restart lines, then its status (Request level)", []func(*sim){restart, status("Request")},
-			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}}},
+			[]want{{"preexisting", "audit", "node-a", ""}}},
 		{"a new sandbox, then its status (RequestResponse)", []func(*sim){newSandbox, status("RequestResponse")},
-			[]want{{"preexisting", "audit,scheduler", "node-a", sbOld}}},
+			[]want{{"preexisting", "audit", "node-a", sbOld}}},
 		{"its status, then a new sandbox", []func(*sim){status("Request"), newSandbox},
-			[]want{{"preexisting", "audit,scheduler", "node-a", sbOld}}},
+			[]want{{"preexisting", "audit", "node-a", sbOld}}},
 		{"a new sandbox, then a binding (Metadata-level events: by name)", []func(*sim){newSandbox, bind},
 			[]want{{"preexisting", "audit,digest", "node-a", sbOld}}},
 		{"kubelet admitted it, then it was deleted", []func(*sim){kubeletOnly, del},
-			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}}},
+			[]want{{"preexisting", "audit", "node-a", ""}}},
 		{"a sandbox no audit event names: a bypass", []func(*sim){newSandbox},
 			[]want{{"node_only", "audit,digest,scheduler", "node-a", sbOld}}},
 		{"a sandbox named after an API pod on another node stays a bypass", []func(*sim){bypass, status("Request")},
-			[]want{{"node_only", "audit,digest,scheduler", "node-b", sbFake}, {"preexisting", "audit,node,scheduler", "node-a", ""}}},
+			[]want{{"node_only", "audit,digest,scheduler", "node-b", sbFake}, {"preexisting", "audit", "node-a", ""}}},
 		{"same, status first", []func(*sim){status("Request"), bypass},
-			[]want{{"preexisting", "audit,node,scheduler", "node-a", ""}, {"node_only", "audit,digest,scheduler", "node-b", sbFake}}},
+			[]want{{"preexisting", "audit", "node-a", ""}, {"node_only", "audit,digest,scheduler", "node-b", sbFake}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

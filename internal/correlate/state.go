@@ -117,6 +117,7 @@ type persistedEntry struct {
 	NodeContainers []podrecord.Container `json:"node_containers,omitempty"`
 	Sandboxes      []string              `json:"sandboxes,omitempty"`
 	APISeen        bool                  `json:"api_seen,omitempty"`
+	RanSandbox     bool                  `json:"ran_sandbox,omitempty"`
 	DigestBy       time.Time             `json:"digest_by,omitzero"`
 	Undigested     []string              `json:"undigested,omitempty"`
 }
@@ -128,7 +129,7 @@ func persisted(e *entry) *persistedEntry {
 	}
 	return &persistedEntry{ID: e.ID, Rec: o.rec, First: e.First, Done: e.done, AuditIDs: o.auditIDs, HasAudit: e.hasAudit,
 		Mirror: o.mirror, Bound: e.bound, NodeContainers: o.nodeContainers, Sandboxes: o.sandboxes,
-		APISeen: e.apiSeen, DigestBy: e.digestBy, Undigested: o.undigested}
+		APISeen: e.apiSeen, RanSandbox: e.ranSandbox, DigestBy: e.digestBy, Undigested: o.undigested}
 }
 
 func (p *persistedEntry) entry() *entry {
@@ -136,7 +137,10 @@ func (p *persistedEntry) entry() *entry {
 	if p.Done {
 		rec = tombstoneRecord(&rec) // as emit leaves it: only the ids are packed
 	}
-	return &entry{ID: p.ID, First: p.First, done: p.Done, hasAudit: p.HasAudit, bound: p.Bound, apiSeen: p.APISeen, digestBy: p.DigestBy,
+	// A state written before ran_sandbox: a runtime's line and a sandbox
+	// start (its id, or a request) say the same.
+	ran := p.RanSandbox || !p.Done && p.Rec.Sandbox.Runtime != "" && (p.Rec.Sandbox.ID != "" || !p.Rec.Sandbox.RequestedAt.IsZero())
+	return &entry{ID: p.ID, First: p.First, done: p.Done, hasAudit: p.HasAudit, bound: p.Bound, apiSeen: p.APISeen, ranSandbox: ran, digestBy: p.DigestBy,
 		o: &open{rec: rec, auditIDs: p.AuditIDs, mirror: p.Mirror, nodeContainers: p.NodeContainers, sandboxes: p.Sandboxes,
 			undigested: p.Undigested}}
 }
