@@ -65,11 +65,36 @@ func TestRecordAttributes(t *testing.T) {
 			absent: []string{"podtrail.impersonated.user.name", "podtrail.impersonated.kind", "podtrail.impersonated.groups"},
 		},
 		{
+			name: "outcome: created",
+			rec: podrecord.Record{AuditID: "a3", Namespace: "shop", Name: "web", Allowed: true, Decision: "allow", Code: 201, RequestedAt: at,
+				Actor: podrecord.Actor{Username: "alice", Kind: podrecord.ActorUser}, Origin: podrecord.OriginAPI},
+			want: map[string]string{"podtrail.outcome": "created", "podtrail.allowed": "true"},
+		},
+		{
+			name: "outcome: forbidden",
+			rec: podrecord.Record{AuditID: "a4", Namespace: "shop", Decision: "forbid", Code: 403, RequestedAt: at,
+				Actor: podrecord.Actor{Username: "bob", Kind: podrecord.ActorUser}, Origin: podrecord.OriginAPI},
+			want: map[string]string{"podtrail.outcome": "forbidden", "podtrail.allowed": "false", "podtrail.decision": "forbid"},
+		},
+		{
+			name: "outcome: failed (409 AlreadyExists), allowed by the authorizer",
+			rec: podrecord.Record{AuditID: "a5", Namespace: "shop", Name: "web", Decision: "allow", Code: 409, Reason: `pods "web" already exists`,
+				RequestedAt: at, Actor: podrecord.Actor{Username: "alice", Kind: podrecord.ActorUser}, Origin: podrecord.OriginAPI},
+			want: map[string]string{"podtrail.outcome": "failed", "podtrail.allowed": "false", "podtrail.decision": "allow",
+				"http.response.status_code": "409", "podtrail.reason": `pods "web" already exists`},
+		},
+		{
+			name:   "pre-existing: no outcome",
+			rec:    podrecord.Record{Namespace: "shop", Name: "old", Node: "node-a", Origin: podrecord.OriginPreexisting},
+			want:   map[string]string{"podtrail.origin": "preexisting"},
+			absent: []string{"podtrail.outcome"},
+		},
+		{
 			name: "node-only record: no actor, no empty actor attributes",
 			rec: podrecord.Record{Namespace: "kube-system", Name: "miner", Node: "node-b", Origin: podrecord.OriginNodeOnly,
 				Sandbox: podrecord.Sandbox{ID: "s1", Runtime: "containerd", ReadyAt: at}},
 			want:   map[string]string{"podtrail.origin": "node_only", "k8s.node.name": "node-b"},
-			absent: []string{"user.name", "podtrail.actor.kind", "podtrail.channel", "podtrail.impersonated.user.name"},
+			absent: []string{"user.name", "podtrail.actor.kind", "podtrail.channel", "podtrail.impersonated.user.name", "podtrail.outcome"},
 		},
 	}
 	for _, tt := range tests {
@@ -109,6 +134,18 @@ func TestSummary(t *testing.T) {
 		{"forbidden create", podrecord.Record{Namespace: "kube-system", Actor: podrecord.Actor{Username: "mallory", Kind: "user"}, Channel: "kubectl",
 			Decision: "forbid", Code: 403, Origin: "api"},
 			"pod kube-system/? FORBIDDEN for mallory (user) via kubectl decision=forbid code=403"},
+		{"create allowed by the authorizer, name taken: failed, not forbidden", podrecord.Record{Namespace: "default", Name: "static-web-e2e-node-1",
+			Actor: podrecord.Actor{Username: "system:node:e2e-node-1", Kind: "node"}, Channel: "kubelet", Decision: "allow", Code: 409,
+			Reason: `pods "static-web-e2e-node-1" already exists`, Origin: "api", Owner: podrecord.Owner{Kind: "Node", Name: "e2e-node-1"}},
+			"pod default/static-web-e2e-node-1 CREATE FAILED (409 AlreadyExists) by system:node:e2e-node-1 (node) via kubelet owner=Node/e2e-node-1 decision=allow code=409"},
+		{"retry after a refusal whose name was not read", podrecord.Record{Namespace: "team-b", Name: "probe", Actor: podrecord.Actor{Username: "bob", Kind: "user"},
+			Channel: "kubectl", Allowed: true, Decision: "allow", Code: 201, Origin: "api",
+			DeniedBefore: []podrecord.Denial{{Namespace: "team-b", Code: 403}}},
+			"pod team-b/probe created by bob (user) via kubectl decision=allow code=201 after 1 forbidden (first in team-b)"},
+		{"retry after a named refusal", podrecord.Record{Namespace: "team-b", Name: "probe", Actor: podrecord.Actor{Username: "bob", Kind: "user"},
+			Channel: "kubectl", Allowed: true, Decision: "allow", Code: 201, Origin: "api",
+			DeniedBefore: []podrecord.Denial{{Namespace: "team-b", Name: "probe-0", Code: 403}}},
+			"pod team-b/probe created by bob (user) via kubectl decision=allow code=201 after 1 forbidden (first team-b/probe-0)"},
 		{"node-only", podrecord.Record{Namespace: "kube-system", Name: "kube-proxy-debug", Node: "node-b", Origin: "node_only",
 			Sandbox: podrecord.Sandbox{Runtime: "containerd"}, Missing: []string{"audit", "scheduler"}, Partial: "window"},
 			"pod kube-system/kube-proxy-debug RAN ON node-b WITHOUT AN API CREATE (containerd) missing=audit,scheduler partial=window"},
@@ -134,7 +171,7 @@ func TestSummary(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("\n got %s\nwant %s", got, tt.want)
 			}
-			for _, bad := range []string{"()", "  ", " via  ", "for  ", "by  "} {
+			for _, bad := range []string{"()", "  ", " via  ", "for  ", "by  ", "/)", "/ "} {
 				if strings.Contains(got, bad) {
 					t.Errorf("%q in %s", bad, got)
 				}

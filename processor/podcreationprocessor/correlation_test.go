@@ -185,3 +185,59 @@ func TestOversizeRecord(t *testing.T) {
 		})
 	}
 }
+
+// failedCreateEvent is a pod create the authorizer allowed and the API
+// server answered with code (409 AlreadyExists: the name is taken), as a
+// v1.33 apiserver logs it at RequestResponse: a Status, no pod stored.
+func failedCreateEvent(id, ns, name string, user map[string]any, annotations map[string]string, code int, reason, message string) string {
+	meta := map[string]any{"name": name, "namespace": ns}
+	if annotations != nil {
+		meta["annotations"] = annotations
+	}
+	pod := map[string]any{"kind": "Pod", "apiVersion": "v1", "metadata": meta,
+		"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": "registry.k8s.io/kube-proxy:v1.33.13"}}}}
+	status := map[string]any{"metadata": map[string]any{}, "status": "Failure", "message": message, "reason": reason,
+		"details": map[string]any{"name": name, "kind": "pods"}, "code": code}
+	resp := map[string]any{"kind": "Status", "apiVersion": "v1"}
+	for k, v := range status {
+		resp[k] = v
+	}
+	return mustJSON(map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse", "auditID": id,
+		"stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/" + ns + "/pods", "verb": "create", "user": user,
+		"sourceIPs": []string{"127.0.0.1"}, "userAgent": "kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0",
+		"objectRef":      map[string]any{"resource": "pods", "namespace": ns, "name": name, "apiVersion": "v1"},
+		"responseStatus": status, "requestObject": pod, "responseObject": resp,
+		"requestReceivedTimestamp": at0, "stageTimestamp": at0.Add(3 * time.Millisecond),
+		"annotations": map[string]string{"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""}})
+}
+
+// TestFailedCreateRecord: a person's create of a taken name in kube-system
+// (409) is a record of outcome failed, at once, whose body says CREATE
+// FAILED, never created or FORBIDDEN, and no rule of a creation or a
+// refusal fires on it (the lookalike name is not a lookalike pod); the
+// kubelet's create of its static pod's mirror pod that finds it there
+// makes no record.
+func TestFailedCreateRecord(t *testing.T) {
+	cfg := withRules(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
+	p, sink := newTestProcessor(t, cfg, nil)
+	ctx := context.Background()
+	alice := map[string]any{"username": "alice@example.com", "groups": []string{"system:authenticated"}}
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, failedCreateEvent("f1", "kube-system", "kube-proxy-x7b2q", alice, nil,
+		409, "AlreadyExists", `pods "kube-proxy-x7b2q" already exists`), nil)))
+	hash := "6a599432adb6d81f53a397256da6cfc5"
+	node := map[string]any{"username": "system:node:e2e-node-1", "groups": []string{"system:nodes", "system:authenticated"}}
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, failedCreateEvent("m1", "default", "static-web-e2e-node-1", node,
+		map[string]string{"kubernetes.io/config.hash": hash, "kubernetes.io/config.mirror": hash, "kubernetes.io/config.source": "file"},
+		409, "AlreadyExists", `pods "static-web-e2e-node-1" already exists`), nil)))
+	recs := byEvent(sink, attr.EventPodCreation)
+	require.Len(t, recs, 1, "the mirror pod's 409 makes no record")
+	r := recs[0]
+	assert.Equal(t, "pod kube-system/kube-proxy-x7b2q CREATE FAILED (409 AlreadyExists) by alice@example.com (user) via kubectl images=registry.k8s.io/kube-proxy:v1.33.13 decision=allow code=409", r.Body().Str())
+	assert.Equal(t, "failed", str(r, "podtrail.outcome"))
+	assert.Equal(t, "allow", str(r, "podtrail.decision"))
+	v, _ := r.Attributes().Get("podtrail.allowed")
+	assert.False(t, v.Bool())
+	for _, f := range byEvent(sink, attr.EventFinding) {
+		assert.Fail(t, "no finding on a failed create", f.Body().Str())
+	}
+}
