@@ -91,22 +91,37 @@ type criContainer struct {
 	State     string `json:"state"`
 	Image     string `json:"image"`
 	ImageRef  string `json:"image_ref"`
+	ImageID   string `json:"image_id"` // ContainerStatus.image_id (CRI 1.31+), else empty
 }
 
 func (c criContainer) what() string {
 	return c.Namespace + "/" + c.PodName + "/" + c.Name + " (" + short(c.ID) + ")"
 }
 
-// digest is the digest the runtime resolved the container's image to (what
-// the kubelet reports as imageID): the manifest digest of repo@sha256:...,
-// or, for an image the runtime knows no repo digest of (imported, not
-// pulled), its image id sha256:<config>.
+// digest is the repo digest the runtime resolved the container's image to
+// (what the kubelet reports as imageID): the manifest digest of
+// repo@sha256:...; "" for an image the runtime knows no repo digest of
+// (imported, not pulled: see imageID).
 func (c criContainer) digest() string {
 	if i := strings.LastIndexByte(c.ImageRef, '@'); i >= 0 {
 		return c.ImageRef[i+1:]
 	}
+	return ""
+}
+
+// imageID is the image id (sha256:<config>) the runtime reports for an
+// image it knows no repo digest of: image_ref (containerd 1.6 and 1.7 put
+// the image id there, and the kubelet reports it as imageID), else
+// ContainerStatus.image_id (CRI 1.31+); "" when the image has a repo digest.
+func (c criContainer) imageID() string {
+	if c.digest() != "" {
+		return ""
+	}
 	if strings.HasPrefix(c.ImageRef, "sha256:") {
 		return c.ImageRef
+	}
+	if strings.HasPrefix(c.ImageID, "sha256:") {
+		return c.ImageID
 	}
 	return ""
 }

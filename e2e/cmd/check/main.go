@@ -388,7 +388,7 @@ func complete(recs []*record, ws []want, pods []apiPod) bool {
 
 // emptyField finds a field the record's one-line body prints empty
 // ("FORBIDDEN for  () via", "node= "), "" when there is none.
-var emptyFieldRe = regexp.MustCompile(`  |\(\)|=( |,|$)| via$|/ |/$`)
+var emptyFieldRe = regexp.MustCompile(`  |\(\)|=( |,|$)| via$|/ |/$|/\)`)
 
 func emptyField(body string) string {
 	if loc := emptyFieldRe.FindStringIndex(body); loc != nil {
@@ -601,6 +601,8 @@ func main() {
 	listed := func(r *record) (bool, string) {
 		u := r.uid()
 		switch {
+		case r.str("podtrail.outcome") == "failed":
+			return true, "a failed create (no pod)"
 		case u != "" && bp.uid != "" && u == bp.uid:
 			return true, "the scenario's bypass"
 		case u != "":
@@ -653,6 +655,25 @@ func main() {
 			}
 		}
 		res.check(len(wrong) == 0, "phase %d: a body says FORBIDDEN only for a forbidden create %v", phase+1, wrong)
+		// a create the API server answered with an error stored no pod:
+		// forbidden by the authorizer, or failed (409 AlreadyExists, 422,
+		// 5xx), never read as a creation
+		failed := []string{}
+		for _, r := range recs {
+			code, _ := r.attrs["http.response.status_code"].(int64)
+			if code == 0 || code >= 200 && code < 300 {
+				continue
+			}
+			allowed, _ := r.attrs["podtrail.allowed"].(bool)
+			outcome := r.str("podtrail.outcome")
+			ok := !allowed && !strings.Contains(r.body, " created ") && r.str("podtrail.origin") != n.originStatic &&
+				(outcome == "forbidden" && r.str("podtrail.decision") == "forbid" && strings.Contains(r.body, " FORBIDDEN ") ||
+					outcome == "failed" && strings.Contains(r.body, fmt.Sprintf(" CREATE FAILED (%d", code)))
+			if !ok {
+				failed = append(failed, fmt.Sprintf("%q (outcome=%q allowed=%v origin=%q)", r.body, outcome, allowed, r.str("podtrail.origin")))
+			}
+		}
+		res.check(len(failed) == 0, "phase %d: no failed create read as a creation: every record of a create answered with an error says forbidden or failed %v", phase+1, failed)
 	}
 
 	section("phase 1: scenarios")
@@ -738,9 +759,12 @@ func main() {
 // checkDigests: every container the runtime ran (first attempt) is in a
 // record, and each record that lists it has the digest containerd resolved
 // its image to, and says where the digest came from. For an image of which
-// the CRI knows no repo digest (imported: the kubelet's imageID is the image
-// id), the manifest digest containerd's image store has for its name
-// (`ctr images ls`) is right too.
+// the CRI knows no repo digest (imported with ctr: the CRI and the kubelet
+// report the image id sha256:<config>), the record's image_id equal to that
+// id is right, and so is a digest equal to the manifest digest containerd's
+// image store has for its name (`ctr images ls`); a digest equal to the
+// image id is not (digest holds manifest digests only: the inventory
+// compares those), nor neither.
 func checkDigests(res *result, cs []criContainer, recs []*record, images map[string]string, include func(criContainer) bool) {
 	byID := map[string][]map[string]any{}
 	owner := map[string]*record{}
@@ -763,24 +787,34 @@ func checkDigests(res *result, cs []criContainer, recs []*record, images map[str
 		}
 		for _, e := range entries {
 			d, _ := e["digest"].(string)
+			id, _ := e["image_id"].(string)
 			src, _ := e["digest_source"].(string)
-			if d == "" { // told after the record went out: its update record
+			if d == "" && id == "" { // told after the record went out: its update record
 				for _, u := range owner[c.ID].updates {
 					if u["id"] == c.ID || u["id"] == nil && u["name"] == e["name"] {
 						d, _ = u["digest"].(string)
+						id, _ = u["image_id"].(string)
 						src, _ = u["digest_source"].(string)
 						src += ", in an update record"
 					}
 				}
 			}
-			want := c.ImageRef
-			ok := d != "" && d == c.digest()
-			if !strings.Contains(c.ImageRef, "@") && images[c.Image] != "" {
-				want += " or " + images[c.Image] + " (ctr images ls)"
-				ok = ok || d == images[c.Image]
+			var ok bool
+			var want string
+			if rd := c.digest(); rd != "" {
+				want = "digest " + rd
+				ok = d == rd
+			} else {
+				// no repo digest: the image id, or the manifest digest of its name
+				want = "image_id " + or2(c.imageID(), "(none)")
+				ok = id != "" && id == c.imageID() && (d == "" || d == images[c.Image])
+				if m := images[c.Image]; m != "" {
+					want += " or digest " + m + " (ctr images ls)"
+					ok = ok || d == m && (id == "" || id == c.imageID())
+				}
 			}
-			res.check(ok && src != "", "container %s of %s: digest %q (digest_source %q), containerd: %s",
-				c.what(), owner[c.ID].key(), d, src, want)
+			res.check(ok && src != "", "container %s of %s: digest %q image_id %q (digest_source %q), containerd (%s): %s",
+				c.what(), owner[c.ID].key(), d, id, src, or2(c.ImageRef, c.Image), want)
 		}
 	}
 }
