@@ -218,8 +218,10 @@ func failedCreateEvent(id, ns, name string, user map[string]any, annotations map
 // kubelet's create of its static pod's mirror pod that finds it there
 // makes no record.
 func TestFailedCreateRecord(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
 	cfg := withRules(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
-	p, sink := newTestProcessor(t, cfg, nil)
+	p, sink := newTestProcessor(t, cfg, tel)
 	ctx := context.Background()
 	alice := map[string]any{"username": "alice@example.com", "groups": []string{"system:authenticated"}}
 	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, failedCreateEvent("f1", "kube-system", "kube-proxy-x7b2q", alice, nil,
@@ -240,4 +242,6 @@ func TestFailedCreateRecord(t *testing.T) {
 	for _, f := range byEvent(sink, attr.EventFinding) {
 		assert.Fail(t, "no finding on a failed create", f.Body().Str())
 	}
+	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_no_record"), "the mirror pod's 409")
+	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_records"))
 }

@@ -57,7 +57,7 @@ type podCreationProcessor struct {
 	wg   sync.WaitGroup
 
 	records, findings, partial, late, duplicates, errs, reloads metric.Int64Counter
-	deliveryFailures, dropped, stateDiscarded                   metric.Int64Counter
+	deliveryFailures, dropped, stateDiscarded, noRecord         metric.Int64Counter
 	last                                                        correlate.Stats
 }
 
@@ -75,6 +75,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*pod
 	p.partial = counter("otelcol_pod_creation_partial", "Records emitted before their expected sources were complete, by reason (window, evicted, shutdown).", "{records}")
 	p.late = counter("otelcol_pod_creation_late", "Events about a pod whose record was already emitted.", "{events}")
 	p.duplicates = counter("otelcol_pod_creation_duplicates", "Re-delivered pod create events (webhook retries, two inputs) that produced no second record.", "{events}")
+	p.noRecord = counter("otelcol_pod_creation_no_record", "What made no record, by reason (seen_running: a pod only node lines named, none its start: it ran before podtrail; mirror_exists: the kubelet's create of a mirror pod that exists, 409).", "{pods}")
 	p.errs = counter("otelcol_pod_creation_errors", "Events that could not be read, rule evaluations and state writes that failed, by reason.", "{errors}")
 	p.deliveryFailures = counter("otelcol_pod_creation_delivery_failures", "Deliveries of records the next consumer refused; the records wait and are delivered again, by path (consume: an input's batch, expiry: the window, eviction or a retry).", "{deliveries}")
 	p.dropped = counter("otelcol_pod_creation_records_dropped", "Records never delivered, by reason (refused_permanently: the next consumer can never take them; undelivered_full: more than max_pending waited for delivery; shutdown: refused at a shutdown without storage).", "{records}")
@@ -483,6 +484,8 @@ func (p *podCreationProcessor) count(ctx context.Context) {
 	s := p.corr.Stats()
 	p.late.Add(ctx, int64(s.Late-p.last.Late))
 	p.duplicates.Add(ctx, int64(s.Duplicates-p.last.Duplicates))
+	p.noRecord.Add(ctx, int64(s.SeenRunning-p.last.SeenRunning), metric.WithAttributes(attribute.String("reason", "seen_running")))
+	p.noRecord.Add(ctx, int64(s.MirrorExists-p.last.MirrorExists), metric.WithAttributes(attribute.String("reason", "mirror_exists")))
 	if d := s.Evicted - p.last.Evicted; d > 0 {
 		p.set.Logger.Warn("correlation state full: oldest pending pods emitted as partial records", zap.Uint64("evicted", d), zap.Int("max_pending", p.cfg.Correlation.MaxPending))
 	}
