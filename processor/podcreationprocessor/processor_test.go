@@ -296,9 +296,11 @@ func TestRulesReload(t *testing.T) {
 	p, _ := newTestProcessor(t, cfg, tel)
 	ep := freeEndpoint(t)
 	startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+	// Read before the deferred stop: a missing sample skips the test, and
+	// the stop would wait for a goroutine never started.
+	batches := bytes.Split(samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log"), []byte("\n\n"))
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	defer func() { close(stop); <-stopped }()
-	batches := bytes.Split(samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log"), []byte("\n\n"))
 	go func() {
 		defer close(stopped)
 		for i := 0; ; i++ {
