@@ -817,13 +817,24 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 		e.apiSeen = true
 	} else {
 		var late bool
-		if e, late = c.lookupOrCreate(podrecord.OriginNodeOnly, ev.PodUID, ev.PodNamespace, ev.PodName, ev.SandboxID, ev.ContainerID, now); late {
-			return nil
+		if runtimeStart(ev) && ev.PodUID != "" && ev.PodName != "" && c.byUID[ev.PodUID] == nil {
+			if x := c.byName[nameKey{ev.PodNamespace, ev.PodName}]; x != nil && x.done && x.podUID() == "" && c.bySandbox[ev.SandboxID] == nil {
+				// A sandbox a runtime starts under the name of a pod whose
+				// record went out by its name alone: the uid tells nothing
+				// of the two being one; a pod run by hand under an old
+				// pod's name must not read as late.
+				e = c.create(podrecord.OriginNodeOnly, ev.PodUID, ev.PodNamespace, ev.PodName, ev.SandboxID, now)
+			}
+		}
+		if e == nil {
+			if e, late = c.lookupOrCreate(podrecord.OriginNodeOnly, ev.PodUID, ev.PodNamespace, ev.PodName, ev.SandboxID, ev.ContainerID, now); late {
+				return nil
+			}
 		}
 	}
 	o := e.o
 	r := &o.rec
-	if ev.Source != noderuntime.SourceKubelet && (ev.Kind == noderuntime.KindSandboxRequested || ev.Kind == noderuntime.KindSandboxReady) {
+	if runtimeStart(ev) {
 		e.ranSandbox = true
 	}
 	if r.Node == "" {
@@ -896,6 +907,13 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 	return out
 }
 
+// runtimeStart reports whether ev is a container runtime's (not the
+// kubelet's) start of a pod sandbox: containerd's RunPodSandbox, CRI-O's
+// Running pod sandbox, cri-dockerd's.
+func runtimeStart(ev *noderuntime.Event) bool {
+	return ev.Source != noderuntime.SourceKubelet && (ev.Kind == noderuntime.KindSandboxRequested || ev.Kind == noderuntime.KindSandboxReady)
+}
+
 func (c *Correlator) replay(id string, now time.Time, out []*podrecord.Record) []*podrecord.Record {
 	if id == "" {
 		return out
@@ -947,7 +965,24 @@ func (c *Correlator) unite(uid, ns, name string) {
 		return
 	}
 	a, b := c.byUID[uid], c.byName[nameKey{ns, name}]
-	if a == nil || b == nil || a == b || a.done || b.done || a.hasAudit && b.hasAudit {
+	if a == nil || b == nil || a == b || a.done || a.hasAudit && b.hasAudit {
+		return
+	}
+	if b.done {
+		// The pod's record went out known by its name alone (a delete came
+		// before any line with its uid): what its uid's entry holds is
+		// late, and the tombstone learns the uid. Not a sandbox a runtime
+		// started, nor a create: those are of a new pod of the name.
+		if u := b.podUID(); u == "" && !a.hasAudit && !a.ranSandbox && !b.hasAudit {
+			if n := a.podName(); n == "" || n == name && a.namespace() == ns {
+				c.open(a)
+				c.forget(a)
+				c.stats.Late++
+				c.open(b).rec.UID = strings.Clone(uid)
+				c.index(b)
+				c.touch(b)
+			}
+		}
 		return
 	}
 	if u := b.podUID(); u != "" && u != uid && b.mirror() != uid {
@@ -973,21 +1008,8 @@ func (c *Correlator) unite(uid, ns, name string) {
 // absorb moves what src (pending, opened) knows of its pod into dst
 // (pending, opened; src has no create) and forgets src.
 func (c *Correlator) absorb(dst, src *entry) {
-	so := src.o
+	so := c.forget(src)
 	s := &so.rec
-	c.unindex(src)
-	if src.listed {
-		c.nameless.remove(src)
-		c.unjoined.remove(src)
-		src.listed = false
-	}
-	src.done = true // skipped where it is queued (pending, waiting)
-	delete(c.entries, src.ID)
-	if c.cfg.Persistent {
-		c.ids.remove(src.ID)
-		c.dirty[src.ID] = true
-	}
-	c.nPending--
 
 	do := dst.o
 	d := &do.rec
@@ -1046,6 +1068,27 @@ func (c *Correlator) absorb(dst, src *entry) {
 	}
 	c.fill(dst, s.UID, s.Namespace, s.Name, "", origin)
 	c.touch(dst)
+}
+
+// forget drops pending entry e (opened) without a record: out of the
+// indexes, the candidates and the state; where it is queued (pending,
+// waiting) it is skipped as done. It returns what e held.
+func (c *Correlator) forget(e *entry) *open {
+	o := e.o
+	c.unindex(e)
+	if e.listed {
+		c.nameless.remove(e)
+		c.unjoined.remove(e)
+		e.listed = false
+	}
+	e.done = true
+	delete(c.entries, e.ID)
+	if c.cfg.Persistent {
+		c.ids.remove(e.ID)
+		c.dirty[e.ID] = true
+	}
+	c.nPending--
+	return o
 }
 
 // adoptAPIUID makes uid, the API's uid of a static pod's mirror pod, the

@@ -296,3 +296,48 @@ func TestFailedCreate(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletedBeforeItsUID: a pre-existing pod the kubelet named by name
+// ("SyncLoop ADD" source="api") and the API deleted goes out at the delete,
+// known by its name alone; the kubelet's lines of its end name it by uid
+// (PLEG "container finished"), and its status patch by both: still one
+// record (make e2e, phase 2: the Deployment pod it deletes).
+func TestDeletedBeforeItsUID(t *testing.T) {
+	k := "Dec  6 20:51:12 e2e-node-1 kubelet[15895]: "
+	add := k + `I1206 20:51:12.154000   15895 kubelet.go:2522] "SyncLoop ADD" source="api" pods=["apps/web-dbcd7b888-ckjc2"]`
+	finished := k + `I1206 20:51:13.870000   15895 generic.go:358] "Generic (PLEG): container finished" podID="` + webUID + `" containerID="27907e59df6ccd4e01eb5ffafad9d1ca013cf5ea9c80479cc990946e202d8da6" exitCode=0`
+	at := e2eAt.Add(2 * time.Second)
+	del := webOld.deleteEv("d1", person("kubernetes-admin"), at)
+	st := webOld.statusPatch("st1", "Request", "e2e-node-1", at.Add(time.Second),
+		status{"nginx", "docker.io/library/nginx:1.27", "docker.io/library/nginx@" + sha('1'), "27907e59df6ccd4e01eb5ffafad9d1ca013cf5ea9c80479cc990946e202d8da6", at})
+	in := append(parseInputs(t, []string{add}), decodeAll(t, del)...)
+	in = append(in, parseInputs(t, []string{finished})...)
+	in = append(in, decodeAll(t, st, webOld.deleteEv("d2", person("kubernetes-admin"), at.Add(2*time.Second)))...)
+	c := New(DefaultConfig())
+	recs := run(c, in)
+	if len(recs) != 1 || recs[0].Origin != podrecord.OriginPreexisting || recs[0].DeletedAt.IsZero() {
+		t.Fatalf("want one pre-existing record: %s", js(recs))
+	}
+	if st := c.Stats(); st.Preexisting != 1 || st.SeenRunning != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestBypassUnderAnOldName: a sandbox containerd runs under the name of a
+// pod whose pre-existing record went out by its name alone is another pod,
+// not a late line of the old one: node_only.
+func TestBypassUnderAnOldName(t *testing.T) {
+	k := "Dec  6 20:27:13 e2e-node-1 kubelet[15895]: "
+	add := k + `I1206 20:27:13.628700   15895 kubelet.go:2522] "SyncLoop ADD" source="api" pods=["kube-system/kube-proxy-x7b2q"]`
+	var lines []string
+	for _, l := range bypassLines() {
+		lines = append(lines, strings.ReplaceAll(l, "Name:debug-shell", "Name:kube-proxy-x7b2q"))
+	}
+	c := New(DefaultConfig())
+	recs := run(c, parseInputs(t, []string{add}))
+	recs = append(recs, run(c, parseInputs(t, lines))...)
+	if len(recs) != 2 || recs[0].Origin != podrecord.OriginPreexisting || recs[1].Origin != podrecord.OriginNodeOnly ||
+		recs[1].UID != bypassUID || recs[1].Sandbox.ID != bypassSB || len(recs[1].Containers) != 1 {
+		t.Fatalf("want a pre-existing record, then the bypass: %s", js(recs))
+	}
+}

@@ -735,11 +735,13 @@ func main() {
 	res.check(len(nodeEv) > 0 && len(auditEv) > 0, "phase 2: the new gateway got node events of %d and audit events of %d pre-existing pods",
 		len(nodeEv), len(auditEv))
 	oldRecs := 0
+	perPod := map[string]int{}
 	for _, r := range recsB {
 		if !isOld(r.uid(), r.key(), r.str("podtrail.sandbox.id")) {
 			continue
 		}
 		oldRecs++
+		perPod[r.key()]++
 		ok := n.originPre != "" && r.str("podtrail.origin") == n.originPre && !has(r.findings, ruleNodeOnly) &&
 			!strings.Contains(r.body, "WITHOUT AN API CREATE")
 		res.check(ok, "phase 2: pre-existing pod %s (uid %s) not reported as created: origin=%q missing=%v partial=%q findings=%v; want origin=%q (pre-existing; the code names it %q) or no record, no %s",
@@ -749,6 +751,13 @@ func main() {
 	if oldRecs == 0 {
 		res.check(true, "phase 2: no record for any of the %d pre-existing pods", len(podsA))
 	}
+	twice := []string{}
+	for _, k := range sortedKeys(perPod) {
+		if perPod[k] > 1 {
+			twice = append(twice, fmt.Sprintf("%s (%d)", k, perPod[k]))
+		}
+	}
+	res.check(len(twice) == 0, "phase 2: no pre-existing pod has two records (%d records of %d pods) %v", oldRecs, len(perPod), twice)
 
 	fmt.Printf("%d passed, %d failed\n", res.pass, res.fail)
 	if res.fail > 0 {
