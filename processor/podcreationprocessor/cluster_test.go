@@ -113,7 +113,7 @@ func TestClusterFromEnvironment(t *testing.T) {
 // tactics apart from the data component and analytic ids.
 func TestFindingATTACK(t *testing.T) {
 	lrs := plog.NewLogRecordSlice()
-	r := &podrecord.Record{AuditID: "a1", Namespace: "kube-system", Name: "kube-proxy-x"}
+	r := &podrecord.Record{AuditID: "a1", Namespace: "kube-system", Name: "kube-proxy-x", Node: "node-a", SourceIPs: []string{"203.0.113.45", "10.0.0.1"}}
 	appendFinding(lrs, r, &rules.Finding{RuleID: "PT-0002", Title: "t", Severity: "critical", MITRE: []string{"DC0019", "AN0986", "T1036.005", "T1610"}})
 	got := lrs.At(0).Attributes().AsRaw()
 	want := map[string]any{
@@ -138,6 +138,9 @@ func TestFindingATTACK(t *testing.T) {
 	for k, v := range want {
 		assert.Equal(t, v, got[k], k)
 	}
+	// what an alert needs: where the pod runs, where the request came from
+	assert.Equal(t, "node-a", got[attr.K8sNodeName])
+	assert.Equal(t, "203.0.113.45", got[attr.ClientAddress])
 	lrs = plog.NewLogRecordSlice()
 	appendFinding(lrs, r, &rules.Finding{RuleID: "PT-0035", Title: "t", Severity: "critical", MITRE: []string{"DC0019"}})
 	for k := range want {

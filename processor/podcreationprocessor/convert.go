@@ -323,6 +323,15 @@ func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Findin
 
 	a := lr.Attributes()
 	putPodIdentity(a, r)
+	// what a SIEM's alert needs beside the identity: where the pod runs,
+	// where the request came from, what a pod without a name was called
+	put(a, attr.K8sNodeName, r.Node)
+	if len(r.SourceIPs) > 0 {
+		a.PutStr(attr.ClientAddress, r.SourceIPs[0])
+	}
+	if r.Name == "" {
+		put(a, keyGenerateName, r.GenerateName)
+	}
 	a.PutStr(keyRuleID, f.RuleID)
 	a.PutStr(keyRuleTitle, f.Title)
 	put(a, keyRuleDesc, f.Description)
