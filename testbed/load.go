@@ -326,9 +326,16 @@ const demoReceivers = `receivers:
 // the demo's audit, scheduler and node events within 2 s: a config's
 // receivers and processors, to which it adds exporters and service.
 const demoCorrelated = demoReceivers + `processors:
-` + podCreation + `    correlation:
+` + podCreation + demoInventory + `    correlation:
       expect: [audit, scheduler, node]
       window: 2s
+`
+
+// demoInventory follows podCreation in a config that reads the demo (at
+// DEMO): the demo cluster's inventory merged after the shipped generic one,
+// as make run does.
+const demoInventory = `    rules:
+      inventory_files: [${env:DEMO}/inventory.yaml]
 `
 
 // webhookReceiver is a config's receivers: the audit webhook at WEBHOOK.

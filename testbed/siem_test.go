@@ -33,7 +33,7 @@ receivers:
       storage: file_storage
     year: 2026
 processors:
-` + podCreation + `    correlation:
+` + podCreation + demoInventory + `    correlation:
       expect: [audit, scheduler, node]
       window: 2s
       storage: file_storage

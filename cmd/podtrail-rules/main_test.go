@@ -14,7 +14,10 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 var (
 	pack        = filepath.Join("..", "..", "distributions", "otelcol-podtrail", "rules")
 	rulesFile   = filepath.Join(pack, "rules.yaml")
-	invFile     = filepath.Join(pack, "inventory.yaml")
+	// invFile is the demo cluster's inventory, which the pack's fixtures
+	// (tests/) are written for; generic is the shipped generic inventory.
+	invFile     = filepath.Join("..", "..", "distributions", "otelcol-podtrail", "demo", "inventory.yaml")
+	generic     = filepath.Join(pack, "inventory.yaml")
 	walkthrough = filepath.Join("..", "..", "internal", "rules", "testdata", "walkthrough")
 )
 

@@ -118,7 +118,7 @@ func newFunctions() []*function {
 		podStr("labelMimicry", "namespace/name of the inventory workload whose labels (all of them) the pod carries without being its pod",
 			func(ix *index, ev *evaluator) any { return ix.labelMimicry(ev.rec) }),
 		podStr("labelValueLookalike", "namespace/name of the workload whose name the value of an identity label (k8s-app, app, app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, component, name) is a near miss or homoglyph of",
-			func(ix *index, ev *evaluator) any { return ix.labelValueLookalike(ev.rec, ev.names(ix)) }),
+			func(ix *index, ev *evaluator) any { return ix.labelValueLookalike(ev.rec, ev.names(ix), &ev.scratch) }),
 		podStr("toolMimicry", "helm, argocd or flux when a pod without an owner carries that tool's labels or annotations but the request shows no sign of it",
 			func(ix *index, ev *evaluator) any { return ix.toolMimicry(ev.rec) }),
 		podBool("nameFitsOwner", "the pod's name is what its owner's controller makes (<rs>-<5>, <ds>-<5>, <job>-<5>, <sts>-<n>, <static>-<node>) and its template hashes are well formed",
@@ -540,8 +540,8 @@ func stringsArg(c []any, i int, what string) ([]string, error) {
 
 // prefixesArg: registries or repository prefixes, normalised (a trailing
 // /* or / is accepted; rancher/mirrored is on docker.io), the host
-// possibly a glob (registryPrefix).
-func prefixesArg(c []any, i int) ([]registryPrefix, error) {
+// possibly a glob (registryPrefix), by host.
+func prefixesArg(c []any, i int) (*prefixSet, error) {
 	ps, err := stringsArg(c, i, "registries")
 	if err != nil {
 		return nil, err
@@ -552,7 +552,8 @@ func prefixesArg(c []any, i int) ([]registryPrefix, error) {
 			return nil, err
 		}
 	}
-	return out, nil
+	set := newPrefixSet(out)
+	return &set, nil
 }
 
 func intArg(c []any, i int, what string) (int, error) {

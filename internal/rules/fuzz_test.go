@@ -79,7 +79,7 @@ func FuzzParseInventory(f *testing.F) {
 		ev := &evaluator{gen: 1, rec: r}
 		ni := ev.names(ix)
 		_, _, _ = ix.imitates(ni), ix.homoglyphOf(r, ni, &ev.scratch), ix.similarWorkload(r, ni, 0.9)
-		_, _, _ = ix.labelMimicry(r), ix.labelValueLookalike(r, ni), ix.workloadMismatch(r, ni)
+		_, _, _ = ix.labelMimicry(r), ix.labelValueLookalike(r, ni, &ev.scratch), ix.workloadMismatch(r, ni)
 		_, _, _ = ix.serviceAccountBorrowed(r), ix.serviceAccountLookalike(r), ix.identityLookalike(r)
 		_, _, _ = ix.digestMismatch(r), ix.digestMissing(r), ix.podImageLookalike(r)
 		if ix.creatorAllowed(r) != inv.CreatorAllowed(r) || ix.approved(ParseImage(r.Containers[1].Image)) != inv.ImageApproved(r.Containers[1].Image) {

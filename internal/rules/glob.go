@@ -37,7 +37,9 @@ func compileGlob(p string) glob {
 	case i == len(p)-1 && p[i] == '*':
 		return glob{pattern: p, lit: p[:i], kind: globPrefix}
 	}
-	return glob{pattern: p, kind: globGeneral}
+	// lit: the literal text before the first wildcard, which every match
+	// starts with (602401143452.dkr.ecr. of 602401143452.dkr.ecr.*.amazonaws.com)
+	return glob{pattern: p, lit: p[:i], kind: globGeneral}
 }
 
 func (g *glob) match(s string) bool {
@@ -51,11 +53,17 @@ func (g *glob) match(s string) bool {
 		if g.parent.kind == globLiteral {
 			return hasSepPrefix(s, g.parent.lit, '/')
 		}
-		for i := 0; i < len(s)-1; i++ {
+		if !strings.HasPrefix(s, g.parent.lit) {
+			return false // every match starts with the head's literal text
+		}
+		for i := len(g.parent.lit); i < len(s)-1; i++ {
 			if s[i] == '/' && g.parent.match(s[:i]) {
 				return true
 			}
 		}
+		return false
+	}
+	if !strings.HasPrefix(s, g.lit) {
 		return false
 	}
 	ok, _ := path.Match(g.pattern, s)

@@ -51,13 +51,16 @@ type repoRef struct {
 // repoParts is a normalized repository split into registry host, path and
 // the path's last component.
 type repoParts struct {
-	host, path, last string
-	knownHost        bool
+	host, path, last          string
+	knownHost                 bool
+	hostKey, pathKey, lastKey nameKey // nearMissKnown
 }
 
 func partsOf(repo string) repoParts {
 	h, p, _ := strings.Cut(repo, "/")
-	return repoParts{host: h, path: p, last: lastComponent(p), knownHost: contains(KnownRegistries, h)}
+	last := lastComponent(p)
+	return repoParts{host: h, path: p, last: last, knownHost: contains(KnownRegistries, h),
+		hostKey: keyOf(h), pathKey: keyOf(p), lastKey: keyOf(last)}
 }
 
 // refOf turns an inventory repository pattern into a repoRef.
@@ -103,13 +106,13 @@ func repoLookalike(repo string, img *repoParts, ref *repoRef) bool {
 		return false
 	}
 	if img.host != ref.host {
-		if !(img.knownHost && ref.knownHost) && hostLookalike(img.host, ref.host) {
+		if !(img.knownHost && ref.knownHost) && hostLookalike(img, &ref.repoParts) {
 			return true
 		}
 		if ref.prefix || ref.path == "" {
 			return false
 		}
-		return nameLookalike(img.last, ref.last, true)
+		return nameLookalike(img.last, img.lastKey, ref.last, ref.lastKey)
 	}
 	if ref.path == "" {
 		return false // the whole registry is the reference, and repo is on it
@@ -118,28 +121,30 @@ func repoLookalike(repo string, img *repoParts, ref *repoRef) bool {
 		org := firstComponents(img.path, ref.depth)
 		return org != ref.path && (nearMiss(org, ref.path) || Confusable(org, ref.path) || decorated(org, ref.path))
 	}
-	return nearMiss(img.path, ref.path) || Confusable(img.path, ref.path) || nameLookalike(img.last, ref.last, true)
+	return nearMissKnown(img.path, img.pathKey, ref.path, ref.pathKey) || Confusable(img.path, ref.path) ||
+		nameLookalike(img.last, img.lastKey, ref.last, ref.lastKey)
 }
 
 // nameLookalike: a is b (from elsewhere), a near miss of it, or a homoglyph.
-func nameLookalike(a, b string, sameCounts bool) bool {
+func nameLookalike(a string, ka nameKey, b string, kb nameKey) bool {
 	if len(b) < 3 {
 		return false
 	}
-	return sameCounts && a == b || nearMiss(a, b) || Confusable(a, b)
+	return a == b || nearMissKnown(a, ka, b, kb) || Confusable(a, b)
 }
 
-// hostLookalike: h1 imitates h2 (not both known registries: the caller
-// checks).
-func hostLookalike(h1, h2 string) bool {
+// hostLookalike: the image's host imitates the reference's (not both known
+// registries: the caller checks).
+func hostLookalike(img, ref *repoParts) bool {
+	h1, h2 := img.host, ref.host
 	if h1 == h2 {
 		return false
 	}
 	if hasSepSuffix(h1, h2, '.') {
 		return false // a subdomain: us.gcr.io, mirror.gcr.io
 	}
-	return nearMiss(h1, h2) || Confusable(h1, h2) || hasSepPrefix(h1, h2, '.') || hasSepPrefix(h1, h2, '-') ||
-		hasSepSuffix(h1, h2, '-')
+	return nearMissKnown(h1, img.hostKey, h2, ref.hostKey) || Confusable(h1, h2) || hasSepPrefix(h1, h2, '.') ||
+		hasSepPrefix(h1, h2, '-') || hasSepSuffix(h1, h2, '-')
 }
 
 // decorated: a is b with something stuck on (acme-corp, acme_io, acme.dev,
@@ -213,9 +218,9 @@ func newRegistryPrefix(p string) (registryPrefix, error) {
 	return registryPrefix{host: g, path: rest, hostGlob: g.kind != globLiteral}, nil
 }
 
-// match: repo (normalised) is on the registry, at or under the path.
-func (rp *registryPrefix) match(repo string) bool {
-	host, p, _ := strings.Cut(repo, "/")
+// match: the repository host/p (normalised) is on the registry, at or
+// under the path.
+func (rp *registryPrefix) match(host, p string) bool {
 	if !rp.host.match(host) {
 		return false
 	}

@@ -73,6 +73,11 @@ type Workload struct {
 	// Images are the repositories (globs) its pods may run; declared, any
 	// other image in one of its pods is unapproved. Empty: not declared.
 	Images []string `yaml:"images,omitempty" expr:"images"`
+	// ControllerNames are globs of the names its controller may have
+	// besides Name, for distributions that put a version or a hash in it
+	// (GKE's metrics-server-v1.30.3, k3s's svclb-traefik-5f7f4d69): pods
+	// whose controller is so named are its own.
+	ControllerNames []string `yaml:"controller_names,omitempty" expr:"controller_names"`
 }
 
 // Image is an approved image repository (a glob such as ghcr.io/acme/*), with
@@ -170,6 +175,11 @@ func parseInventory(file string, data []byte) (*Inventory, error) {
 			return nil, fmt.Errorf("inventory %s: workloads[%d]: namespace and name are required", file, i)
 		case w.NamePattern != "" && !validGlob(w.NamePattern):
 			return nil, fmt.Errorf("inventory %s: workloads[%d]: bad name_pattern %q", file, i, w.NamePattern)
+		}
+		for _, c := range w.ControllerNames {
+			if c == "" || !validGlob(c) {
+				return nil, fmt.Errorf("inventory %s: workloads[%d]: bad controller_names pattern %q", file, i, c)
+			}
 		}
 		if err := normalizeRepos(w.Images); err != nil {
 			return nil, fmt.Errorf("inventory %s: workloads[%d] (%s/%s): images: %w", file, i, w.Namespace, w.Name, err)
@@ -293,7 +303,7 @@ func (inv *Inventory) Imitates(r *podrecord.Record) string {
 			if !resembles(name, base, w) {
 				continue
 			}
-			if ownedBy(r, w) {
+			if ownedBy(r, &w) {
 				return ""
 			}
 			return w.Namespace + "/" + w.Name
@@ -318,19 +328,30 @@ func resembles(name, base string, w Workload) bool {
 	return nearMiss(base, workload)
 }
 
-func ownedBy(r *podrecord.Record, w Workload) bool {
+func ownedBy(r *podrecord.Record, w *Workload) bool {
 	if r.Namespace != w.Namespace || r.Owner.Kind == "" {
 		return false
 	}
 	switch r.Owner.Kind {
 	case "ReplicaSet", "Job":
 		// Deployment → ReplicaSet <name>-<hash>; CronJob → Job <name>-<schedule time>
-		return baseName(r.Owner.Name) == w.Name || r.Owner.Name == w.Name
+		base := baseName(r.Owner.Name)
+		return base == w.Name || r.Owner.Name == w.Name || controllerNamed(w, base)
 	case "Node":
 		return w.Kind == "Node"
 	default:
-		return r.Owner.Kind == w.Kind && r.Owner.Name == w.Name
+		return r.Owner.Kind == w.Kind && (r.Owner.Name == w.Name || controllerNamed(w, r.Owner.Name))
 	}
+}
+
+// controllerNamed: name matches one of the workload's controller_names.
+func controllerNamed(w *Workload, name string) bool {
+	for _, p := range w.ControllerNames {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func validGlob(p string) bool {

@@ -20,10 +20,7 @@ func TestLearnerProposal(t *testing.T) {
 		l.Observe(r)
 	}
 	file := filepath.Join(t.TempDir(), "proposal.yaml")
-	base, err := LoadInventory(filepath.Join(packDir, "inventory.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := packInventory(t)
 	if err := l.WriteFile(file, base); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package rules
 import (
 	"iter"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/podtrail/podtrail/internal/imageref"
@@ -25,13 +26,20 @@ type index struct {
 	// inv.TrustedIdentities
 	imageRepos []string // lower case
 	imageGlobs []glob
+	// the images entries by what decides them (deciding): exact
+	// repositories, globs by their literal registry host, globs whose host
+	// is a glob (an ECR account in any region)
+	exactRepos  map[string][]int
+	globsByHost map[string][]int
+	globsAnyHost []int
 	creators   [][]glob
 	trusted    []glob
 	// image scopes the inventory declares: a namespace's images, the
 	// inventory workloads with images (indexes into workloads)
-	nsImages    map[string][]glob
+	nsImages    map[string]*globSet
 	wlImages    []int
 	strict      bool
+	names       nameIndex
 }
 
 // nameInfo is what the name functions share about one record's name,
@@ -43,6 +51,9 @@ type nameInfo struct {
 	// own: a workload the name resembles owns the pod.
 	resembles int
 	own       bool
+	// cands are the workloads the name resembles, ascending (the buffer
+	// is kept from record to record)
+	cands []int
 }
 
 type workload struct {
@@ -53,8 +64,12 @@ type workload struct {
 	msgSA, msgLabels, msgName any
 	skel                      string
 	inv                       bool // from the inventory, not a default
-	images                    []glob
+	images                    globSet
+	nameKey, saKey            nameKey // of Name, ServiceAccount (nearMissKnown)
+	labels                    []labelPair
 }
+
+type labelPair struct{ k, v string }
 
 type imageRef struct {
 	repoRef
@@ -66,14 +81,14 @@ type imageRef struct {
 var none any = ""
 
 func newIndex(inv *Inventory) *index {
-	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*Namespace{}, nsImages: map[string][]glob{},
-		strict: inv.Strict}
+	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*Namespace{}, nsImages: map[string]*globSet{},
+		strict: inv.Strict, exactRepos: map[string][]int{}, globsByHost: map[string][]int{}}
 	add := func(w Workload, fromInv bool) {
 		id, saID := w.Namespace+"/"+w.Name, w.Namespace+"/"+w.ServiceAccount
 		ix.workloads = append(ix.workloads, workload{Workload: w, id: id, saID: saID, idBox: id, saBox: saID,
 			skel: Skeleton(w.Name), inv: fromInv, msgSA: id + ": service account is not " + w.ServiceAccount,
 			msgLabels: id + ": lacks its labels", msgName: id + ": name outside " + w.NamePattern,
-			images: compileRepoGlobs(w.Images)})
+			images: newGlobSet(compileRepoGlobs(w.Images)), nameKey: keyOf(w.Name), saKey: keyOf(w.ServiceAccount), labels: pairsOf(w.Labels)})
 		if len(w.Images) > 0 && fromInv {
 			ix.wlImages = append(ix.wlImages, len(ix.workloads)-1)
 		}
@@ -85,18 +100,32 @@ func newIndex(inv *Inventory) *index {
 	for _, w := range DefaultSystemWorkloads {
 		add(w, false)
 	}
+	ix.buildNames()
+	seen := map[string]bool{}
+	addRef := func(r string) {
+		host, _, _ := strings.Cut(r, "/")
+		if seen[r] || strings.ContainsAny(host, "*?[\\") {
+			return // a registry host that is a glob (an ECR account in any region) has no lookalike
+		}
+		seen[r] = true
+		ix.refs = append(ix.refs, imageRef{refOf(r), r, r})
+	}
 	for _, im := range inv.Images {
-		ix.refs = append(ix.refs, imageRef{refOf(im.Repository), im.Repository, im.Repository})
+		addRef(im.Repository)
 	}
 	for _, r := range DefaultSystemImages {
-		ix.refs = append(ix.refs, imageRef{refOf(r), r, r})
+		addRef(r)
 	}
 	for _, r := range KnownRegistries {
-		ix.refs = append(ix.refs, imageRef{refOf(r), r, r})
+		addRef(r)
 	}
+	// The most specific reference is the one an image imitates: exact
+	// repositories before globs and registries.
+	sort.SliceStable(ix.refs, func(i, j int) bool { return !ix.refs[i].prefix && ix.refs[j].prefix })
 	for _, n := range inv.SystemNamespaces {
 		ix.known[n] = true
 	}
+	nsGlobs := map[string][]glob{}
 	for i := range inv.Namespaces {
 		n := &inv.Namespaces[i]
 		ix.known[n.Name] = true
@@ -104,13 +133,17 @@ func newIndex(inv *Inventory) *index {
 			ix.ns[n.Name] = n
 		}
 		if len(n.Images) > 0 {
-			ix.nsImages[n.Name] = append(ix.nsImages[n.Name], compileRepoGlobs(n.Images)...)
+			nsGlobs[n.Name] = append(nsGlobs[n.Name], compileRepoGlobs(n.Images)...)
 		}
 		for _, c := range n.Creators {
 			if !strings.ContainsAny(c, "*?[") && !contains(ix.identities, c) {
 				ix.identities = append(ix.identities, c)
 			}
 		}
+	}
+	for name, gs := range nsGlobs {
+		set := newGlobSet(gs)
+		ix.nsImages[name] = &set
 	}
 	for _, c := range inv.TrustedIdentities {
 		if !strings.ContainsAny(c, "*?[") && !contains(ix.identities, c) {
@@ -126,14 +159,59 @@ func newIndex(inv *Inventory) *index {
 		if err != nil {
 			repo = strings.ToLower(im.Repository)
 		}
+		i := len(ix.imageRepos)
 		ix.imageRepos = append(ix.imageRepos, repo)
 		ix.imageGlobs = append(ix.imageGlobs, compileGlob(repo))
+		host, _, _ := strings.Cut(repo, "/")
+		switch {
+		case !strings.ContainsAny(repo, "*?[\\"):
+			ix.exactRepos[repo] = append(ix.exactRepos[repo], i)
+		case strings.ContainsAny(host, "*?[\\"):
+			ix.globsAnyHost = append(ix.globsAnyHost, i)
+		default:
+			ix.globsByHost[host] = append(ix.globsByHost[host], i)
+		}
 	}
 	for _, n := range inv.Namespaces {
 		ix.creators = append(ix.creators, compileGlobs(n.Creators))
 	}
 	ix.trusted = compileGlobs(inv.TrustedIdentities)
 	return ix
+}
+
+// resembles is resembles (inventory.go) with what the index knows of the
+// workload's name.
+func (w *workload) resembles(name, base string, baseKey nameKey) bool {
+	wn := w.Name
+	if base == wn || name == wn || hasDashPrefix(name, wn) {
+		return true
+	}
+	if w.NamePattern != "" {
+		if ok, _ := path.Match(w.NamePattern, name); ok {
+			return true
+		}
+	}
+	return nearMissKnown(base, baseKey, wn, w.nameKey)
+}
+
+// pairsOf lists a label map's pairs, sorted, so that checking a pod's
+// labels against them iterates no map.
+func pairsOf(m map[string]string) []labelPair {
+	out := make([]labelPair, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, labelPair{k, m[k]})
+	}
+	return out
+}
+
+// hasPairs: have has every pair.
+func hasPairs(have map[string]string, want []labelPair) bool {
+	for _, p := range want {
+		if v, ok := have[p.k]; !ok || v != p.v {
+			return false
+		}
+	}
+	return true
 }
 
 // compileRepoGlobs compiles repository globs, normalised (ParseInventory
@@ -155,21 +233,32 @@ func (ev *evaluator) names(ix *index) *nameInfo {
 	if ni.gen == ev.gen && ev.gen != 0 {
 		return ni
 	}
-	*ni = nameInfo{gen: ev.gen, name: podName(ev.rec), resembles: -1}
+	*ni = nameInfo{gen: ev.gen, name: podName(ev.rec), resembles: -1, cands: ni.cands[:0]}
 	if ni.name == "" {
 		return ni
 	}
 	ni.base = baseName(ni.name)
-	for i := range ix.workloads {
-		w := &ix.workloads[i]
-		if resembles(ni.name, ni.base, w.Workload) {
-			if ni.resembles < 0 {
-				ni.resembles = i
-			}
-			if ownedBy(ev.rec, w.Workload) {
-				ni.own = true
-				break
-			}
+	// the workloads the name resembles (resembles): named as the base or
+	// the name, a dash prefix of the name, matched by their name_pattern,
+	// or a near miss of the base
+	var buf [32]int
+	c := append(buf[:0], ix.names.byName[ni.base]...)
+	if ni.name != ni.base {
+		c = append(c, ix.names.byName[ni.name]...)
+	}
+	c = ix.appendDashPrefixes(c, ni.name)
+	for _, k := range ix.names.patterned {
+		if ok, _ := path.Match(ix.workloads[k].NamePattern, ni.name); ok {
+			c = append(c, k)
+		}
+	}
+	c = ix.appendNear(c, ni.base, keyOf(ni.base))
+	ni.resembles = lowest(c)
+	ni.cands = appendSortedSet(ni.cands, c)
+	for _, i := range c {
+		if ownedBy(ev.rec, &ix.workloads[i].Workload) {
+			ni.own = true
+			break
 		}
 	}
 	return ni
@@ -202,17 +291,31 @@ func (ix *index) homoglyphOf(r *podrecord.Record, ni *nameInfo, scratch *[]byte)
 	buf = appendSkeleton(buf, base)
 	*scratch = buf
 	full, baseSkel := buf[:nameSkel], buf[nameSkel:]
-	for i := range ix.workloads {
+	// the workloads whose skeleton is the base's, or a dash prefix of the
+	// name's; the first of them in inventory order that is not the pod's
+	// own name
+	var cb [16]int
+	c := append(cb[:0], ix.names.bySkel[string(baseSkel)]...)
+	for j := 0; j < len(full); j++ {
+		if full[j] == '-' {
+			c = append(c, ix.names.bySkel[string(full[:j])]...)
+		}
+	}
+	first := -1
+	for _, i := range c {
 		w := &ix.workloads[i]
-		if base == w.Name || hasDashPrefix(name, w.Name) || len(w.Name) < 3 {
+		if base == w.Name || hasDashPrefix(name, w.Name) {
 			continue
 		}
-		if string(baseSkel) == w.skel || len(full) > len(w.skel) && string(full[:len(w.skel)]) == w.skel && full[len(w.skel)] == '-' {
-			if ownedBy(r, w.Workload) {
-				return none
-			}
-			return w.idBox
+		if first < 0 || i < first {
+			first = i
 		}
+	}
+	if first < 0 {
+		return none
+	}
+	if w := &ix.workloads[first]; !ownedBy(r, &w.Workload) {
+		return w.idBox
 	}
 	return none
 }
@@ -231,7 +334,7 @@ func (ix *index) similarWorkload(r *podrecord.Record, ni *nameInfo, threshold fl
 			continue
 		}
 		if JaroWinkler(base, w.Name) >= threshold {
-			if ownedBy(r, w.Workload) {
+			if ownedBy(r, &w.Workload) {
 				return none
 			}
 			return w.idBox
@@ -247,9 +350,9 @@ func (ix *index) serviceAccountBorrowed(r *podrecord.Record) any {
 	if sa == "" || sa == "default" {
 		return none
 	}
-	for i := range ix.workloads {
+	for _, i := range ix.names.byNS[r.Namespace] {
 		w := &ix.workloads[i]
-		if w.ServiceAccount == sa && w.Namespace == r.Namespace && !ownedBy(r, w.Workload) {
+		if w.ServiceAccount == sa && !ownedBy(r, &w.Workload) {
 			if ix.ownedByAny(r, sa) {
 				return none
 			}
@@ -261,9 +364,9 @@ func (ix *index) serviceAccountBorrowed(r *podrecord.Record) any {
 
 // ownedByAny: another workload with the same service account owns the pod.
 func (ix *index) ownedByAny(r *podrecord.Record, sa string) bool {
-	for i := range ix.workloads {
+	for _, i := range ix.names.byNS[r.Namespace] {
 		w := &ix.workloads[i]
-		if w.ServiceAccount == sa && w.Namespace == r.Namespace && ownedBy(r, w.Workload) {
+		if w.ServiceAccount == sa && ownedBy(r, &w.Workload) {
 			return true
 		}
 	}
@@ -278,17 +381,19 @@ func (ix *index) serviceAccountLookalike(r *podrecord.Record) any {
 	if sa == "" || sa == "default" {
 		return none
 	}
-	for i := range ix.workloads {
-		if w := &ix.workloads[i]; w.ServiceAccount == sa && w.Namespace == r.Namespace {
+	inNS := ix.names.byNS[r.Namespace]
+	for _, i := range inNS {
+		if w := &ix.workloads[i]; w.ServiceAccount == sa {
 			return none
 		}
 	}
-	for i := range ix.workloads {
+	saKey := keyOf(sa)
+	for _, i := range inNS {
 		w := &ix.workloads[i]
-		if w.ServiceAccount == "" || w.Namespace != r.Namespace || len(w.ServiceAccount) < 4 {
+		if w.ServiceAccount == "" || len(w.ServiceAccount) < 4 {
 			continue
 		}
-		if nearMiss(sa, w.ServiceAccount) || Confusable(sa, w.ServiceAccount) {
+		if nearMissKnown(sa, saKey, w.ServiceAccount, w.saKey) || Confusable(sa, w.ServiceAccount) {
 			return w.saBox
 		}
 	}
@@ -298,12 +403,12 @@ func (ix *index) serviceAccountLookalike(r *podrecord.Record) any {
 // labelMimicry returns the inventory workload, in the pod's namespace, whose
 // selector labels the pod carries, all of them, without being its pod.
 func (ix *index) labelMimicry(r *podrecord.Record) any {
-	for i := range ix.workloads {
+	for _, i := range ix.names.byNS[r.Namespace] {
 		w := &ix.workloads[i]
-		if len(w.Labels) == 0 || w.Namespace != r.Namespace || !hasLabels(r.Labels, w.Labels) {
+		if len(w.labels) == 0 || !hasPairs(r.Labels, w.labels) {
 			continue
 		}
-		if !ownedBy(r, w.Workload) {
+		if !ownedBy(r, &w.Workload) {
 			return w.idBox
 		}
 	}
@@ -328,7 +433,7 @@ var identityLabels = []string{"k8s-app", "app", "app.kubernetes.io/name", "app.k
 // identity label of the pod (k8s-app, app, app.kubernetes.io/name, ...: see
 // identityLabels) is a near miss or homoglyph of (k8s-app=kube-pr0xy), when
 // the pod is not that workload's.
-func (ix *index) labelValueLookalike(r *podrecord.Record, ni *nameInfo) any {
+func (ix *index) labelValueLookalike(r *podrecord.Record, ni *nameInfo, scratch *[]byte) any {
 	if len(r.Labels) == 0 || ni.own {
 		return none
 	}
@@ -337,17 +442,26 @@ func (ix *index) labelValueLookalike(r *podrecord.Record, ni *nameInfo) any {
 		if !ok || len(v) < 3 {
 			continue
 		}
-		for i := range ix.workloads {
-			w := &ix.workloads[i]
-			if len(w.Name) < 5 || v == w.Name {
-				continue
+		// near misses, and names of the same skeleton (Confusable)
+		var cb [16]int
+		c := ix.appendNear(cb[:0], v, keyOf(v))
+		if len(v) > maxConfusableBytes {
+			longInputs.Add(1)
+		} else {
+			*scratch = appendSkeleton((*scratch)[:0], v)
+			c = append(c, ix.names.bySkel[string(*scratch)]...)
+		}
+		first := -1
+		for _, i := range c {
+			if w := &ix.workloads[i]; len(w.Name) >= 5 && v != w.Name && (first < 0 || i < first) {
+				first = i
 			}
-			if nearMiss(v, w.Name) || Confusable(v, w.Name) {
-				if ownedBy(r, w.Workload) {
-					return none
-				}
+		}
+		if first >= 0 {
+			if w := &ix.workloads[first]; !ownedBy(r, &w.Workload) {
 				return w.idBox
 			}
+			return none
 		}
 	}
 	return none
@@ -503,19 +617,18 @@ func generatedFrom(name, owner string, indexed bool) bool {
 // another service account, lacks its labels, or is named outside its
 // name_pattern.
 func (ix *index) workloadMismatch(r *podrecord.Record, ni *nameInfo) any {
-	name, base := ni.name, ni.base
-	if name == "" {
+	if ni.name == "" {
 		return none
 	}
-	for i := range ix.workloads {
+	for _, i := range ni.cands { // the workloads the name resembles
 		w := &ix.workloads[i]
-		if !w.inv || !ownedBy(r, w.Workload) || !resembles(name, base, w.Workload) {
+		if !w.inv || !ownedBy(r, &w.Workload) {
 			continue
 		}
 		switch {
 		case w.ServiceAccount != "" && r.ServiceAccount != w.ServiceAccount:
 			return w.msgSA
-		case !hasLabels(r.Labels, w.Labels):
+		case !hasPairs(r.Labels, w.labels):
 			return w.msgLabels
 		case w.NamePattern != "" && r.Name != "":
 			if ok, _ := path.Match(w.NamePattern, r.Name); !ok {
@@ -577,19 +690,24 @@ func (ix *index) identityLookalike(r *podrecord.Record) any {
 // the exact entries when there are any, else the glob entries that match.
 func (ix *index) deciding(repo string) iter.Seq[*Image] {
 	return func(yield func(*Image) bool) {
-		exact := false
-		for i := range ix.inv.Images {
-			if ix.imageRepos[i] == repo {
-				exact = true
+		if exact := ix.exactRepos[repo]; len(exact) > 0 {
+			for _, i := range exact {
 				if !yield(&ix.inv.Images[i]) {
 					return
 				}
 			}
-		}
-		if exact {
 			return
 		}
-		for i := range ix.inv.Images {
+		host := repo
+		if j := strings.IndexByte(repo, '/'); j >= 0 {
+			host = repo[:j]
+		}
+		for _, i := range ix.globsByHost[host] {
+			if ix.imageGlobs[i].match(repo) && !yield(&ix.inv.Images[i]) {
+				return
+			}
+		}
+		for _, i := range ix.globsAnyHost {
 			if ix.imageGlobs[i].match(repo) && !yield(&ix.inv.Images[i]) {
 				return
 			}
@@ -644,7 +762,7 @@ func (ix *index) imagesApproved(r *podrecord.Record) bool { return ix.unapproved
 // Otherwise it is not a finding: unknown is not unapproved. Containers
 // whose image is not known ("") are skipped.
 func (ix *index) unapproved(r *podrecord.Record, i int) int {
-	var nsList, wlList []glob
+	var nsList, wlList *globSet
 	scoped := false
 	for ; i < len(r.Containers); i++ {
 		image := r.Containers[i].Image
@@ -663,23 +781,23 @@ func (ix *index) unapproved(r *podrecord.Record, i int) int {
 
 // scopeImages is the images list the pod's namespace declares, nil for
 // none.
-func (ix *index) scopeImages(r *podrecord.Record) []glob { return ix.nsImages[r.Namespace] }
+func (ix *index) scopeImages(r *podrecord.Record) *globSet { return ix.nsImages[r.Namespace] }
 
 // workloadImages is the images list of the inventory workload that owns
 // the pod, nil for none.
-func (ix *index) workloadImages(r *podrecord.Record) []glob {
+func (ix *index) workloadImages(r *podrecord.Record) *globSet {
 	if r.Owner.Kind == "" {
 		return nil
 	}
 	for _, k := range ix.wlImages {
-		if w := &ix.workloads[k]; ownedBy(r, w.Workload) {
-			return w.images
+		if w := &ix.workloads[k]; ownedBy(r, &w.Workload) {
+			return &w.images
 		}
 	}
 	return nil
 }
 
-func (ix *index) imageAllowed(ref ImageRef, nsList, wlList []glob) bool {
+func (ix *index) imageAllowed(ref ImageRef, nsList, wlList *globSet) bool {
 	declared := false
 	if ref.Valid() {
 		for range ix.deciding(ref.Repository) {
@@ -690,8 +808,8 @@ func (ix *index) imageAllowed(ref ImageRef, nsList, wlList []glob) bool {
 			return false
 		}
 	}
-	if nsList != nil || wlList != nil {
-		return ref.Valid() && (matchAny(nsList, ref.Repository) || matchAny(wlList, ref.Repository))
+	if !nsList.empty() || !wlList.empty() {
+		return ref.Valid() && (nsList.match(ref.Repository) || wlList.match(ref.Repository))
 	}
 	return declared || !ix.strict
 }
@@ -804,14 +922,9 @@ func (ix *index) podImageLookalike(r *podrecord.Record) any {
 
 // imageFrom: the image's repository is one of prefixes (registries or
 // repository paths) or under one.
-func (ix *index) imageFrom(image string, prefixes []registryPrefix) bool {
-	repo := parseImage(image).Repository
-	for i := range prefixes {
-		if prefixes[i].match(repo) {
-			return true
-		}
-	}
-	return false
+func (ix *index) imageFrom(image string, prefixes *prefixSet) bool {
+	ref := parseImage(image)
+	return prefixes.match(ref.Registry, ref.Path)
 }
 
 // invalidImage returns the first image reference that does not parse

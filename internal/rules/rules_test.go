@@ -11,11 +11,18 @@ import (
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
-var packDir = filepath.Join("..", "..", "distributions", "otelcol-podtrail", "rules")
+var (
+	packDir = filepath.Join("..", "..", "distributions", "otelcol-podtrail", "rules")
+	// packSources are the default pack with the shipped generic inventory
+	// and the demo cluster's merged after it, as the demo runs them.
+	packSources = Sources{Rules: []string{filepath.Join(packDir, "rules.yaml")},
+		Inventory: []string{filepath.Join(packDir, "inventory.yaml"), demoInventory}}
+	demoInventory = filepath.Join("..", "..", "distributions", "otelcol-podtrail", "demo", "inventory.yaml")
+)
 
 func loadPack(t testing.TB) *Engine {
 	t.Helper()
-	e, err := Load(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
+	e, err := LoadSources(packSources)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +31,11 @@ func loadPack(t testing.TB) *Engine {
 
 func packInventory(t testing.TB) *Inventory {
 	t.Helper()
-	inv, err := LoadInventory(filepath.Join(packDir, "inventory.yaml"))
+	_, srcs, err := packSources.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := ParseInventories(srcs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

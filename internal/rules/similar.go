@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/bits"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -365,6 +366,68 @@ func nearMiss(a, b string) bool {
 		maxDist = 2
 	}
 	return withinDistance(a, b, maxDist)
+}
+
+// nameKey is what nearMissKnown knows of a string without looking at it
+// again: whether it is ASCII and which characters it has (charMask).
+type nameKey struct {
+	ascii bool
+	chars uint64
+}
+
+func keyOf(s string) nameKey {
+	if !isASCII(s) {
+		return nameKey{}
+	}
+	return nameKey{ascii: true, chars: charMask(s)}
+}
+
+// charMask has a bit per character of s: a-z (either case), 0-9, '-',
+// '.', '_', and one bit for any other.
+func charMask(s string) uint64 {
+	var m uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+			m |= 1 << (c - 'a')
+		case 'A' <= c && c <= 'Z':
+			m |= 1 << (c - 'A')
+		case '0' <= c && c <= '9':
+			m |= 1 << (26 + c - '0')
+		case c == '-':
+			m |= 1 << 36
+		case c == '.':
+			m |= 1 << 37
+		case c == '_':
+			m |= 1 << 38
+		default:
+			m |= 1 << 63
+		}
+	}
+	return m
+}
+
+// nearMissKnown is nearMiss with what is known of a and b (keyOf), for the
+// loops over many workload names: two ASCII strings are ruled out without a
+// table when their lengths differ by more than the tolerance k, or when one
+// has more than k kinds of character the other lacks (each edit brings at
+// most one character in; merging characters into one bit only lowers the
+// count, so the test never rules out a near miss).
+func nearMissKnown(a string, ka nameKey, b string, kb nameKey) bool {
+	if ka.ascii && kb.ascii {
+		k := 1
+		if len(b) >= 8 {
+			k = 2
+		}
+		if d := len(a) - len(b); d > k || -d > k {
+			return false
+		}
+		if bits.OnesCount64(ka.chars&^kb.chars) > k || bits.OnesCount64(kb.chars&^ka.chars) > k {
+			return false
+		}
+	}
+	return nearMiss(a, b)
 }
 
 // withinDistance reports whether Distance(a, b) <= k. For ASCII strings it
