@@ -335,7 +335,8 @@ const demoCorrelated = demoReceivers + `processors:
 // DEMO): the demo cluster's inventory merged after the shipped generic one,
 // as make run does.
 const demoInventory = `    rules:
-      inventory_files: [${env:DEMO}/inventory.yaml]
+      inventory_files:
+        - ${env:DEMO}/inventory.yaml
 `
 
 // webhookReceiver is a config's receivers: the audit webhook at WEBHOOK.
