@@ -179,6 +179,9 @@ type names struct {
 	actorSA      string
 	oversize     string // the partial reason of an event over the size limit
 	oversizeRule []string
+	// what became of a create (podrecord.Outcome*): "" when the code has
+	// none, and the failed-create assertion fails
+	outcomeForbidden, outcomeFailed string
 }
 
 func readNames(repo string) names {
@@ -234,6 +237,8 @@ func readNames(repo string) names {
 	n.originNode = find(`^OriginNodeOnly$`, "node_only")
 	n.actorUser = find(`^ActorUser$`, "user")
 	n.actorSA = find(`^ActorServiceAccount$`, "service_account")
+	n.outcomeForbidden = find(`^OutcomeForbidden$`, "")
+	n.outcomeFailed = find(`^OutcomeFailed$`, "")
 	byValue := func(re string) string {
 		rx := regexp.MustCompile(re)
 		for _, v := range n.consts {
