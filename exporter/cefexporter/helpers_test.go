@@ -218,7 +218,7 @@ func expect(lr plog.LogRecord) expected {
 
 	l := x.leef
 	for cefKey, leefKey := range map[string]string{"cat": "cat", "externalId": "auditId", "suser": "usrName",
-		"suid": "userId", "spriv": "role", "requestClientApplication": "userAgent", "dvchost": "node",
+		"suid": "userId", "spriv": "role", "requestClientApplication": "userAgent", "dvchost": "node", "dhost": "cluster",
 		"act": "action", "outcome": "outcome", "reason": "reason", "cn1": "statusCode", "cs1": "namespace",
 		"cs2": "pod", "flexString1": "podUid", "cs3": "policy", "cs4": "channel", "cs5": "owner", "cs6": "images",
 		"flexString2": "mitre", "msg": "msg", "src": "src", "c6a2": "src", "shost": "clientAddress"} {

@@ -115,6 +115,7 @@ var events = []struct {
 			"podtrail.finding.actor":    "alice@example.com",
 			"podtrail.finding.imitates": "kube-system/kube-proxy",
 			"podtrail.finding.owner":    "none",
+			"k8s.cluster.name":          "prod-eu-1",
 		})},
 	{"finding_medium", newEvent(EventFinding,
 		"finding MEDIUM PT-0003 Image not in the approved inventory: pod shop/cart-6f7d9c8b4-ttp4z images=ghcr.io/acme-corp/cart:1.2.0",
@@ -222,6 +223,7 @@ func wantCEF(e *Event) map[string]string {
 	}
 	put("requestClientApplication", e.UserAgent)
 	put("dvchost", e.Node)
+	put("dhost", e.Cluster)
 	put("act", e.Decision)
 	if e.IsRecord() {
 		switch e.Decision {
@@ -352,7 +354,7 @@ func checkLEEF(t *testing.T, e *Event, line string, delim byte) {
 	c := wantCEF(e) // same values, LEEF keys
 	w := map[string]string{}
 	for cefKey, leefKey := range map[string]string{"cat": "cat", "externalId": "auditId", "suser": "usrName",
-		"suid": "userId", "spriv": "role", "requestClientApplication": "userAgent", "dvchost": "node",
+		"suid": "userId", "spriv": "role", "requestClientApplication": "userAgent", "dvchost": "node", "dhost": "cluster",
 		"act": "action", "outcome": "outcome", "reason": "reason", "cn1": "statusCode", "cs1": "namespace",
 		"cs2": "pod", "flexString1": "podUid", "cs3": "policy", "cs4": "channel", "cs5": "owner", "cs6": "images",
 		"flexString2": "mitre", "msg": "msg", "src": "src", "c6a2": "src", "shost": "clientAddress"} {

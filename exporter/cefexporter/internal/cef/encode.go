@@ -104,6 +104,7 @@ func (enc *Encoder) appendCEF(dst []byte, e *Event) []byte {
 	}
 	w.str("requestClientApplication", e.UserAgent)
 	w.str("dvchost", e.Node)
+	w.str("dhost", e.Cluster) // the cluster the pod was created in: the target
 	w.str("act", e.Decision)
 	w.str("outcome", e.Outcome())
 	w.str("reason", e.Reason)
@@ -164,6 +165,7 @@ func (enc *Encoder) appendLEEF(dst []byte, e *Event) []byte {
 	}
 	w.str("userAgent", e.UserAgent)
 	w.str("node", e.Node)
+	w.str("cluster", e.Cluster)
 	w.str("action", e.Decision)
 	w.str("outcome", e.Outcome())
 	w.str("reason", e.Reason)

@@ -48,6 +48,7 @@ type Event struct {
 	Body      string    // LogRecord body as text
 
 	AuditID, User, UserID, ActorKind, Client, UserAgent, Node string
+	Cluster                                                   string // k8s.cluster.name (a resource attribute)
 	Decision, Allowed, Reason, StatusCode                     string
 	Namespace, Pod, PodUID, Channel                           string
 	OwnerKind, OwnerName, FindingOwner                        string
@@ -104,6 +105,8 @@ func (e *Event) field(key string) *string {
 		return &e.UserAgent
 	case attr.K8sNodeName:
 		return &e.Node
+	case attr.K8sClusterName:
+		return &e.Cluster
 	case KeyDecision:
 		return &e.Decision
 	case KeyAllowed:
