@@ -4,6 +4,7 @@
 //	podtrail-rules check --rules rules.yaml --inventory inventory.yaml
 //	podtrail-rules test  --rules rules.yaml --inventory inventory.yaml [--coverage] FIXTURE|DIR...
 //	podtrail-rules bench --rules rules.yaml --inventory inventory.yaml FIXTURE|DIR...
+//	podtrail-rules baseline --rules rules.yaml --inventory inventory.yaml [--out FILE] [--hold SEVERITY] [--pin] RECORDS.json...
 //
 // --rules and --inventory may be given several times, each a file or a
 // directory: rules files are layered in order (a later one overrides,
@@ -16,6 +17,9 @@
 // per rule; --coverage also fails when an enabled rule has no fixture that
 // fires it or none that does not. bench evaluates the fixtures' records and
 // prints the pack's time per record and each rule's cost on its own.
+// baseline proposes a site inventory from exported pod-creation records
+// (OTLP JSON), less what the inventory already approves, holding back the
+// records that raise findings of --hold severity (high) or above.
 //
 // Exit status: 0 success, 1 failed tests, 2 unusable input (rules that do not
 // compile, unreadable fixtures, bad flags).
@@ -43,6 +47,7 @@ const usage = `usage:
   podtrail-rules check --rules FILE|DIR... --inventory FILE|DIR... [--strict]
   podtrail-rules test  --rules FILE|DIR... --inventory FILE|DIR... [--strict] [--coverage] FIXTURE|DIR...
   podtrail-rules bench --rules FILE|DIR... --inventory FILE|DIR... [--strict] [--n N] FIXTURE|DIR...
+  podtrail-rules baseline --rules FILE|DIR... --inventory FILE|DIR... [--out FILE] [--hold SEVERITY] [--pin] RECORDS.json...
 --rules and --inventory may be repeated: rules files are layered in order, inventories merged.
 `
 
@@ -66,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "the inventory's strict mode: what it does not approve is unapproved")
 	coverage := fs.Bool("coverage", false, "test: fail when an enabled rule lacks a firing or a non-firing fixture")
 	n := fs.Int("n", 20000, "bench: evaluations per record")
+	out := fs.String("out", "", "baseline: write the proposal here (default: stdout, the review on stderr)")
+	hold := fs.String("hold", "high", "baseline: records with a finding of this severity or above are held back, not learned from")
+	pin := fs.Bool("pin", false, "baseline: propose images with the tags and digests seen (default: any tag)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -89,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return test(e, fs.Args(), *coverage, stdout, stderr)
 	case "bench":
 		return bench(e, fs.Args(), *n, stdout, stderr)
+	case "baseline":
+		return baseline(e, fs, *out, *hold, *pin, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return 2

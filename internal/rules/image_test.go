@@ -51,14 +51,14 @@ images:
 		t.Fatal(err)
 	}
 	for ref, want := range map[string]bool{
-		"registry.k8s.io/pause:3.10":                    true,
-		"registry.k8s.io/coredns/coredns:v1.12.0":       true,
-		"registry.k8s.io/a/b/c:1":                       true,
-		"registry.k8s.io.evil.com/pause:3.10":           false,
-		"docker.io/calico/node:v3.29.1":                 true,
-		"calico/cni:v3.29.1":                            true,
-		"index.docker.io/calico/cni:v3.29.1":            true,
-		"quay.io/calico/cni:v3.29.1":                    false,
+		"registry.k8s.io/pause:3.10":              true,
+		"registry.k8s.io/coredns/coredns:v1.12.0": true,
+		"registry.k8s.io/a/b/c:1":                 true,
+		"registry.k8s.io.evil.com/pause:3.10":     false,
+		"docker.io/calico/node:v3.29.1":           true,
+		"calico/cni:v3.29.1":                      true,
+		"index.docker.io/calico/cni:v3.29.1":      true,
+		"quay.io/calico/cni:v3.29.1":              false,
 		"602401143452.dkr.ecr.eu-west-1.amazonaws.com/eks/kube-proxy:v1.31.3-minimal-eksbuild.3": true,
 		"602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:v1.19.0":                    false,
 	} {

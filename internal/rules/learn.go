@@ -62,6 +62,9 @@ func (l *Learner) Observe(r *podrecord.Record) {
 			continue
 		}
 		ref := ParseImage(c.Image)
+		if !ref.Valid() {
+			continue // no runtime pulls it: nothing to approve
+		}
 		im := l.images[ref.Repository]
 		if im == nil {
 			im = &learnedImage{tags: map[string]struct{}{}, digests: map[string]struct{}{}}
@@ -106,6 +109,24 @@ func learnedWorkload(r *podrecord.Record) (Workload, bool) {
 	if n := len(r.Chain); n > 0 {
 		if k, nm, ok := strings.Cut(r.Chain[n-1], "/"); ok {
 			kind, name = k, nm
+		}
+	}
+	{
+		// The chain stops at the pod's owner (the audit event alone, or the
+		// Deployment made before podtrail started): a ReplicaSet named
+		// <deployment>-<pod-template-hash> is a Deployment's, a Job named
+		// <cronjob>-<schedule time> a CronJob's.
+		switch h := r.Labels["pod-template-hash"]; {
+		case kind == "ReplicaSet" && h != "" && strings.HasSuffix(name, "-"+h):
+			kind, name = "Deployment", strings.TrimSuffix(name, "-"+h)
+		case kind == "ReplicaSet" && h == "":
+			if i := strings.LastIndexByte(name, '-'); i > 0 && ControllerSuffix(name[i+1:], "hash") {
+				kind, name = "Deployment", name[:i]
+			}
+		case kind == "Job":
+			if i := strings.LastIndexByte(name, '-'); i > 0 && ControllerSuffix(name[i+1:], "schedule") {
+				kind, name = "CronJob", name[:i]
+			}
 		}
 	}
 	if kind == "" || name == "" {

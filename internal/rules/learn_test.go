@@ -38,7 +38,8 @@ func TestLearnerProposal(t *testing.T) {
 	for _, w := range learned.Workloads {
 		workloads = append(workloads, w.Namespace+"/"+w.Kind+"/"+w.Name)
 	}
-	for _, w := range []string{"kube-system/DaemonSet/kube-proxy", "shop/ReplicaSet/payments-5d8f7c9b6d"} {
+	// a ReplicaSet named <deployment>-<pod-template-hash> is its Deployment
+	for _, w := range []string{"kube-system/DaemonSet/kube-proxy", "shop/Deployment/payments", "batch/CronJob/report-nightly"} {
 		if !slices.Contains(workloads, w) {
 			t.Errorf("workload %s not learned: %v", w, workloads)
 		}

@@ -29,17 +29,17 @@ type index struct {
 	// the images entries by what decides them (deciding): exact
 	// repositories, globs by their literal registry host, globs whose host
 	// is a glob (an ECR account in any region)
-	exactRepos  map[string][]int
-	globsByHost map[string][]int
+	exactRepos   map[string][]int
+	globsByHost  map[string][]int
 	globsAnyHost []int
-	creators   [][]glob
-	trusted    []glob
+	creators     [][]glob
+	trusted      []glob
 	// image scopes the inventory declares: a namespace's images, the
 	// inventory workloads with images (indexes into workloads)
-	nsImages    map[string]*globSet
-	wlImages    []int
-	strict      bool
-	names       nameIndex
+	nsImages map[string]*globSet
+	wlImages []int
+	strict   bool
+	names    nameIndex
 }
 
 // nameInfo is what the name functions share about one record's name,

@@ -118,6 +118,7 @@ type Engine struct {
 	hash      string
 	lists     int
 	macros    int
+	sources   []Source // the rules files compiled, for Baseline
 }
 
 // Load reads and compiles a rules file against an inventory file. Every
@@ -191,7 +192,7 @@ func compileSources(srcs []Source, inv *Inventory, fast bool) (*Engine, error) {
 	set := mergeFiles(srcs)
 	errs := set.errs
 	fileLists, listWhere, fileMacros, macroWhere := set.flat()
-	e := &Engine{inventory: inv, index: newIndex(inv), lists: len(fileLists), macros: len(fileMacros)}
+	e := &Engine{inventory: inv, index: newIndex(inv), lists: len(fileLists), macros: len(fileMacros), sources: srcs}
 	e.pool.New = func() any { return newEvaluator(e) }
 
 	fns := newFunctions()
