@@ -47,6 +47,12 @@ func TestLoadConfig(t *testing.T) {
 		{name: "badsuppression", wantErr: `rules: suppression: window must not be negative`},
 		{name: "brokenrules", wantErr: `broken-layer.yaml:3): condition: type podrecord.Record has no field nmae`},
 		{name: "brokeninventory", wantErr: `images[0]: bad repository pattern "nginx:1.27"`},
+		{name: "cluster", want: func() *Config {
+			c := NewFactory().CreateDefaultConfig().(*Config)
+			c.Cluster = ClusterConfig{Name: "prod-eu-1", UID: "7c1b8b5e-2b1a-4c5e-9a0e-3f4d5e6f7a8b", Override: true}
+			return c
+		}()},
+		{name: "clusteroverride", wantErr: "cluster: override needs a name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
