@@ -22,11 +22,16 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	d := correlate.DefaultConfig()
-	return &Config{ReloadInterval: rules.DefaultInterval, Learning: LearningConfig{Interval: time.Minute},
-		Rules: RulesConfig{Suppression: SuppressionConfig{Window: 10 * time.Minute, MaxKeys: rules.DefaultSuppressionKeys}}, Correlation: CorrelationConfig{
-		Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
-		DenialWindow: d.DenialWindow, DigestWait: d.DigestWait,
-	}, Cluster: ClusterConfig{Name: os.Getenv(EnvClusterName), UID: os.Getenv(EnvClusterUID)}}
+	return &Config{
+		ReloadInterval: rules.DefaultInterval,
+		Learning:       LearningConfig{Interval: time.Minute},
+		Rules:          RulesConfig{Suppression: SuppressionConfig{Window: 10 * time.Minute, MaxKeys: rules.DefaultSuppressionKeys}},
+		Correlation: CorrelationConfig{
+			Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
+			DenialWindow: d.DenialWindow, DigestWait: d.DigestWait,
+		},
+		Cluster: ClusterConfig{Name: os.Getenv(EnvClusterName), UID: os.Getenv(EnvClusterUID)},
+	}
 }
 
 func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
