@@ -79,7 +79,7 @@ func createEvent(id, ns, name, uid string, user map[string]any, image string) st
 	return mustJSON(map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse", "auditID": id,
 		"stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/" + ns + "/pods", "verb": "create", "user": user,
 		"sourceIPs": []string{"10.0.0.5"}, "userAgent": "kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0",
-		"objectRef": map[string]any{"resource": "pods", "namespace": ns, "name": name, "apiVersion": "v1"},
+		"objectRef":      map[string]any{"resource": "pods", "namespace": ns, "name": name, "apiVersion": "v1"},
 		"responseStatus": map[string]any{"code": 201}, "requestObject": pod, "responseObject": pod,
 		"requestReceivedTimestamp": at0, "stageTimestamp": at0.Add(5 * time.Millisecond),
 		"annotations": map[string]string{"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""}})
@@ -88,9 +88,9 @@ func createEvent(id, ns, name, uid string, user map[string]any, image string) st
 func statusEvent(id, ns, name, uid, node, imageID string) string {
 	return mustJSON(map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Request", "auditID": id,
 		"stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/" + ns + "/pods/" + name + "/status", "verb": "patch",
-		"user":      map[string]any{"username": "system:node:" + node, "groups": []string{"system:nodes"}},
-		"userAgent": "kubelet/v1.33.13 (linux/amd64) kubernetes/8adc0f0",
-		"objectRef": map[string]any{"resource": "pods", "namespace": ns, "name": name, "apiVersion": "v1", "subresource": "status"},
+		"user":           map[string]any{"username": "system:node:" + node, "groups": []string{"system:nodes"}},
+		"userAgent":      "kubelet/v1.33.13 (linux/amd64) kubernetes/8adc0f0",
+		"objectRef":      map[string]any{"resource": "pods", "namespace": ns, "name": name, "apiVersion": "v1", "subresource": "status"},
 		"responseStatus": map[string]any{"code": 200},
 		"requestObject": map[string]any{"metadata": map[string]any{"uid": uid}, "status": map[string]any{"containerStatuses": []any{
 			map[string]any{"name": "app", "image": "docker.io/library/nginx:1.27", "imageID": imageID, "containerID": "containerd://" + strings.Repeat("c", 64),
