@@ -1,26 +1,34 @@
 package rules
 
 import (
+	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mtibben/confusables"
 	"golang.org/x/text/unicode/norm"
 )
 
 // Skeleton returns the confusable skeleton of s, after Unicode TS #39
-// (Unicode Security Mechanisms, section 4) with a partial table: two strings
-// that a reader can mistake for each other have the same skeleton
-// ("kube-pr0xy", "kube-prоxy" with a Cyrillic о, and "kube-proxy" all give
-// "kube-proxy"; "rnetrics" and "metrics" both give "rnetrics").
+// (Unicode Security Mechanisms, section 4): two strings that a reader can
+// mistake for each other have the same skeleton ("kube-pr0xy", "kube-prоxy"
+// with a Cyrillic о, and "kube-proxy" all give "kube-proxy"; "rnetrics" and
+// "metrics" both give "rnetrics").
 //
 // What it does, in order:
 //  1. NFKD: compatibility decomposition, so fullwidth (ｋｕｂｅ), mathematical
 //     (𝐤𝐮𝐛𝐞) and ligature (ﬁ) forms become plain letters. UTS #39 uses NFD;
 //     NFKD folds more, which suits names that must be ASCII anyway.
 //  2. drops nonspacing marks (é → e). Not in UTS #39, which keeps them.
-//  3. maps Cyrillic, Greek, Armenian, Lisu and Latin-extension lookalikes of
-//     ASCII letters to those letters (the table below, 116 code points;
-//     other characters are left as they are).
+//  3. maps each other non-ASCII character to its prototype in
+//     confusables.txt (Unicode 13.0, through github.com/mtibben/confusables:
+//     about 1,450 characters of Cyrillic, Greek, Armenian, Cherokee, Lisu,
+//     Latin extensions and symbols map to ASCII letters and digits), but
+//     for the dozen letters a Latin reader takes for an ASCII one where
+//     confusables.txt names another prototype (Greek β κ τ ε χ ω, Latin ȷ ʀ
+//     ᴅ, Cyrillic Ԁ Ԛ ӏ: overrides). Characters without a prototype are
+//     kept, lower-cased.
 //  4. maps ASCII lookalikes as confusables.txt does: 0 → o, 1 | I → l,
 //     m → rn, w → vv, d → cl; then folds case (Kubernetes names are lower
 //     case; UTS #39 does not fold case).
@@ -49,21 +57,77 @@ func appendSkeleton(dst []byte, s string) []byte {
 			dst = appendASCIISkeleton(dst, byte(r))
 		case unicode.Is(unicode.Mn, r):
 		default:
-			m, ok := confusables[r]
+			m, ok := prototype(r)
 			if !ok {
 				r = unicode.ToLower(r)
-				m, ok = confusables[r]
+				m, ok = prototype(r)
 			}
 			if !ok {
 				dst = utf8.AppendRune(dst, r)
 				continue
 			}
-			for i := 0; i < len(m); i++ {
-				dst = appendASCIISkeleton(dst, m[i])
+			for _, c := range m {
+				if c < utf8.RuneSelf {
+					dst = appendASCIISkeleton(dst, byte(c))
+				} else {
+					dst = utf8.AppendRune(dst, unicode.ToLower(c))
+				}
 			}
 		}
 	}
 	return dst
+}
+
+// overrides are the letters a Latin reader takes for an ASCII letter where
+// confusables.txt names another prototype (β → ß, κ → ĸ, τ → ᴛ, ...).
+var overrides = map[rune]string{
+	'β': "b", 'ε': "e", 'κ': "k", 'τ': "t", 'χ': "x", 'ω': "w", 'ȷ': "j", 'ʀ': "r", 'ᴅ': "d",
+	'Ԁ': "d", 'Ԛ': "q", 'ӏ': "l",
+}
+
+// prototypes caches confusables.txt's prototype of each non-ASCII
+// character met (the library maps whole strings and allocates): ""
+// for a character that is its own. Read-locked; at most maxPrototypes
+// characters are kept (then new ones are looked up every time).
+var prototypes = struct {
+	sync.RWMutex
+	m map[rune]string
+}{m: func() map[rune]string {
+	m := make(map[rune]string, 256)
+	for r, p := range overrides {
+		m[r] = p
+	}
+	return m
+}()}
+
+const maxPrototypes = 1 << 16
+
+// prototype returns r's prototype, normalised as steps 1 and 2 are (NFKD,
+// marks dropped), and whether it has one other than itself.
+func prototype(r rune) (string, bool) {
+	prototypes.RLock()
+	p, ok := prototypes.m[r]
+	prototypes.RUnlock()
+	if ok {
+		return p, p != ""
+	}
+	var buf [utf8.UTFMax]byte
+	s := string(buf[:utf8.EncodeRune(buf[:], r)])
+	p = strings.Map(func(c rune) rune {
+		if unicode.Is(unicode.Mn, c) {
+			return -1
+		}
+		return c
+	}, norm.NFKD.String(confusables.Skeleton(s)))
+	if p == s || p == "" {
+		p = ""
+	}
+	prototypes.Lock()
+	if len(prototypes.m) < maxPrototypes {
+		prototypes.m[r] = p
+	}
+	prototypes.Unlock()
+	return p, p != ""
 }
 
 func appendASCIISkeleton(dst []byte, b byte) []byte {
@@ -141,32 +205,6 @@ func sameASCIISkeleton(a, b string) bool {
 	}
 }
 
-// confusables maps non-ASCII lookalikes of ASCII letters to them (step 3 of
-// Skeleton): hand-picked from the Latin, Cyrillic, Greek, Armenian and Lisu
-// entries of confusables.txt whose glyphs pass for one ASCII letter. Partial
-// on purpose: it covers the characters seen in homoglyph attacks on Latin
-// names, not the 6,000+ entries of the full table.
-var confusables = map[rune]string{
-	// Cyrillic lower case
-	'а': "a", 'е': "e", 'г': "r", 'һ': "h", 'і': "i", 'ј': "j", 'ӏ': "l", 'о': "o", 'р': "p", 'ԛ': "q",
-	'с': "c", 'ѕ': "s", 'у': "y", 'ԝ': "w", 'х': "x", 'ԁ': "d", 'ү': "y", 'ɡ': "g",
-	// Cyrillic upper case
-	'А': "a", 'В': "b", 'С': "c", 'Е': "e", 'Н': "h", 'І': "l", 'Ј': "j", 'К': "k", 'М': "m", 'О': "o",
-	'Р': "p", 'Ԛ': "q", 'Ѕ': "s", 'Т': "t", 'У': "y", 'Ԝ': "w", 'Х': "x", 'Ү': "y", 'Ӏ': "l", 'Ԁ': "d",
-	// Greek lower case
-	'α': "a", 'β': "b", 'γ': "y", 'ε': "e", 'ι': "i", 'κ': "k", 'ν': "v", 'ο': "o", 'ρ': "p", 'σ': "o",
-	'τ': "t", 'υ': "u", 'χ': "x", 'ϲ': "c", 'ϳ': "j", 'ω': "w",
-	// Greek upper case
-	'Α': "a", 'Β': "b", 'Ε': "e", 'Ζ': "z", 'Η': "h", 'Ι': "l", 'Κ': "k", 'Μ': "m", 'Ν': "n", 'Ο': "o",
-	'Ρ': "p", 'Τ': "t", 'Υ': "y", 'Χ': "x", 'Ϲ': "c", 'Ϳ': "j",
-	// Armenian
-	'օ': "o", 'ս': "u", 'հ': "h", 'ո': "n", 'զ': "q", 'ց': "g", 'Ս': "u", 'Օ': "o",
-	// Latin extensions and letterlike symbols
-	'ı': "i", 'ȷ': "j", 'ɑ': "a", 'ɩ': "i", 'ɪ': "i", 'ʀ': "r", 'ʏ': "y", 'ǀ': "l", 'ℓ': "l", 'ꓲ': "l",
-	'ꓳ': "o", 'ꓐ': "b", 'ꓚ': "c", 'ꓓ': "d", 'ꓰ': "e", 'ꓝ': "f", 'ꓖ': "g", 'ꓧ': "h", 'ꓗ': "k", 'ꓡ': "l",
-	'ꓟ': "m", 'ꓠ': "n", 'ꓑ': "p", 'ꓣ': "r", 'ꓢ': "s", 'ꓔ': "t", 'ꓴ': "u", 'ꓦ': "v", 'ꓪ': "w", 'ꓫ': "x",
-	'ꓬ': "y", 'ꓜ': "z", 'ᴅ': "d", 'ᴏ': "o", 'ᴠ': "v", 'ᴡ': "w", 'ᴢ': "z", 'ꮃ': "w",
-}
 
 // scripts that MixedScript tells apart; letters of any other script count as
 // one more script, "other".

@@ -23,6 +23,9 @@ type nameIndex struct {
 	bySkel    map[string][]int
 	patterned []int            // workloads with a name_pattern
 	byNS      map[string][]int // workloads by namespace
+	// the longest name and skeleton: no longer prefix can be one (a
+	// long input is not hashed at each of its dashes)
+	maxName, maxSkel int
 }
 
 func (ix *index) buildNames() {
@@ -42,8 +45,10 @@ func (ix *index) buildNames() {
 			}
 		}
 		n.byName[w.Name] = append(n.byName[w.Name], i)
+		n.maxName = max(n.maxName, len(w.Name))
 		if len(w.Name) >= 3 {
 			n.bySkel[w.skel] = append(n.bySkel[w.skel], i)
+			n.maxSkel = max(n.maxSkel, len(w.skel))
 		}
 		if w.NamePattern != "" {
 			n.patterned = append(n.patterned, i)
@@ -84,7 +89,7 @@ func (ix *index) appendNear(dst []int, s string, k nameKey) []int {
 // appendDashPrefixes appends the workloads whose name s has as a prefix
 // followed by a dash (hasDashPrefix), or is.
 func (ix *index) appendDashPrefixes(dst []int, s string) []int {
-	for j := 0; j < len(s); j++ {
+	for j := 0; j < len(s) && j <= ix.names.maxName; j++ {
 		if s[j] == '-' {
 			dst = append(dst, ix.names.byName[s[:j]]...)
 		}

@@ -174,3 +174,16 @@ func TestGlobSetAgrees(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNearMissKnown: the character and length filters never rule out a
+// near miss nearMiss finds.
+func FuzzNearMissKnown(f *testing.F) {
+	for _, s := range [][2]string{{"kube-proxy", "kube-prxoy"}, {"coredns", "cordns"}, {"aws-node", "aws-n0de"}, {"ab", "ba"}, {"kubе", "kube"}, {"", "x"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := nearMissKnown(a, keyOf(a), b, keyOf(b)), nearMiss(a, b); got != want {
+			t.Fatalf("nearMissKnown(%q, %q) = %v, nearMiss %v", a, b, got, want)
+		}
+	})
+}

@@ -296,7 +296,7 @@ func (ix *index) homoglyphOf(r *podrecord.Record, ni *nameInfo, scratch *[]byte)
 	// own name
 	var cb [16]int
 	c := append(cb[:0], ix.names.bySkel[string(baseSkel)]...)
-	for j := 0; j < len(full); j++ {
+	for j := 0; j < len(full) && j <= ix.names.maxSkel; j++ {
 		if full[j] == '-' {
 			c = append(c, ix.names.bySkel[string(full[:j])]...)
 		}

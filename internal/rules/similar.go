@@ -439,7 +439,12 @@ func withinDistance(a, b string, k int) bool {
 			return false
 		}
 		// At least the difference in length (in runes; a rune is 1 to 4
-		// bytes): most long strings are ruled out without a table.
+		// bytes): most long strings are ruled out without a table, and
+		// without counting runes when one string has four times the bytes
+		// the other could have runes.
+		if len(a)/4-len(b) > k || len(b)/4-len(a) > k {
+			return false
+		}
 		if d := len(a) - len(b); d > 4*k || -d > 4*k {
 			if la, lb := utf8.RuneCountInString(a), utf8.RuneCountInString(b); la-lb > k || lb-la > k {
 				return false
