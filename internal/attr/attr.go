@@ -96,6 +96,7 @@ const (
 	NodeRuntimeVersion = "podtrail.node.runtime_version" // daemon version learned from the stream
 	NodeCRIAPI         = "podtrail.node.cri_api"         // v1, v1alpha2
 	NodeRequestID      = "podtrail.node.request_id"      // CRI-O id=
-	NodeError          = "podtrail.node.error"           // failure text of a failed sandbox request
+	NodeError          = "podtrail.node.error"           // failure text of a failed sandbox request, container or image pull
+	NodeReason         = "podtrail.node.reason"          // kubelet reason: ErrImagePull, CrashLoopBackOff, FailedCreatePodSandBox, ...; OOMKilled
 	NodeJournalUnit    = "podtrail.node.journal.unit"    // _SYSTEMD_UNIT of a journald entry
 )

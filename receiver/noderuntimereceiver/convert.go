@@ -27,11 +27,6 @@ var kinds = [...]noderuntime.Kind{
 	noderuntime.KindImagePullStarted, noderuntime.KindImagePulled, noderuntime.KindImagePullFailed, noderuntime.KindImagePresent,
 }
 
-// attrNodeReason is the kubelet's reason of an event (ErrImagePull,
-// ImagePullBackOff, CrashLoopBackOff, FailedCreatePodSandBox, Pulled, ...),
-// or OOMKilled. TODO(attr owner): move to internal/attr as NodeReason.
-const attrNodeReason = "podtrail.node.reason"
-
 const nKinds = len(kinds)
 
 // eventNames are attr.EventNodePrefix + kind, built once.
@@ -112,7 +107,7 @@ func appendEvent(lrs plog.LogRecordSlice, ev *noderuntime.Event, observed pcommo
 	putNonEmpty(a, attr.NodeCRIAPI, ev.CRIAPI)
 	putNonEmpty(a, attr.NodeRequestID, ev.RequestID)
 	putNonEmpty(a, attr.NodeError, ev.Error)
-	putNonEmpty(a, attrNodeReason, ev.Reason)
+	putNonEmpty(a, attr.NodeReason, ev.Reason)
 	putNonEmpty(a, attr.AffinityKey, key)
 	return lr
 }
