@@ -589,6 +589,7 @@ func mergeAuditInto(e *entry, rec *podrecord.Record) {
 		r.Node = node.Node
 	}
 	r.ScheduledAt, r.Sandbox, r.StartedAt, r.DeletedAt = node.ScheduledAt, node.Sandbox, node.StartedAt, node.DeletedAt
+	r.PullFailures = node.PullFailures
 	for _, s := range node.Sources {
 		addSource(r, s)
 	}
@@ -859,7 +860,7 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 		}
 		if ev.Error != "" {
 			r.Sandbox.Attempts++
-			r.Sandbox.Error = ev.Error
+			r.Sandbox.Error = strings.Clone(ev.Error)
 		}
 	case noderuntime.KindSandboxReady:
 		if id := ev.SandboxID; id != "" {
@@ -887,6 +888,25 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 		ctr := podrecord.Container{Name: name, Image: ev.Image, ID: ev.ContainerID}
 		if ev.Kind == noderuntime.KindContainerStarted {
 			ctr.StartedAt = ev.Time
+		}
+		c.addContainer(e, ctr)
+	case noderuntime.KindContainerFailed, noderuntime.KindImagePullFailed:
+		name := ev.ContainerName
+		if name == "" {
+			name = containerName(e, ev.ContainerID)
+		}
+		if ev.Kind == noderuntime.KindImagePullFailed && ev.Image != "" {
+			addPullFailure(r, podrecord.PullFailure{Image: ev.Image, Container: name, Error: ev.Error, Reason: ev.Reason})
+		}
+		if name == "" || name == "POD" || ev.ContainerID != "" && contains(o.sandboxes, ev.ContainerID) {
+			break
+		}
+		// The image a pull failed for is the one the node tried, not
+		// necessarily the spec's (a spec not known yet): it names the
+		// container only when nothing else does.
+		ctr := podrecord.Container{Name: name, ID: ev.ContainerID, Error: strings.Clone(ev.Error), Reason: strings.Clone(ev.Reason)}
+		if ev.Kind == noderuntime.KindImagePullFailed {
+			ctr.Image = ev.Image
 		}
 		c.addContainer(e, ctr)
 	}
@@ -1037,6 +1057,9 @@ func (c *Correlator) absorb(dst, src *entry) {
 	sb.Attempts += ssb.Attempts
 	if sb.Error == "" {
 		sb.Error = ssb.Error
+	}
+	for _, f := range s.PullFailures {
+		addPullFailure(d, f)
 	}
 	for _, t := range []struct{ d, s *time.Time }{{&d.ScheduledAt, &s.ScheduledAt}, {&d.StartedAt, &s.StartedAt}, {&d.DeletedAt, &s.DeletedAt}} {
 		if t.d.IsZero() {
@@ -1415,6 +1438,39 @@ func fillContainer(dst *podrecord.Container, src podrecord.Container) {
 			dst.DigestSource = src.DigestSource
 		}
 	}
+	// The first failure is the cause (ErrImagePull before ImagePullBackOff,
+	// a crash before CrashLoopBackOff); its reason if it stated none.
+	if dst.Error == "" && src.Error != "" {
+		dst.Error, dst.Reason = src.Error, src.Reason
+	} else if dst.Reason == "" && src.Reason != "" {
+		dst.Reason = src.Reason
+	}
+}
+
+// addPullFailure records an image the node could not pull: once per
+// container and image, the first failure's text (the registry's answer;
+// the back-offs after it say less), at most podrecord.MaxPullFailures.
+func addPullFailure(r *podrecord.Record, f podrecord.PullFailure) {
+	for i := range r.PullFailures {
+		p := &r.PullFailures[i]
+		if p.Image == f.Image && (p.Container == f.Container || p.Container == "" || f.Container == "") {
+			if p.Container == "" {
+				p.Container = strings.Clone(f.Container)
+			}
+			if p.Error == "" {
+				p.Error = strings.Clone(f.Error)
+			}
+			if p.Reason == "" {
+				p.Reason = strings.Clone(f.Reason)
+			}
+			return
+		}
+	}
+	if len(r.PullFailures) >= podrecord.MaxPullFailures {
+		return
+	}
+	r.PullFailures = append(r.PullFailures, podrecord.PullFailure{Image: strings.Clone(f.Image), Container: strings.Clone(f.Container),
+		Error: strings.Clone(f.Error), Reason: strings.Clone(f.Reason)})
 }
 
 func (c *Correlator) newEntry(id string, now time.Time) *entry {

@@ -23,7 +23,7 @@ func (o *orphans) add(ev *noderuntime.Event) {
 	cp := *ev
 	cp.Line = ""
 	for _, p := range []*string{&cp.Level, &cp.RuntimeVersion, &cp.CRIAPI, &cp.Node, &cp.PodNamespace, &cp.PodName, &cp.PodUID,
-		&cp.PodSource, &cp.SandboxID, &cp.ContainerID, &cp.ContainerName, &cp.Image, &cp.ImageID, &cp.RepoDigest, &cp.RequestID, &cp.Error} {
+		&cp.PodSource, &cp.SandboxID, &cp.ContainerID, &cp.ContainerName, &cp.Image, &cp.ImageID, &cp.RepoDigest, &cp.RequestID, &cp.Error, &cp.Reason} {
 		*p = strings.Clone(*p)
 	}
 	id := cp.ContainerID

@@ -148,6 +148,13 @@ func (p *packer) pack(e *entry, o *open, old packed) packed {
 	d.list(r.Chain)
 	packContainers(d, ctrs, r.Containers)
 	packContainers(d, ctrs, o.nodeContainers)
+	d.num(listLen(r.PullFailures == nil, len(r.PullFailures)))
+	for _, f := range r.PullFailures {
+		d.str(f.Image)
+		d.str(f.Container)
+		d.str(f.Error)
+		d.str(f.Reason)
+	}
 
 	// The request.
 	req.str(r.AuditLevel)
@@ -293,12 +300,14 @@ func packContainers(d, shared *enc, cs []podrecord.Container) {
 		d.str(c.Name)
 		d.id(c.ID)
 		d.time(c.StartedAt)
+		d.str(c.Error) // names the pod, its sandbox, its container
 		shared.str(c.Image)
 		shared.str(c.Type)
 		shared.bools(c.Privileged)
 		shared.str(c.Digest)
 		shared.str(c.DigestSource)
 		shared.str(c.ImageID)
+		shared.str(c.Reason)
 	}
 }
 
@@ -356,6 +365,13 @@ func unpackInto(e *entry, o *open) {
 	r.Chain = d.list()
 	r.Containers = unpackContainers(&d, ctrs)
 	o.nodeContainers = unpackContainers(&d, ctrs)
+	if n, isNil := d.len(); !isNil {
+		r.PullFailures = make([]podrecord.PullFailure, n)
+		for i := range r.PullFailures {
+			f := &r.PullFailures[i]
+			f.Image, f.Container, f.Error, f.Reason = d.str(), d.str(), d.str(), d.str()
+		}
+	}
 
 	r.AuditLevel = req.str()
 	r.Actor.Username = req.str()
@@ -417,12 +433,14 @@ func unpackContainers(d, shared *dec) []podrecord.Container {
 		c.Name = d.str()
 		c.ID = d.id()
 		c.StartedAt = d.time()
+		c.Error = d.str()
 		c.Image = shared.str()
 		c.Type = shared.str()
 		c.Privileged = shared.bools()&1 != 0
 		c.Digest = shared.str()
 		c.DigestSource = shared.str()
 		c.ImageID = shared.str()
+		c.Reason = shared.str()
 	}
 	return cs
 }

@@ -81,9 +81,14 @@ type Record struct {
 	Origin      string    `json:"origin" expr:"origin"`
 	ScheduledAt time.Time `json:"scheduled_at,omitzero" expr:"scheduled_at"`
 	Sandbox     Sandbox   `json:"sandbox,omitzero" expr:"sandbox"`
-	StartedAt   time.Time `json:"started_at,omitzero" expr:"started_at"`
-	DeletedAt   time.Time `json:"deleted_at,omitzero" expr:"deleted_at"`
-	Timings     Timings   `json:"timings,omitzero" expr:"timings"`
+	// PullFailures are the images the node could not pull for the pod
+	// (ErrImagePull, ImagePullBackOff, ...), one per container and image,
+	// the first failure's text: a pod that never started because of its
+	// image still names the image.
+	PullFailures []PullFailure `json:"pull_failures,omitempty" expr:"pull_failures"`
+	StartedAt    time.Time     `json:"started_at,omitzero" expr:"started_at"`
+	DeletedAt    time.Time     `json:"deleted_at,omitzero" expr:"deleted_at"`
+	Timings      Timings       `json:"timings,omitzero" expr:"timings"`
 	// Partial names why the record was emitted before its sources were
 	// complete: window, evicted, shutdown; or oversize, when the pod
 	// create's audit event was too large to read and the record holds what
@@ -245,7 +250,26 @@ type Container struct {
 	// for an image that has no repo digest (built or imported locally
 	// without one): not a digest a registry serves, but what ran.
 	ImageID string `json:"image_id,omitempty" expr:"image_id"`
+	// Error is the node's text of the container's first failure (an image
+	// it could not pull, a create or start error, a crash loop, an OOM
+	// kill), Reason the kubelet's reason for it (ErrImagePull,
+	// CreateContainerError, CrashLoopBackOff, OOMKilled, ...).
+	Error  string `json:"error,omitempty" expr:"error"`
+	Reason string `json:"reason,omitempty" expr:"reason"`
 }
+
+// PullFailure is an image the node could not pull.
+type PullFailure struct {
+	// Image is the reference the node tried to pull; Container the
+	// container it was for, when the line names it.
+	Image     string `json:"image" expr:"image"`
+	Container string `json:"container,omitempty" expr:"container"`
+	Error     string `json:"error,omitempty" expr:"error"`
+	Reason    string `json:"reason,omitempty" expr:"reason"`
+}
+
+// MaxPullFailures bounds Record.PullFailures.
+const MaxPullFailures = 8
 
 // Digest sources (Container.DigestSource).
 const (
@@ -276,7 +300,9 @@ type Sandbox struct {
 	RequestedAt    time.Time `json:"requested_at,omitzero" expr:"requested_at"`
 	ReadyAt        time.Time `json:"ready_at,omitzero" expr:"ready_at"`
 	Attempts       int       `json:"attempts,omitempty" expr:"attempts"`
-	Error          string    `json:"error,omitempty" expr:"error"`
+	// Error is the failure text of the last failed sandbox request: a pod
+	// whose sandbox the node could not make (CNI, cgroups, pod directory).
+	Error string `json:"error,omitempty" expr:"error"`
 }
 
 // Timings are seconds from the API create (RequestedAt) to each step; 0
