@@ -30,6 +30,7 @@ const (
 	keyServiceAccount = "podtrail.pod.service_account"
 	keyContainers     = "podtrail.pod.containers"
 	keyImages         = "podtrail.pod.images"
+	keyPullFailures   = "podtrail.pod.image_pull_failures" // list of {image, container, error, reason}
 	keyHostNamespaces = "podtrail.pod.host_namespaces"
 	keyActorKind      = "podtrail.actor.kind"
 	keyActorGroups    = "podtrail.actor.groups"
@@ -155,9 +156,21 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 			put(m, "image_id", c.ImageID)
 			put(m, "digest_source", c.DigestSource)
 			putTime(m, "started_at", c.StartedAt)
+			put(m, "error", c.Error)
+			put(m, "reason", c.Reason)
 			imgs = append(imgs, c.Image)
 		}
 		putStrings(a, keyImages, imgs)
+	}
+	if len(r.PullFailures) > 0 {
+		fs := a.PutEmptySlice(keyPullFailures)
+		for _, f := range r.PullFailures {
+			m := fs.AppendEmpty().SetEmptyMap()
+			m.PutStr("image", f.Image)
+			put(m, "container", f.Container)
+			put(m, "error", f.Error)
+			put(m, "reason", f.Reason)
+		}
 	}
 	var hostNS []string
 	for name, on := range map[string]bool{"network": r.HostNetwork, "pid": r.HostPID, "ipc": r.HostIPC} {
@@ -282,7 +295,7 @@ func nodeEvent(lr plog.LogRecord) (noderuntime.Event, bool) {
 		PodSource: str(attr.NodePodSource), SandboxID: str(attr.NodeSandboxID),
 		ContainerID: str(attr.ContainerID), ContainerName: str(attr.ContainerName),
 		Image: str(attr.ContainerImage), ImageID: str(attr.NodeImageID), RepoDigest: str(attr.NodeRepoDigest),
-		Error: str(attr.NodeError),
+		Error: str(attr.NodeError), Reason: str(attr.NodeReason),
 	}
 	if v, ok := a.Get(attr.NodeAttempt); ok {
 		ev.Attempt = int(v.Int())
