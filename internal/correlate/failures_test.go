@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,33 @@ func TestPullFailuresBounded(t *testing.T) {
 	}
 	if len(r.PullFailures) != podrecord.MaxPullFailures {
 		t.Errorf("%d pull failures, want %d", len(r.PullFailures), podrecord.MaxPullFailures)
+	}
+}
+
+// TestPullFailureWithoutSpec: a create read at Metadata level has no
+// images; the container the node could not pull for takes the image the
+// pull named, so the image rules still have it.
+func TestPullFailureWithoutSpec(t *testing.T) {
+	p := pod{ns: "shop", name: "cart-6f7d9c8b4-ttp4z", uid: "3f0e8a52-8c7d-4d36-9b0e-2a1c5d7e9f10", ctrs: []ctr{{"cart", "ghcr.io/acme-corp/cart:1.2.0"}}}
+	ev := map[string]any{}
+	if err := json.Unmarshal([]byte(p.create("c1", person("alice"), t0)), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["level"] = "Metadata"
+	delete(ev, "requestObject")
+	delete(ev, "responseObject")
+	s := newSim(t, DefaultConfig())
+	s.audit(js(ev))
+	s.parse(lineErrImagePull, linePullBackOff)
+	s.wait(40 * time.Second)
+	r := s.one(p.ns, p.name).rec
+	if !contains(r.Missing, podrecord.MissingPodSpec) {
+		t.Errorf("missing %v, want pod_spec", r.Missing)
+	}
+	if len(r.Containers) != 1 || r.Containers[0].Name != "cart" || r.Containers[0].Image != "ghcr.io/acme-corp/cart:1.2.0" || r.Containers[0].Reason != "ErrImagePull" {
+		t.Errorf("containers %+v", r.Containers)
+	}
+	if len(r.PullFailures) != 1 || r.PullFailures[0].Image != "ghcr.io/acme-corp/cart:1.2.0" {
+		t.Errorf("pull failures %+v", r.PullFailures)
 	}
 }
