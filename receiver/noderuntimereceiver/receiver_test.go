@@ -508,7 +508,7 @@ func TestFailureRecordShape(t *testing.T) {
 		attr.NodeEventKind: "image_pull_failed", attr.NodeSource: "kubelet", attr.K8sNodeName: "node-a",
 		attr.K8sNamespaceName: "shop", attr.K8sPodName: "cart-6f7d9c8b4-ttp4z", attr.K8sPodUID: "3f0e8a52-8c7d-4d36-9b0e-2a1c5d7e9f10",
 		attr.ContainerName: "cart", attr.ContainerImage: "ghcr.io/acme-corp/cart", attr.ContainerImageTags: []any{"1.2.0"},
-		attr.NodeError: `Back-off pulling image \\\"ghcr.io/acme-corp/cart:1.2.0\\\"`, "podtrail.node.reason": "ImagePullBackOff",
+		attr.NodeError: `Back-off pulling image \\\"ghcr.io/acme-corp/cart:1.2.0\\\"`, attr.NodeReason: "ImagePullBackOff",
 		attr.AffinityKey: "shop/cart-6f7d9c8b4-ttp4z",
 	}, lr.Attributes().AsRaw())
 }
