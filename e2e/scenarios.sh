@@ -2,10 +2,12 @@
 # expects to find in podtrail's records is in cmd/check/main.go.
 #
 # Before the node is there (scenario_setup): namespaces, RBAC, the system
-# workloads (a kube-proxy DaemonSet, a coredns Deployment) and a CronJob that
+# workloads and add-ons as their upstream manifests have them (kube-proxy,
+# coredns, flannel, metrics-server) and a CronJob that
 # fires at the next minute. Before containerd runs for the kubelet
 # (scenario_preload): an image imported into containerd, as if pulled long
-# ago. With the node Ready (scenario_run): a person's lookalikes, a Deployment
+# ago. With the node Ready (scenario_run): two teams' Deployments (a person
+# with kubectl, a CI service account), a person's lookalikes, a Deployment
 # and a Job, a static pod, a forbidden create and its allowed retry,
 # generateName pods, a pod created and deleted within a second, images by tag
 # and by digest, Helm- and Argo-style creates, two pods of the imported image,
@@ -20,6 +22,10 @@ as_alice() { kubectl --kubeconfig "$PKI/alice.kubeconfig" "$@"; }
 as_bob() { kubectl --kubeconfig "$PKI/bob.kubeconfig" "$@"; }
 as_bot() { kubectl --kubeconfig "$PKI/deploy-bot.kubeconfig" "$@"; }
 as_erin() { kubectl --kubeconfig "$PKI/erin.kubeconfig" "$@"; }
+as_dave() { kubectl --kubeconfig "$PKI/dave.kubeconfig" "$@"; }
+# team-b's CI: the service account team-b/ci-deployer with a token of its own
+# (TokenRequest), as a pipeline holds one (scenario_setup writes the kubeconfig)
+as_ci() { kubectl --kubeconfig "$PKI/ci-deployer.kubeconfig" "$@"; }
 
 # POST a pod as deploy-bot with the user agent of another client (kubectl
 # cannot set one): curl_pod NAMESPACE USER_AGENT QUERY < pod.json
@@ -34,6 +40,14 @@ IMG_DNS=registry.k8s.io/coredns/coredns:v1.12.0
 IMG_APP=docker.io/library/nginx:1.27
 # imported with ctr before the kubelet's containerd runs: never pulled
 IMG_PRELOADED=docker.io/library/preloaded:1.0
+# add-ons at the versions the shipped inventory was read from
+# (distributions/otelcol-podtrail/rules/inventory.yaml: flannel v0.28.9
+# kube-flannel.yml, metrics-server v0.8.1 components.yaml)
+IMG_FLANNEL=ghcr.io/flannel-io/flannel:v0.28.9
+IMG_METRICS=registry.k8s.io/metrics-server/metrics-server:v0.8.1
+# two teams' own images (the registry serves any repository name)
+IMG_TEAM_A=docker.io/library/httpd:2.4
+IMG_TEAM_B=ghcr.io/example-org/orders-api:1.4.2
 
 scenario_setup() {
 	log "scenarios: namespaces, RBAC, kube-proxy DaemonSet, coredns Deployment, CronJob"
@@ -62,32 +76,155 @@ metadata: {name: erin-impersonate-builders}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: impersonate-builders}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: erin@example.com}]
 YAML
+	# the add-ons as their upstream manifests have them (kubeadm v1.33's
+	# kube-proxy and CoreDNS, flannel's kube-flannel.yml, metrics-server's
+	# components.yaml), applied by the cluster admin as an installer would:
+	# names, namespaces, service accounts, labels, images, priority classes,
+	# host network, security contexts. Left out: commands and args (every
+	# image runs the sleeper), volumes (config maps and host paths the
+	# sleeper does not read), flannel's two init containers (they copy the
+	# CNI plugin and config onto the node), kube-proxy's privileged: true
+	# (this sandbox's root lacks CAP_SYS_RESOURCE); coredns runs 1 replica
+	# (kubeadm: 2)
 	as_admin apply -f - >/dev/null <<YAML
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: kube-proxy, namespace: kube-system, labels: {k8s-app: kube-proxy}}
 spec:
   selector: {matchLabels: {k8s-app: kube-proxy}}
+  updateStrategy: {type: RollingUpdate}
   template:
     metadata: {labels: {k8s-app: kube-proxy}}
     spec:
       serviceAccountName: kube-proxy
+      priorityClassName: system-node-critical
+      hostNetwork: true
+      nodeSelector: {kubernetes.io/os: linux}
+      tolerations: [{operator: Exists}]
       terminationGracePeriodSeconds: 1
-      containers: [{name: kube-proxy, image: $IMG_PROXY}]
+      containers: [{name: kube-proxy, image: $IMG_PROXY, imagePullPolicy: IfNotPresent}]
 ---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
 spec:
   replicas: 1
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1}}
   selector: {matchLabels: {k8s-app: kube-dns}}
   template:
     metadata: {labels: {k8s-app: kube-dns}}
     spec:
       serviceAccountName: coredns
+      priorityClassName: system-cluster-critical
+      nodeSelector: {kubernetes.io/os: linux}
+      tolerations: [{key: CriticalAddonsOnly, operator: Exists}, {key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]
       terminationGracePeriodSeconds: 1
-      containers: [{name: coredns, image: $IMG_DNS}]
+      containers:
+        - name: coredns
+          image: $IMG_DNS
+          imagePullPolicy: IfNotPresent
+          ports: [{containerPort: 53, name: dns, protocol: UDP}, {containerPort: 53, name: dns-tcp, protocol: TCP}, {containerPort: 9153, name: metrics, protocol: TCP}]
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities: {add: [NET_BIND_SERVICE], drop: [ALL]}
+            readOnlyRootFilesystem: true
 YAML
+	as_admin apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: kube-flannel, labels: {k8s-app: flannel, pod-security.kubernetes.io/enforce: privileged}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: flannel, labels: {k8s-app: flannel}}
+rules:
+  - {apiGroups: [""], resources: [pods], verbs: [get]}
+  - {apiGroups: [""], resources: [nodes], verbs: [get, list, watch]}
+  - {apiGroups: [""], resources: [nodes/status], verbs: [patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: flannel, labels: {k8s-app: flannel}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: flannel}
+subjects: [{kind: ServiceAccount, name: flannel, namespace: kube-flannel}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: flannel, namespace: kube-flannel, labels: {k8s-app: flannel}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: kube-flannel-ds, namespace: kube-flannel, labels: {tier: node, app: flannel, k8s-app: flannel}}
+spec:
+  selector: {matchLabels: {app: flannel}}
+  template:
+    metadata: {labels: {tier: node, app: flannel}}
+    spec:
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/os, operator: In, values: [linux]}]}]
+      hostNetwork: true
+      priorityClassName: system-node-critical
+      tolerations: [{operator: Exists, effect: NoSchedule}]
+      serviceAccountName: flannel
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: kube-flannel
+          image: $IMG_FLANNEL
+          resources: {requests: {cpu: 100m, memory: 50Mi}}
+          securityContext:
+            privileged: false
+            capabilities: {add: [NET_ADMIN, NET_RAW]}
+          env:
+            - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+            - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+            - {name: EVENT_QUEUE_DEPTH, value: "5000"}
+            - {name: CONT_WHEN_CACHE_NOT_READY, value: "false"}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: metrics-server, namespace: kube-system, labels: {k8s-app: metrics-server}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: metrics-server, namespace: kube-system, labels: {k8s-app: metrics-server}}
+spec:
+  selector: {matchLabels: {k8s-app: metrics-server}}
+  strategy: {rollingUpdate: {maxUnavailable: 0}}
+  template:
+    metadata: {labels: {k8s-app: metrics-server}}
+    spec:
+      serviceAccountName: metrics-server
+      priorityClassName: system-cluster-critical
+      nodeSelector: {kubernetes.io/os: linux}
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: metrics-server
+          image: $IMG_METRICS
+          imagePullPolicy: IfNotPresent
+          ports: [{containerPort: 10250, name: https, protocol: TCP}]
+          resources: {requests: {cpu: 100m, memory: 200Mi}}
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities: {drop: [ALL]}
+            readOnlyRootFilesystem: true
+            runAsNonRoot: true
+            runAsUser: 1000
+            seccompProfile: {type: RuntimeDefault}
+YAML
+	# two teams: team-a's person applies with kubectl, team-b's CI with a
+	# service account token
+	as_admin create namespace team-a >/dev/null
+	as_admin -n team-a create rolebinding dave-edit --clusterrole=edit --user=dave@example.com >/dev/null
+	as_admin -n team-b create serviceaccount ci-deployer >/dev/null
+	as_admin -n team-b create rolebinding ci-deployer-edit --clusterrole=edit --serviceaccount=team-b:ci-deployer >/dev/null
+	kubectl config --kubeconfig "$PKI/ci-deployer.kubeconfig" set-cluster e2e \
+		--server "https://127.0.0.1:$APISERVER_PORT" --certificate-authority "$PKI/ca.crt" >/dev/null
+	kubectl config --kubeconfig "$PKI/ci-deployer.kubeconfig" set-credentials ci-deployer \
+		--token "$(as_admin -n team-b create token ci-deployer --duration 2h)" >/dev/null
+	kubectl config --kubeconfig "$PKI/ci-deployer.kubeconfig" set-context e2e --cluster e2e --user ci-deployer >/dev/null
+	kubectl config --kubeconfig "$PKI/ci-deployer.kubeconfig" use-context e2e >/dev/null
 	as_alice apply -f - >/dev/null <<YAML
 apiVersion: batch/v1
 kind: CronJob
@@ -137,6 +274,34 @@ scenario_run() {
 	# one with the DaemonSet's labels: the DaemonSet controller adopts it and,
 	# as the node has its pod already, deletes it within milliseconds
 	as_alice -n kube-system run kube-proxy-m4k9z --image "$IMG_PROXY" --restart=Never --labels k8s-app=kube-proxy >/dev/null
+
+	log "scenario: two teams' workloads (dave with kubectl, team-b's CI service account)"
+	as_dave -n team-a apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: storefront, labels: {app.kubernetes.io/name: storefront, team: team-a}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app.kubernetes.io/name: storefront}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: storefront, team: team-a}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: httpd, image: $IMG_TEAM_A, ports: [{containerPort: 80}]}]
+YAML
+	as_ci -n team-b apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders, labels: {app.kubernetes.io/name: orders, team: team-b}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app.kubernetes.io/name: orders}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: orders, team: team-b}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: api, image: $IMG_TEAM_B, ports: [{containerPort: 8080}]}]
+YAML
 
 	log "scenario: a Deployment and a Job (alice)"
 	as_alice -n apps create deployment web --image "$IMG_APP" --replicas 2 >/dev/null
@@ -240,6 +405,8 @@ JSON
 	as_admin get pods -A -o wide >&2 || true
 	as_admin get pods -A -o json >"$OUT/pods.json"
 	for r in registry.k8s.io/pause registry.k8s.io/kube-proxy registry.k8s.io/coredns/coredns \
+		ghcr.io/flannel-io/flannel registry.k8s.io/metrics-server/metrics-server \
+		docker.io/library/httpd ghcr.io/example-org/orders-api \
 		docker.io/library/nginx docker.io/library/busybox docker.io/library/preloaded; do
 		echo "$r $(digest_of $r)"
 	done >"$OUT/digests.txt"

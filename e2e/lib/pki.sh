@@ -9,7 +9,8 @@
 #               x509, bound to cluster-admin), bob@example.com (x509, no RBAC
 #               until the scenario grants it), erin@example.com (x509, group
 #               sre, may only impersonate: service account apps/builder and
-#               user carol@example.com), deploy-bot (static token)
+#               user carol@example.com), dave@example.com (x509, group
+#               team-a, edit in team-a), deploy-bot (static token)
 
 make_pki() {
 	local dir=$1 node=$2 port=$3
@@ -45,6 +46,7 @@ make_pki() {
 	cert alice "/O=platform-team/CN=alice@example.com"
 	cert bob "/O=contractors/CN=bob@example.com"
 	cert erin "/O=sre/CN=erin@example.com"
+	cert dave "/O=team-a/CN=dave@example.com"
 
 	# static token user: token,user,uid,"group1,group2"
 	DEPLOY_BOT_TOKEN=$(openssl rand -hex 16)
@@ -79,6 +81,7 @@ KC
 	kubeconfig alice alice
 	kubeconfig bob bob
 	kubeconfig erin erin
+	kubeconfig dave dave
 	cat >deploy-bot.kubeconfig <<KC
 apiVersion: v1
 kind: Config

@@ -111,6 +111,9 @@ const (
 	carol = "carol@example.com"
 	bot   = "deploy-bot"
 	rsc   = "system:serviceaccount:kube-system:replicaset-controller"
+	dsc   = "system:serviceaccount:kube-system:daemon-set-controller"
+	dave  = "dave@example.com"                         // team-a, applies with kubectl
+	ci    = "system:serviceaccount:team-b:ci-deployer" // team-b's CI, a token of its own
 	// the impersonation rule (rules.yaml)
 	ruleImpersonation = "PT-0027"
 	ruleNodeOnly      = "PT-0035"
@@ -138,6 +141,24 @@ func wantsPhase1(node string, n names, st staticPod, listed map[string]bool) []w
 			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
 			chain:     []string{"ReplicaSet/coredns-*", "Deployment/coredns"},
 			initiator: admin, initChan: "kubectl", noFindings: system},
+		// add-ons as their upstream manifests have them, applied by the
+		// cluster admin as an installer would (scenarios.sh)
+		{what: "flannel DaemonSet pod (kube-flannel.yml)", match: ctrl("kube-flannel", "kube-flannel-ds-", "DaemonSet"),
+			actor: dsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
+			chain: []string{"DaemonSet/kube-flannel-ds"}, initiator: admin, initChan: "kubectl", origin: n.originAPI},
+		{what: "metrics-server Deployment pod (components.yaml)", match: ctrl("kube-system", "metrics-server-", "ReplicaSet"),
+			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
+			chain:     []string{"ReplicaSet/metrics-server-*", "Deployment/metrics-server"},
+			initiator: admin, initChan: "kubectl", origin: n.originAPI},
+		// two teams' ordinary workloads
+		{what: "team-a Deployment storefront (a person, kubectl)", match: ctrl("team-a", "storefront-", "ReplicaSet"), count: 2,
+			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
+			chain:     []string{"ReplicaSet/storefront-*", "Deployment/storefront"},
+			initiator: dave, initChan: "kubectl", origin: n.originAPI},
+		{what: "team-b Deployment orders (a CI service account)", match: ctrl("team-b", "orders-", "ReplicaSet"),
+			actor: rsc, actorKind: "controller", channel: "controller", onNode: true, ran: true,
+			chain:     []string{"ReplicaSet/orders-*", "Deployment/orders"},
+			initiator: ci, origin: n.originAPI},
 		{what: "alice's lookalike kube-proxy-x7b2q (bare, runs)", match: named("kube-system", "kube-proxy-x7b2q"),
 			actor: alice, actorKind: "user", channel: "kubectl", onNode: true, ran: true,
 			origin: n.originAPI, findings: []string{"PT-0001", "PT-0002"}},
@@ -688,6 +709,15 @@ func main() {
 		res.check(false, "static pod: the API lists a mirror pod static-web-%s with kubernetes.io/config.hash", *node)
 	}
 
+	section("legitimate add-on and team pods, and the scenarios that must fire")
+	legitimate := checkLegitimate(res, recsA, listedA)
+	firing, firingOf := scenariosFiring(recsA, ws1)
+	f2, t2 := scenariosFiring(recsB, ws2)
+	firing, firingOf = firing+f2, firingOf+t2
+	fmt.Printf("legitimate add-on/team pods: %d findings >= medium (want 0); lookalike scenarios firing: %d/%d\n", legitimate, firing, firingOf)
+	res.check(legitimate == 0, "legitimate add-on/team pods: %d findings of severity medium or above (want 0)", legitimate)
+	res.check(firingOf > 0 && firing == firingOf, "lookalike scenarios firing: %d/%d", firing, firingOf)
+
 	section("phase 1: every container's digest is the one containerd reports")
 	images := readImages(*imagesPath)
 	checkDigests(res, dumpA.Containers, recsA, images, func(c criContainer) bool { return c.PodUID != bp.uid })
@@ -883,4 +913,67 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// legitimateWorkloads are the pods of the add-ons deployed as their upstream
+// manifests deploy them and of the two teams' ordinary workloads (scenarios.sh):
+// the default rules with the shipped inventory must raise nothing of
+// severity medium or above on them.
+var legitimateWorkloads = []struct{ what, ns, prefix, ownerKind string }{
+	{"kube-proxy DaemonSet (kubeadm)", "kube-system", "kube-proxy-", "DaemonSet"},
+	{"coredns Deployment (kubeadm)", "kube-system", "coredns-", "ReplicaSet"},
+	{"flannel DaemonSet (kube-flannel.yml)", "kube-flannel", "kube-flannel-ds-", "DaemonSet"},
+	{"metrics-server Deployment (components.yaml)", "kube-system", "metrics-server-", "ReplicaSet"},
+	{"team-a Deployment storefront", "team-a", "storefront-", "ReplicaSet"},
+	{"team-b Deployment orders (CI)", "team-b", "orders-", "ReplicaSet"},
+}
+
+var severityRank = map[string]int{"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+// checkLegitimate prints every finding of severity medium or above (or of a
+// severity it does not know) on the legitimate pods' records and returns
+// their number; each workload must have records.
+func checkLegitimate(res *result, recs []*record, listed map[string]bool) int {
+	n := 0
+	for _, l := range legitimateWorkloads {
+		got := matching(recs, and(prefixed(l.ns, l.prefix, l.ownerKind), func(r *record) bool { return listed[r.uid()] }))
+		res.check(len(got) > 0, "legitimate %s: %d record(s)", l.what, len(got))
+		for _, r := range got {
+			for _, f := range r.findings {
+				sev := r.severity[f]
+				if rank, ok := severityRank[strings.ToLower(sev)]; ok && rank < severityRank["medium"] {
+					continue
+				}
+				n++
+				fmt.Printf("finding on legitimate %s: %s %s (severity %q), user.name=%q actor.kind=%q sa=%q images=%v labels=%v\n",
+					l.what, r.key(), f, sev, r.str("user.name"), r.str("podtrail.actor.kind"), r.attrs["podtrail.pod.service_account"],
+					r.attrs["podtrail.pod.images"], r.attrs["podtrail.pod.labels"])
+			}
+		}
+	}
+	return n
+}
+
+// scenariosFiring counts the scenarios that expect findings whose records
+// all have every one of them, printing those that do not.
+func scenariosFiring(recs []*record, ws []want) (firing, of int) {
+	for _, w := range ws {
+		if len(w.findings) == 0 {
+			continue
+		}
+		of++
+		got := matching(recs, w.match)
+		ok := len(got) > 0
+		for _, r := range got {
+			for _, f := range w.findings {
+				ok = ok && has(r.findings, f)
+			}
+		}
+		if ok {
+			firing++
+		} else {
+			fmt.Printf("scenario not firing: %s: want %v on %d record(s)\n", w.what, w.findings, len(got))
+		}
+	}
+	return firing, of
 }

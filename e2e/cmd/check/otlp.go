@@ -119,8 +119,9 @@ type record struct {
 	observed time.Time // when the gateway emitted it
 	attrs    map[string]any
 	body     string
-	findings []string         // rule ids
-	updates  []map[string]any // container entries of its update records (digests told after it went out)
+	findings []string          // rule ids
+	severity map[string]string // rule id -> podtrail.rule.severity of its finding
+	updates  []map[string]any  // container entries of its update records (digests told after it went out)
 }
 
 func (r *record) str(k string) string { s, _ := r.attrs[k].(string); return s }
@@ -159,6 +160,14 @@ func (r *record) uid() string { return r.str("k8s.pod.uid") }
 
 func (r *record) partial(reason string) bool { return has(r.strOrList("podtrail.partial"), reason) }
 
+func (r *record) addFinding(rule, severity string) {
+	r.findings = append(r.findings, rule)
+	if r.severity == nil {
+		r.severity = map[string]string{}
+	}
+	r.severity[rule] = severity
+}
+
 func readRecords(path string) ([]*record, error) {
 	var recs []*record
 	byAudit := map[string]*record{}
@@ -193,8 +202,9 @@ func readRecords(path string) ([]*record, error) {
 	for _, fa := range findings {
 		id, _ := fa["podtrail.audit.id"].(string)
 		rule, _ := fa["podtrail.rule.id"].(string)
+		sev, _ := fa["podtrail.rule.severity"].(string)
 		if r := byAudit[id]; r != nil {
-			r.findings = append(r.findings, rule)
+			r.addFinding(rule, sev)
 			continue
 		}
 		// a record without an audit id (node only): join on the pod
@@ -202,7 +212,7 @@ func readRecords(path string) ([]*record, error) {
 		for _, r := range recs {
 			if r.str("podtrail.audit.id") == "" && r.str("k8s.namespace.name") == fa["k8s.namespace.name"] &&
 				r.str("k8s.pod.name") == fa["k8s.pod.name"] && r.uid() == uid {
-				r.findings = append(r.findings, rule)
+				r.addFinding(rule, sev)
 			}
 		}
 	}
