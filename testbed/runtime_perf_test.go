@@ -68,7 +68,7 @@ var rtEvents = []struct {
 	{"pulled_image", "containerd", []string{"Pulled image "},
 		`^(?P<op>Pulled image) ` + rtImage + ` with image id \\"(?P<image_id>sha256:[0-9a-f]+)\\", repo tag \\"[^\\"]*\\", repo digest \\"(?P<repo_digest>[^\\"]+)\\"`},
 	{"pull_image", "containerd", []string{"PullImage "},
-		`^(?P<op>PullImage) ` + rtImage + ` returns image reference \\"(?P<image_id>sha256:[0-9a-f]+)\\"`},
+		`^(?P<op>PullImage) ` + rtImage + `(?: returns image reference \\"(?P<image_id>sha256:[0-9a-f]+)\\")?`}, // the pull's start too
 	{"pleg", "kubelet", []string{`"SyncLoop (PLEG): event for pod"`},
 		`^"SyncLoop \(PLEG\): event for pod" pod="(?P<pod_namespace>[^/]+)/(?P<pod_name>[^"]+)" event=\{"ID":"(?P<pod_uid>[^"]+)","Type":"(?P<op>\w+)","Data":"(?P<container_id>[0-9a-f]+)"\}`},
 	{"pleg_finished", "kubelet", []string{`"Generic (PLEG): container finished"`},
