@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver/internal/metadata"
 )
 
@@ -42,7 +43,7 @@ const (
 // sent their headers and the start of a body and then nothing (the
 // collector's process has 8,192 file descriptors). A client that posts an
 // ordinary EventList still gets 200 within seconds, three times, and the
-// collector can still open files (its rules reload would). The webhook
+// rules still reload (the shipped pack read and compiled). The webhook
 // holds at most max_connections (half the descriptors) and evicts the
 // longest-silent connections to make room.
 func TestWebhookSlowClients(t *testing.T) {
@@ -128,11 +129,13 @@ func TestWebhookSlowClients(t *testing.T) {
 		}
 		t.Logf("post %d: 200 in %v", i, time.Since(start).Round(time.Millisecond))
 	}
-	f, err := os.Create(filepath.Join(t.TempDir(), "rules.yaml"))
-	if err != nil {
-		t.Fatalf("the collector cannot open a file while the slow clients hold their connections: %v", err)
+	// A rules reload, as the pod_creation processor's watcher does it: the
+	// shipped pack and inventory read and compiled while the slow clients
+	// hold their connections.
+	pack := filepath.Join("..", "..", "distributions", "otelcol-podtrail", "rules")
+	if _, err := rules.Load(filepath.Join(pack, "rules.yaml"), filepath.Join(pack, "inventory.yaml")); err != nil {
+		t.Fatalf("the rules do not reload while the slow clients hold their connections: %v", err)
 	}
-	f.Close()
 
 	open, evicted := gaugeSum(tel, "otelcol_k8s_audit_webhook_connections"), gaugeSum(tel, "otelcol_k8s_audit_webhook_connections_evicted")
 	t.Logf("slow connections held by the helper: %d; open at the webhook: %d (max_connections %d); evicted: %d",
