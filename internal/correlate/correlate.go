@@ -1926,6 +1926,11 @@ func (c *Correlator) finish(e *entry, r *podrecord.Record, partial string) bool 
 	if !c.resolveOrigin(e, r) {
 		return false
 	}
+	if r.Origin == podrecord.OriginPreexisting && r.Partial == PartialWindow {
+		// Nothing more was to come: the create, the scheduling and the
+		// start were before podtrail started (Missing says audit).
+		r.Partial = ""
+	}
 	if len(r.Containers) == 0 {
 		r.Containers = append(r.Containers, e.o.nodeContainers...)
 	}

@@ -63,9 +63,9 @@ func TestStaticPod(t *testing.T) {
 		{"node, mirror pod, its status", []func(*sim){node, mirror, statusReq}, "static", mirrorUID, "", ""},
 		{"mirror pod never shows: one node-only record under the hash", []func(*sim){node}, "node_only", staticHashValue, "audit,digest,mirror_pod", "window"},
 		{"mirror pod made before podtrail started: its status (Request level) names it",
-			[]func(*sim){node, statusReq}, "preexisting", mirrorUID, "audit", "window"},
+			[]func(*sim){node, statusReq}, "preexisting", mirrorUID, "audit", ""},
 		{"mirror pod made before podtrail started: its status (RequestResponse, with the hash)",
-			[]func(*sim){noKubelet, statusResp}, "preexisting", mirrorUID, "audit", "window"},
+			[]func(*sim){noKubelet, statusResp}, "preexisting", mirrorUID, "audit", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
