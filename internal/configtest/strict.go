@@ -12,10 +12,30 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
 )
 
 // UnknownKey is the key AcceptedUnknownKeys inserts.
 const UnknownKey = "podtrail_unknown_key"
+
+// AcceptedUnknownKeysIn is AcceptedUnknownKeys on the configuration id
+// ("cef/full") of a YAML file that sets every option; an error when the
+// file does not load or that configuration does not decode as it is.
+func AcceptedUnknownKeysIn(factory component.Factory, file, id string) ([]string, error) {
+	cm, err := confmaptest.LoadConf(file)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := cm.Sub(id)
+	if err != nil {
+		return nil, err
+	}
+	cfg := factory.CreateDefaultConfig()
+	if err := sub.Unmarshal(&cfg); err != nil {
+		return nil, fmt.Errorf("the full configuration %s must decode: %w", id, err)
+	}
+	return AcceptedUnknownKeys(factory, sub.ToStringMap()), nil
+}
 
 // AcceptedUnknownKeys inserts UnknownKey into every mapping of raw (one
 // component's configuration, as YAML gives it), one mapping at a time,
