@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -24,13 +23,13 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/storagetest"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver"
 )
@@ -430,7 +429,7 @@ func TestUndeliveredBound(t *testing.T) {
 func TestUndeliveredSurviveRestart(t *testing.T) {
 	batches := demoBatches(t, 5)
 	want := reference(t, auditOnly(), batches)
-	host, id := newFileStorageHost(t, t.TempDir())
+	host, id := storagetest.NewFileStorageHost(t, t.TempDir())
 	cfg := auditOnly()
 	cfg.Correlation.Storage = &id
 
@@ -490,26 +489,4 @@ func gauge(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
 		n += dp.Value
 	}
 	return n
-}
-
-type storageHost struct {
-	ext map[component.ID]component.Component
-}
-
-func (h *storageHost) GetExtensions() map[component.ID]component.Component { return h.ext }
-
-// newFileStorageHost starts the real file_storage extension in dir.
-func newFileStorageHost(t *testing.T, dir string) (*storageHost, component.ID) {
-	t.Helper()
-	f := filestorage.NewFactory()
-	cfg := f.CreateDefaultConfig().(*filestorage.Config)
-	cfg.Directory = dir
-	cfg.CreateDirectory = true
-	id := component.NewID(f.Type())
-	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
-	require.NoError(t, err)
-	h := &storageHost{ext: map[component.ID]component.Component{id: ext}}
-	require.NoError(t, ext.Start(context.Background(), h))
-	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
-	return h, id
 }

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/podtrail/podtrail/internal/storagetest"
 )
 
 // pendingState runs the demo's audit events through a processor that
@@ -73,7 +75,7 @@ func discarded(t *testing.T, tel *componenttest.Telemetry) map[string]int64 {
 // version is discarded: the processor starts, empty, with an error log and
 // a metric, and the old keys are gone (they never mix with the new state).
 func TestStateVersion(t *testing.T) {
-	host, id := newFileStorageHost(t, t.TempDir())
+	host, id := storagetest.NewFileStorageHost(t, t.TempDir())
 	pending := pendingState(t, host, id)
 
 	se := host.GetExtensions()[id].(storage.Extension)
@@ -116,7 +118,7 @@ func TestStateVersion(t *testing.T) {
 // inside a value, which no storage checksum catches) makes the processor
 // start empty, not fail to start.
 func TestStateUnreadable(t *testing.T) {
-	host, id := newFileStorageHost(t, t.TempDir())
+	host, id := storagetest.NewFileStorageHost(t, t.TempDir())
 	pendingState(t, host, id)
 	tamper(t, host, id, storage.SetOperation("pi/0", []byte(`["x`)), storage.SetOperation(outboxKey, []byte(`{`)))
 	tel := componenttest.NewTelemetry()

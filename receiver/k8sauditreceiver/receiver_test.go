@@ -28,6 +28,7 @@ import (
 
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/samples"
+	"github.com/podtrail/podtrail/internal/storagetest"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver/internal/metadata"
 )
 
@@ -269,7 +270,7 @@ func TestFileCheckpointWithFileStorage(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.log")
 	require.NoError(t, os.WriteFile(path, []byte(evA+"\n"), 0o600))
-	host, storageID := newFileStorageHost(t, filepath.Join(dir, "storage"))
+	host, storageID := storagetest.NewFileStorageHost(t, filepath.Join(dir, "storage"))
 
 	run := func(want int) int {
 		cfg := fileConfig(path)
@@ -293,8 +294,6 @@ func TestFileCheckpointWithFileStorage(t *testing.T) {
 	require.NoError(t, fh.Close())
 	assert.Equal(t, 1, run(1), "after a restart only the new line is read")
 }
-
-var _ component.Host = (*storageHost)(nil)
 
 // TestFileLinesOwnTheirBuffers: records' bodies and attributes share the
 // line the file reader hands over (no copy); they must stay intact while

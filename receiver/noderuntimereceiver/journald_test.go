@@ -27,6 +27,7 @@ import (
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/samples"
+	"github.com/podtrail/podtrail/internal/storagetest"
 	"github.com/podtrail/podtrail/receiver/noderuntimereceiver/internal/metadata"
 )
 
@@ -211,7 +212,7 @@ func TestJournaldResumesAfterStoredCursor(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "node.journal")
 	writeJournal(t, remote, path, first)
-	host, storageID := newFileStorageHost(t, filepath.Join(dir, "storage"))
+	host, storageID := storagetest.NewFileStorageHost(t, filepath.Join(dir, "storage"))
 
 	run := func(want []rec, write []journalEntry) *harness {
 		cfg := journaldConfig(journalctl, path)
@@ -262,7 +263,7 @@ func TestJournaldRestartsJournalctl(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "node.journal")
 	writeJournal(t, remote, path, first)
-	host, storageID := newFileStorageHost(t, filepath.Join(dir, "storage"))
+	host, storageID := storagetest.NewFileStorageHost(t, filepath.Join(dir, "storage"))
 	cfg := journaldConfig(journalctl, path)
 	cfg.Journald.Get().StartAt = "end"
 	cfg.Journald.Get().StorageID = &storageID

@@ -30,6 +30,7 @@ import (
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/samples"
+	"github.com/podtrail/podtrail/internal/storagetest"
 	"github.com/podtrail/podtrail/receiver/noderuntimereceiver/internal/metadata"
 )
 
@@ -375,7 +376,7 @@ func TestFileCheckpointWithFileStorage(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "containerd.log")
 	writeFile(t, path, first)
-	host, storageID := newFileStorageHost(t, filepath.Join(dir, "storage"))
+	host, storageID := storagetest.NewFileStorageHost(t, filepath.Join(dir, "storage"))
 	run := func(want []rec) []rec {
 		cfg := fileConfig(path)
 		cfg.File.Get().StorageID = &storageID
