@@ -4,3 +4,5 @@
 // log record per audit event with the original event as body and the fields
 // that correlation and rules need lifted to attributes.
 package k8sauditreceiver // import "github.com/podtrail/podtrail/receiver/k8sauditreceiver"
+
+//go:generate go run -C ../../internal/tools go.opentelemetry.io/collector/cmd/mdatagen ../../receiver/k8sauditreceiver/metadata.yaml

@@ -72,14 +72,9 @@ type auditReceiver struct {
 	next   consumer.Logs
 	obsrep *receiverhelper.ObsReport
 
-	rejected metric.Int64Counter
-	accepted metric.Int64Counter
-	skipped  metric.Int64Counter
-	insecure metric.Int64Gauge
-	oversize metric.Int64Counter
-	conns    metric.Int64UpDownCounter
-	evicted  metric.Int64Counter
-	logged   sync.Map // reason -> struct{}: log each reason once at warn level
+	// tel holds the meters metadata.yaml declares (generated builder).
+	tel    *metadata.TelemetryBuilder
+	logged sync.Map // reason -> struct{}: log each reason once at warn level
 
 	server   *http.Server
 	addr     net.Addr // where the webhook listens, once started
@@ -92,7 +87,6 @@ type auditReceiver struct {
 	fileMaxLine int64
 	fileSplit   bool
 	fragments   fragmentTracker
-	fragCount   metric.Int64Counter
 	storage     storage.Client
 }
 
@@ -103,58 +97,12 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*audit
 	if err != nil {
 		return nil, err
 	}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
-	rejected, err := meter.Int64Counter("otelcol_k8s_audit_rejected",
-		metric.WithDescription("Audit events, batch items or request bodies the receiver could not accept, by input and reason."),
-		metric.WithUnit("{events}"))
-	if err != nil {
-		return nil, err
-	}
-	accepted, err := meter.Int64Counter("otelcol_k8s_audit_accepted",
-		metric.WithDescription("Audit events handed to the pipeline, by input."),
-		metric.WithUnit("{events}"))
-	if err != nil {
-		return nil, err
-	}
-	skipped, err := meter.Int64Counter("otelcol_k8s_audit_skipped",
-		metric.WithDescription("Records of a cloud export that are not audit events (CloudWatch control messages and other log streams, Azure records of other categories), by input and form."),
-		metric.WithUnit("{records}"))
-	if err != nil {
-		return nil, err
-	}
-	insecure, err := meter.Int64Gauge("otelcol_k8s_audit_webhook_insecure",
-		metric.WithDescription("1 when the audit webhook listens beyond loopback without TLS or without client authentication (client_ca_file or an auth extension): anyone who reaches it can post audit events. 0 otherwise."),
-		metric.WithUnit("1"))
-	if err != nil {
-		return nil, err
-	}
-	oversize, err := meter.Int64Counter("otelcol_k8s_audit_oversize",
-		metric.WithDescription("Audit events over the size limit (webhook.max_event_size, file.max_log_size), each delivered as a salvaged partial record (podtrail.audit.partial=oversize), by input."),
-		metric.WithUnit("{events}"))
-	if err != nil {
-		return nil, err
-	}
-	conns, err := meter.Int64UpDownCounter("otelcol_k8s_audit_webhook_connections",
-		metric.WithDescription("Open connections to the audit webhook."),
-		metric.WithUnit("{connections}"))
-	if err != nil {
-		return nil, err
-	}
-	evicted, err := meter.Int64Counter("otelcol_k8s_audit_webhook_connections_evicted",
-		metric.WithDescription("Connections to the audit webhook closed at max_connections: the one silent longest (a slow sender, an idle keep-alive), or the new one when every connection was being answered."),
-		metric.WithUnit("{connections}"))
-	if err != nil {
-		return nil, err
-	}
-	fragCount, err := meter.Int64Counter("otelcol_k8s_audit_fragments",
-		metric.WithDescription("Continuation fragments of audit log lines over file.max_log_size (max_log_size_behavior split), recognised as the rest of an oversize event and skipped."),
-		metric.WithUnit("{fragments}"))
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
 	return &auditReceiver{
-		set: set, cfg: cfg, next: next, obsrep: obsrep, rejected: rejected, accepted: accepted, skipped: skipped,
-		insecure: insecure, oversize: oversize, conns: conns, evicted: evicted, fragCount: fragCount,
+		set: set, cfg: cfg, next: next, obsrep: obsrep, tel: tb,
 		fragments: fragmentTracker{next: map[string]int64{}},
 	}, nil
 }
@@ -232,8 +180,8 @@ func (r *auditReceiver) listen(ctx context.Context, w *WebhookConfig) (net.Liste
 	}
 	ctxBg := context.WithoutCancel(ctx)
 	ln = newConnLimiter(ln, max(maxConns, 1),
-		func(d int64) { r.conns.Add(ctxBg, d) },
-		func() { r.evicted.Add(ctxBg, 1) })
+		func(d int64) { r.tel.K8sAuditWebhookConnections.Add(ctxBg, d) },
+		func() { r.tel.K8sAuditWebhookConnectionsEvicted.Add(ctxBg, 1) })
 	if w.TLS.HasValue() {
 		tlsCfg, err := w.TLS.Get().LoadTLSConfig(ctx)
 		if err != nil {
@@ -268,7 +216,7 @@ func (r *auditReceiver) reportExposure(ctx context.Context, w *WebhookConfig, ad
 			"; set webhook.tls with client_ca_file (mutual TLS with the apiserver's client certificate) or an auth extension",
 			zap.String("endpoint", addr.String()))
 	}
-	r.insecure.Record(ctx, v, metric.WithAttributes(attribute.Bool("tls", tlsOn), attribute.Bool("client_auth", clientAuth)))
+	r.tel.K8sAuditWebhookInsecure.Record(ctx, v, metric.WithAttributes(attribute.Bool("tls", tlsOn), attribute.Bool("client_auth", clientAuth)))
 }
 
 // isLocal reports whether a listener's address is reachable from this host
@@ -294,7 +242,7 @@ var errOversize = errors.New("audit event over the size limit, nothing salvaged"
 // input at warn level; an event of which nothing could be salvaged is
 // rejected (too_large) and false returned.
 func (r *auditReceiver) appendOversize(ctx context.Context, lrs plog.LogRecordSlice, input string, form audit.Form, head, tail []byte, size int64, observed pcommon.Timestamp) bool {
-	r.oversize.Add(ctx, 1, metric.WithAttributes(attribute.String("input", input)))
+	r.tel.K8sAuditOversize.Add(ctx, 1, metric.WithAttributes(attribute.String("input", input)))
 	s, err := audit.Salvage(head, tail)
 	var ev *audit.Event
 	if err == nil {
@@ -378,6 +326,7 @@ func (r *auditReceiver) Shutdown(ctx context.Context) error {
 		errs = append(errs, r.storage.Close(ctx))
 		r.storage = nil
 	}
+	r.tel.Shutdown()
 	return errors.Join(errs...)
 }
 
@@ -414,7 +363,7 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 		if i+1 < len(offsets) {
 			start, end := offsets[i], offsets[i+1]
 			if r.fileSplit && r.fragments.continues(path, start) {
-				r.fragCount.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
+				r.tel.K8sAuditFragments.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
 				if pend != nil {
 					pend.tail = keepTail(pend.tail, tok)
 				}
@@ -533,7 +482,7 @@ func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.
 	if b.Err == nil && !failed {
 		return false, b.Form, false
 	}
-	r.oversize.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
+	r.tel.K8sAuditOversize.Add(ctx, 1, metric.WithAttributes(attribute.String("input", inputFile)))
 	r.reject(ctx, inputFile, b.Form, fmt.Errorf("%w: a %s line over max_log_size (%d bytes), %d events before the cut delivered",
 		errOversize, b.Form, r.fileMaxLine, whole), 1)
 	return true, b.Form, false
@@ -592,11 +541,11 @@ func (r *auditReceiver) consume(ctx context.Context, input string, ld plog.Logs,
 	r.obsrep.EndLogsOp(ctx, "k8s_audit/"+input, n, err)
 	for form, k := range forms {
 		if err != nil {
-			r.rejected.Add(ctx, int64(k), metric.WithAttributes(attribute.String("input", input),
+			r.tel.K8sAuditRejected.Add(ctx, int64(k), metric.WithAttributes(attribute.String("input", input),
 				attribute.String("form", string(form)), attribute.String("reason", reasonRefused)))
 			continue
 		}
-		r.accepted.Add(ctx, int64(k), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
+		r.tel.K8sAuditAccepted.Add(ctx, int64(k), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
 	}
 	return err
 }
@@ -608,7 +557,7 @@ func (r *auditReceiver) reject(ctx context.Context, input string, form audit.For
 	if form != "" {
 		attrs = append(attrs, attribute.String("form", string(form)))
 	}
-	r.rejected.Add(ctx, int64(n), metric.WithAttributes(attrs...))
+	r.tel.K8sAuditRejected.Add(ctx, int64(n), metric.WithAttributes(attrs...))
 	key := input + "/" + string(form) + "/" + reason
 	if _, seen := r.logged.LoadOrStore(key, struct{}{}); !seen {
 		r.set.Logger.Warn("rejected audit input (further rejections of this reason are logged at debug level)",
@@ -621,7 +570,7 @@ func (r *auditReceiver) reject(ctx context.Context, input string, form audit.For
 // skip counts records of a cloud export that are not audit events.
 func (r *auditReceiver) skip(ctx context.Context, input string, form audit.Form, n int) {
 	if n > 0 {
-		r.skipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
+		r.tel.K8sAuditSkipped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
 	}
 }
 
