@@ -8,3 +8,5 @@
 // pod seen) with the original line as body and the pod, sandbox, container
 // and image identifiers as attributes.
 package noderuntimereceiver // import "github.com/podtrail/podtrail/receiver/noderuntimereceiver"
+
+//go:generate go run -C ../../internal/tools go.opentelemetry.io/collector/cmd/mdatagen ../../receiver/noderuntimereceiver/metadata.yaml

@@ -73,7 +73,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*nodeR
 		sampler:  newSampler(set.Logger),
 		affinity: newAffinity(),
 	}
-	if r.tel, err = newTelemetry(set.MeterProvider.Meter(metadata.ScopeName)); err != nil {
+	if r.tel, err = newTelemetry(set.TelemetrySettings); err != nil {
 		return nil, err
 	}
 	for _, in := range []struct {
@@ -118,6 +118,7 @@ func (r *nodeReceiver) Shutdown(ctx context.Context) error {
 		errs = append(errs, r.journal.stop(ctx))
 		r.journal = nil
 	}
+	r.tel.Shutdown()
 	return errors.Join(errs...)
 }
 
@@ -167,26 +168,17 @@ func classify(err error) (source, reason string) {
 
 // telemetry holds the receiver's own counters.
 type telemetry struct {
-	events   metric.Int64Counter
-	unparsed metric.Int64Counter
+	// The meters metadata.yaml declares (generated builder).
+	*metadata.TelemetryBuilder
 	kindOpts [nKinds + 1]metric.AddOption
 	mu       sync.Mutex
 	unpOpts  map[unparsedKey]metric.AddOption
 }
 
-func newTelemetry(meter metric.Meter) (*telemetry, error) {
+func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	t := &telemetry{}
 	var err error
-	t.events, err = meter.Int64Counter("otelcol_node_runtime_events",
-		metric.WithDescription("Pod-lifecycle events emitted as log records, by event kind."),
-		metric.WithUnit("{events}"))
-	if err != nil {
-		return nil, err
-	}
-	t.unparsed, err = meter.Int64Counter("otelcol_node_runtime_unparsed",
-		metric.WithDescription("Node log records (or journal entries) no parser recognised, dropped, by source and reason."),
-		metric.WithUnit("{records}"))
-	if err != nil {
+	if t.TelemetryBuilder, err = metadata.NewTelemetryBuilder(set); err != nil {
 		return nil, err
 	}
 	for i, k := range kinds {
@@ -205,7 +197,7 @@ func (t *telemetry) addEvents(ctx context.Context, b *batchCounts) {
 		if i == nKinds {
 			opt = metric.WithAttributes(attribute.String("kind", "other"))
 		}
-		t.events.Add(ctx, n, opt)
+		t.NodeRuntimeEvents.Add(ctx, n, opt)
 	}
 }
 
@@ -218,7 +210,7 @@ func (t *telemetry) addUnparsed(ctx context.Context, b *batchCounts) {
 			t.unpOpts[u.key] = opt
 		}
 		t.mu.Unlock()
-		t.unparsed.Add(ctx, u.n, opt)
+		t.NodeRuntimeUnparsed.Add(ctx, u.n, opt)
 	}
 }
 
