@@ -14,7 +14,9 @@
 // otelcol_file_storage_damaged, and the component starts with an empty
 // database. A panic or fault on the opening goroutine that the check did
 // not foresee is handled the same way, with or without recreate.
-package filestorageext
+package filestorageext // import "github.com/podtrail/podtrail/extension/filestorageext"
+
+//go:generate go run -C ../../internal/tools go.opentelemetry.io/collector/cmd/mdatagen ../../extension/filestorageext/metadata.yaml
 
 import (
 	"context"
@@ -36,16 +38,14 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/podtrail/podtrail/extension/filestorageext/internal/metadata"
 	"github.com/podtrail/podtrail/internal/boltcheck"
 )
-
-// ScopeName is the instrumentation scope of the extension's telemetry.
-const ScopeName = "github.com/podtrail/podtrail/extension/filestorageext"
 
 // NewFactory returns the file_storage factory: contrib's, with the check.
 func NewFactory() extension.Factory {
 	f := filestorage.NewFactory()
-	return extension.NewFactory(f.Type(), f.CreateDefaultConfig,
+	return extension.NewFactory(metadata.Type, f.CreateDefaultConfig,
 		func(ctx context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
 			ext, err := f.Create(ctx, set, cfg)
 			if err != nil {
@@ -56,21 +56,19 @@ func NewFactory() extension.Factory {
 			if !ok || !ok2 {
 				return ext, nil
 			}
-			damaged, err := set.MeterProvider.Meter(ScopeName).Int64Counter("otelcol_file_storage_damaged",
-				metric.WithDescription("Damaged database files found when a component opened its storage: renamed <file>.<time>.damaged, the component started with an empty database. By component kind and id."),
-				metric.WithUnit("{files}"))
+			tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 			if err != nil {
 				return nil, err
 			}
-			return &guard{Extension: se, dir: fc.Directory, logger: set.Logger, damaged: damaged}, nil
-		}, f.Stability())
+			return &guard{Extension: se, dir: fc.Directory, logger: set.Logger, tel: tel}, nil
+		}, metadata.ExtensionStability)
 }
 
 type guard struct {
 	storage.Extension
-	dir     string
-	logger  *zap.Logger
-	damaged metric.Int64Counter
+	dir    string
+	logger *zap.Logger
+	tel    *metadata.TelemetryBuilder // the meters metadata.yaml declares
 }
 
 // GetClient checks the component's database file, moves it aside when it is
@@ -125,7 +123,7 @@ func (g *guard) moveAside(ctx context.Context, path string, kind component.Kind,
 	if err := os.Rename(path, aside); err != nil {
 		return fmt.Errorf("file_storage: %s is damaged (%v) and could not be moved aside: %w", path, cause, err)
 	}
-	g.damaged.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", strings.ToLower(kind.String())), attribute.String("id", id.String())))
+	g.tel.FileStorageDamaged.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", strings.ToLower(kind.String())), attribute.String("id", id.String())))
 	g.logger.Error("damaged storage database moved aside: the component starts with an empty database",
 		zap.String("file", path), zap.String("moved_to", aside), zap.String("component", strings.ToLower(kind.String())+"/"+id.String()), zap.Error(cause))
 	return nil
