@@ -5,3 +5,5 @@
 // or UDP, with exporterhelper's timeout, retry and sending queue (persistent
 // on a storage extension). The formatting lives in internal/cef.
 package cefexporter // import "github.com/podtrail/podtrail/exporter/cefexporter"
+
+//go:generate go run -C ../../internal/tools go.opentelemetry.io/collector/cmd/mdatagen ../../exporter/cefexporter/metadata.yaml

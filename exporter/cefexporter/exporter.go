@@ -40,9 +40,10 @@ type cefExporter struct {
 	stream  bool
 	tls     *tls.Config
 
-	// dropped counts messages that could not be sent and are not retried
-	// (larger than a UDP datagram holds).
-	dropped metric.Int64Counter
+	// tel holds the meters metadata.yaml declares: cef_dropped_messages
+	// counts messages that could not be sent and are not retried (larger
+	// than a UDP datagram holds).
+	tel *metadata.TelemetryBuilder
 
 	mu   sync.Mutex // one connection, one push at a time
 	conn net.Conn
@@ -80,14 +81,12 @@ func newExporter(cfg *Config, set exporter.Settings) (*cefExporter, error) {
 	if version == "" {
 		version = "unknown"
 	}
-	dropped, err := set.MeterProvider.Meter(metadata.ScopeName).Int64Counter("otelcol_cef_dropped_messages",
-		metric.WithDescription("Messages the cef exporter could not send and does not retry, by reason (too_large: more than a UDP datagram holds)."),
-		metric.WithUnit("{messages}"))
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
 	return &cefExporter{
-		dropped: dropped,
+		tel:     tel,
 		cfg:     cfg,
 		logger:  set.Logger,
 		enc:     cef.Encoder{Format: format, Vendor: "podtrail", Product: "podtrail", Version: version, Delimiter: delim},
@@ -199,7 +198,7 @@ func (e *cefExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if e.tooLarge > 0 {
 		// The others were sent. Not a success: exporterhelper counts the
 		// batch as failed; not retried: it cannot fit.
-		e.dropped.Add(ctx, int64(e.tooLarge), metric.WithAttributes(attribute.String("reason", "too_large")))
+		e.tel.CefDroppedMessages.Add(ctx, int64(e.tooLarge), metric.WithAttributes(attribute.String("reason", "too_large")))
 		err := fmt.Errorf("sending to syslog server %s: %d of %d messages dropped: larger than a UDP datagram holds (%d bytes, the largest %d); the other %d were sent (tcp has no such limit)",
 			e.cfg.Endpoint, e.tooLarge, n, maxDatagram, e.largest, n-e.tooLarge)
 		e.logger.Error("dropping messages too large for a UDP datagram", zap.Error(err))
