@@ -34,8 +34,12 @@ func TestBaselineOptions(t *testing.T) {
 		t.Errorf("%d records, %d learned, held %+v", b.Records, b.Learned, b.Held)
 	}
 	p := b.Proposal
-	if !slices.ContainsFunc(p.Images, func(im Image) bool { return im.Repository == "docker.io/library/nginx" && slices.Equal(im.Tags, []string{"1.28"}) }) ||
-		!slices.ContainsFunc(p.Images, func(im Image) bool { return im.Repository == "ghcr.io/acme/web" && slices.Equal(im.Tags, []string{"2"}) }) {
+	if !slices.ContainsFunc(p.Images, func(im Image) bool {
+		return im.Repository == "docker.io/library/nginx" && slices.Equal(im.Tags, []string{"1.28"})
+	}) ||
+		!slices.ContainsFunc(p.Images, func(im Image) bool {
+			return im.Repository == "ghcr.io/acme/web" && slices.Equal(im.Tags, []string{"2"})
+		}) {
 		t.Errorf("images %+v", p.Images)
 	}
 	if len(p.Workloads) != 1 || p.Workloads[0].Name != "web" || p.Workloads[0].Kind != "Deployment" {

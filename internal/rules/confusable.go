@@ -205,7 +205,6 @@ func sameASCIISkeleton(a, b string) bool {
 	}
 }
 
-
 // scripts that MixedScript tells apart; letters of any other script count as
 // one more script, "other".
 var scripts = []*unicode.RangeTable{

@@ -239,7 +239,7 @@ func TestLayering(t *testing.T) {
 			fs, _ := e.Evaluate(exceptionRecord())
 			a := fs[0]
 			if a.Severity != "critical" || !slices.Equal(a.Tags, []string{"a", "b"}) || !slices.Equal(a.MITRE, []string{"AN0986"}) ||
-				a.Output["actor"] != "alice@example.com" || a.Output["groups"] != "sre,system:authenticated" || a.Description != "Tuned." {
+				a.Value("actor") != "alice@example.com" || a.Value("groups") != "sre,system:authenticated" || a.Description != "Tuned." {
 				t.Errorf("%+v", a)
 			}
 			r := e.Rules()[0]

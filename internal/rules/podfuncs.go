@@ -40,6 +40,7 @@ type index struct {
 	wlImages []int
 	strict   bool
 	names    nameIndex
+	verdicts imageVerdicts
 }
 
 // nameInfo is what the name functions share about one record's name,
@@ -772,7 +773,7 @@ func (ix *index) unapproved(r *podrecord.Record, i int) int {
 		if !scoped {
 			nsList, wlList, scoped = ix.scopeImages(r), ix.workloadImages(r), true
 		}
-		if !ix.imageAllowed(parseImage(image), nsList, wlList) {
+		if !ix.imageAllowed(ix.verdict(image), nsList, wlList) {
 			return i
 		}
 	}
@@ -797,21 +798,14 @@ func (ix *index) workloadImages(r *podrecord.Record) *globSet {
 	return nil
 }
 
-func (ix *index) imageAllowed(ref ImageRef, nsList, wlList *globSet) bool {
-	declared := false
-	if ref.Valid() {
-		for range ix.deciding(ref.Repository) {
-			declared = true // an images entry speaks of the repository
-			break
-		}
-		if declared && !ix.approved(ref) {
-			return false
-		}
+func (ix *index) imageAllowed(v *imageVerdict, nsList, wlList *globSet) bool {
+	if v.declared && !v.approved {
+		return false
 	}
 	if !nsList.empty() || !wlList.empty() {
-		return ref.Valid() && (nsList.match(ref.Repository) || wlList.match(ref.Repository))
+		return v.ref.Valid() && (nsList.match(v.ref.Repository) || wlList.match(v.ref.Repository))
 	}
-	return declared || !ix.strict
+	return v.declared || !ix.strict
 }
 
 // unapprovedImages lists the images imagesApproved refuses, comma-joined.
@@ -896,20 +890,7 @@ func (ix *index) unpinnedImage(r *podrecord.Record) string {
 // imageLookalike returns the inventory repository, system image or known
 // registry that image imitates (RepoLookalike), or "" when it imitates none
 // or is approved.
-func (ix *index) imageLookalike(image string) any {
-	ref := parseImage(image)
-	if ix.approved(ref) {
-		return none
-	}
-	repo := ref.Repository
-	parts := partsOf(repo)
-	for i := range ix.refs {
-		if repoLookalike(repo, &parts, &ix.refs[i].repoRef) {
-			return ix.refs[i].box
-		}
-	}
-	return none
-}
+func (ix *index) imageLookalike(image string) any { return ix.verdict(image).lookalike }
 
 func (ix *index) podImageLookalike(r *podrecord.Record) any {
 	for i := range r.Containers {

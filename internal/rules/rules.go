@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -90,13 +91,27 @@ type Finding struct {
 	Severity    string
 	MITRE       []string
 	Tags        []string
-	// Output holds the rule's output fields, evaluated on the record.
-	Output map[string]string
+	// Output holds the rule's output fields, evaluated on the record,
+	// sorted by key.
+	Output []Field
 	// Count, on a summary (Suppressor), is how many findings of the same
 	// rule, actor and owner it stands for, kept back between Since and
 	// Until; 0 on a finding that went out on its own.
 	Count        int
 	Since, Until time.Time
+}
+
+// Field is one output field of a finding.
+type Field struct{ Key, Value string }
+
+// Value returns the finding's output field key, "" when it has none.
+func (f *Finding) Value(key string) string {
+	for _, o := range f.Output {
+		if o.Key == key {
+			return o.Value
+		}
+	}
+	return ""
 }
 
 type compiled struct {
@@ -480,9 +495,17 @@ func (e *Engine) Evaluate(r *podrecord.Record) (findings []Finding, errs []error
 		}
 	}
 	ev.fired = fired
-	if len(fired) > 0 {
-		findings = make([]Finding, 0, len(fired))
+	if len(fired) == 0 {
+		e.release(ev)
+		return nil, errs
 	}
+	findings = make([]Finding, 0, len(fired))
+	n := 0
+	for _, i := range fired {
+		n += len(e.rules[i].outputs)
+	}
+	// one array holds the output fields of all the findings
+	fields := make([]Field, n)
 	for _, i := range fired {
 		c := &e.rules[i]
 		f := Finding{
@@ -490,15 +513,17 @@ func (e *Engine) Evaluate(r *podrecord.Record) (findings []Finding, errs []error
 			Severity: c.rule.Severity, MITRE: c.rule.MITRE, Tags: c.rule.Tags,
 		}
 		if len(c.outputs) > 0 {
-			f.Output = make(map[string]string, len(c.outputs))
+			out := fields[:0:len(c.outputs)]
+			fields = fields[len(c.outputs):]
 			for j, p := range c.outputs {
 				v, err := ev.vm.Run(p, env)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("rule %s: output %s: %w", c.rule.ID, c.outKeys[j], err))
 					continue
 				}
-				f.Output[c.outKeys[j]] = sprint(v)
+				out = append(out, Field{Key: c.outKeys[j], Value: sprint(v)})
 			}
+			f.Output = out
 		}
 		findings = append(findings, f)
 	}
@@ -532,9 +557,29 @@ func (ev *evaluator) begin(r *podrecord.Record) any {
 	ev.gen++
 	ev.seq++
 	ev.env.Pod = *r
-	// The one allocation per record: expr reads the fields of a value it is
-	// given without copying them, of a pointer with (see Env).
-	return ev.env
+	return ev.envValue()
+}
+
+// envType is the type word of an interface holding an Env.
+var envType = func() unsafe.Pointer {
+	var e any = Env{}
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[0]
+}()
+
+// envValue returns an interface holding ev.env by value, as `any(ev.env)`
+// would, without copying the Env (1.4 kB) to a new heap object: its data
+// word points at ev.env. expr reads a value's fields through a
+// non-addressable reflect.Value, which hands out strings, slices and
+// structs without copying them (through a pointer every field read would
+// allocate, see Env); boxing ev.env for every record was the evaluation's
+// one allocation and its largest copy. The interface must not outlive the
+// record's evaluation, since ev.env changes with the next record: it is
+// only given to the evaluator's own VM and is gone at release.
+func (ev *evaluator) envValue() any {
+	var e any
+	w := (*[2]unsafe.Pointer)(unsafe.Pointer(&e))
+	w[0], w[1] = envType, unsafe.Pointer(&ev.env)
+	return e
 }
 
 // release forgets the record (so the pool does not keep it alive) and puts

@@ -110,7 +110,7 @@ func TestFindingOutput(t *testing.T) {
 		"PT-0023": {"images": "docker.io/alpine:3.20,registry.k8s.io/kube-proxy:v1.33.13"},
 	}
 	for id, out := range want {
-		if !reflect.DeepEqual(got[id].Output, out) {
+		if !reflect.DeepEqual(outputMap(got[id]), out) {
 			t.Errorf("%s output %v, want %v", id, got[id].Output, out)
 		}
 	}
@@ -119,7 +119,7 @@ func TestFindingOutput(t *testing.T) {
 	}
 	forbidden := podrecord.Record{Namespace: "kube-system", Actor: podrecord.Actor{Username: "mallory", Kind: "user"}, Decision: "forbid", Code: 403, Reason: "no"}
 	fs, _ = e.Evaluate(&forbidden)
-	if len(fs) != 1 || !reflect.DeepEqual(fs[0].Output, map[string]string{"actor": "mallory", "reason": "no"}) {
+	if len(fs) != 1 || !reflect.DeepEqual(outputMap(fs[0]), map[string]string{"actor": "mallory", "reason": "no"}) {
 		t.Errorf("forbidden: %+v", fs)
 	}
 }
@@ -225,7 +225,7 @@ rules:
 			if got := ids(fs); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("fired %v, want %v", got, tt.want)
 			}
-			if f, ok := byRule(fs)["nested"]; ok && !reflect.DeepEqual(f.Output, map[string]string{"names": "kube-proxy+coredns", "sys": "sys"}) {
+			if f, ok := byRule(fs)["nested"]; ok && !reflect.DeepEqual(outputMap(f), map[string]string{"names": "kube-proxy+coredns", "sys": "sys"}) {
 				t.Errorf("outputs %v", f.Output)
 			}
 		})
@@ -429,4 +429,16 @@ images:
 			}
 		})
 	}
+}
+
+// outputMap is f's output fields as a map, nil for none.
+func outputMap(f Finding) map[string]string {
+	if len(f.Output) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(f.Output))
+	for _, o := range f.Output {
+		m[o.Key] = o.Value
+	}
+	return m
 }

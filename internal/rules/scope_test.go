@@ -108,11 +108,11 @@ func TestUnapprovedImagesOutput(t *testing.T) {
 	e := compileWith(t, scopeRules, scopeInventory)
 	r := &podrecord.Record{Namespace: "shop", Allowed: true, Containers: ctr("alpine:3.20", "nginx:1.27", "busybox", "nginx:1.25")}
 	fs, _ := e.Evaluate(r)
-	if len(fs) != 1 || fs[0].Output["images"] != "alpine:3.20,busybox,nginx:1.25" {
+	if len(fs) != 1 || fs[0].Value("images") != "alpine:3.20,busybox,nginx:1.25" {
 		t.Errorf("findings %+v", fs)
 	}
 	r.Containers = ctr("nginx:1.27", "busybox")
-	if fs, _ := e.Evaluate(r); len(fs) != 1 || fs[0].Output["images"] != "busybox" {
+	if fs, _ := e.Evaluate(r); len(fs) != 1 || fs[0].Value("images") != "busybox" {
 		t.Errorf("findings %+v", fs)
 	}
 }

@@ -18,7 +18,7 @@ func dsPod(i int) *podrecord.Record {
 }
 
 func finding(id string) []Finding {
-	return []Finding{{RuleID: id, Severity: "high", Output: map[string]string{"x": id}}}
+	return []Finding{{RuleID: id, Severity: "high", Output: []Field{{Key: "x", Value: id}}}}
 }
 
 // TestSuppressionCrashLoop: a DaemonSet whose pods are recreated every 10
@@ -44,7 +44,7 @@ func TestSuppressionCrashLoop(t *testing.T) {
 	total := len(out)
 	for i, sm := range sums {
 		total += sm.Finding.Count
-		if sm.Finding.Count != 59 || sm.Finding.RuleID != "PT-0003" || sm.Finding.Output["x"] != "PT-0003" {
+		if sm.Finding.Count != 59 || sm.Finding.RuleID != "PT-0003" || sm.Finding.Value("x") != "PT-0003" {
 			t.Errorf("summary %d: %+v", i, sm.Finding)
 		}
 		if want := t0.Add(time.Duration(i)*10*time.Minute + 590*time.Second); !sm.Finding.Until.Equal(want) {

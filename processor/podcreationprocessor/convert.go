@@ -352,8 +352,8 @@ func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Findin
 	putStrings(a, keyRuleMITRE, f.MITRE)
 	putATTACK(a, rules.ATTACKOf(f.MITRE))
 	putStrings(a, keyRuleTags, f.Tags)
-	for _, k := range sortedKeys(f.Output) {
-		a.PutStr(keyFindingField+k, f.Output[k])
+	for _, o := range f.Output {
+		a.PutStr(keyFindingField+o.Key, o.Value)
 	}
 	if f.Count > 0 {
 		// a summary of findings kept back by the suppression window
@@ -564,8 +564,8 @@ func writeActor(b *strings.Builder, prep string, r *podrecord.Record) {
 func FindingSummary(r *podrecord.Record, f *rules.Finding) string {
 	var b strings.Builder
 	b.WriteString("finding " + strings.ToUpper(f.Severity) + " " + f.RuleID + " " + f.Title + ": pod " + r.DisplayName())
-	for _, k := range sortedKeys(f.Output) {
-		b.WriteString(" " + k + "=" + f.Output[k])
+	for _, o := range f.Output {
+		b.WriteString(" " + o.Key + "=" + o.Value)
 	}
 	return b.String()
 }
