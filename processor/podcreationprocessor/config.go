@@ -38,6 +38,12 @@ type Config struct {
 	// Cluster names the cluster the records and findings come from
 	// (resource attributes k8s.cluster.name and k8s.cluster.uid).
 	Cluster ClusterConfig `mapstructure:"cluster"`
+	// BlindSpots says when podtrail reports that it has gone blind
+	// (podtrail.blind_spot findings).
+	BlindSpots BlindSpotsConfig `mapstructure:"blind_spots"`
+	// ImageMetadata looks the images' manifests, configs and signatures up
+	// in their registries (off by default; for the gateway).
+	ImageMetadata ImageMetadataConfig `mapstructure:"image_metadata"`
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -213,6 +219,12 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.Correlation.correlate().Validate(); err != nil {
 		errs = append(errs, errors.New("correlation: "+err.Error()))
+	}
+	if err := cfg.BlindSpots.tracker().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("blind_spots: %w", err))
+	}
+	if err := cfg.ImageMetadata.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("image_metadata: %w", err))
 	}
 	if cfg.Cluster.Name == "" && cfg.Cluster.Override {
 		errs = append(errs, errors.New("cluster: override needs a name"))

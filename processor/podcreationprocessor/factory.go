@@ -30,7 +30,9 @@ func createDefaultConfig() component.Config {
 			Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
 			DenialWindow: d.DenialWindow, DigestWait: d.DigestWait,
 		},
-		Cluster: ClusterConfig{Name: os.Getenv(EnvClusterName), UID: os.Getenv(EnvClusterUID)},
+		Cluster:       ClusterConfig{Name: os.Getenv(EnvClusterName), UID: os.Getenv(EnvClusterUID)},
+		BlindSpots:    defaultBlindSpots(),
+		ImageMetadata: defaultImageMetadata(),
 	}
 }
 

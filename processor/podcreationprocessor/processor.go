@@ -22,6 +22,7 @@ import (
 
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/audit"
+	"github.com/podtrail/podtrail/internal/blindspot"
 	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
@@ -52,6 +53,8 @@ type podCreationProcessor struct {
 	suppress *rules.Suppressor
 	// learner proposes an inventory (learning mode); nil: off.
 	learner *rules.Learner
+	// blind tracks the sources' liveness (blind_spots); guarded by mu.
+	blind *blindspot.Tracker
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -62,7 +65,8 @@ type podCreationProcessor struct {
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*podCreationProcessor, error) {
-	p := &podCreationProcessor{set: set, cfg: cfg, next: next, corr: correlate.New(cfg.Correlation.correlate()), out: newOutbox(), stop: make(chan struct{})}
+	p := &podCreationProcessor{set: set, cfg: cfg, next: next, corr: correlate.New(cfg.Correlation.correlate()), out: newOutbox(), stop: make(chan struct{}),
+		blind: blindspot.New(cfg.BlindSpots.tracker(), time.Now())}
 	meter := set.MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	counter := func(name, desc, unit string) metric.Int64Counter {
@@ -180,6 +184,9 @@ func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) e
 		p.wg.Add(1)
 		go p.learnLoop()
 	}
+	p.mu.Lock()
+	p.blind.WatchCluster(p.cfg.Cluster.Name)
+	p.mu.Unlock()
 	p.wg.Add(1)
 	go p.expireLoop()
 	return nil
@@ -213,6 +220,9 @@ func (p *podCreationProcessor) writeProposal() error {
 // onReload logs and counts a reload attempt of the rules files.
 func (p *podCreationProcessor) onReload(ev rules.ReloadEvent) {
 	ctx := context.Background()
+	p.mu.Lock()
+	p.blind.RulesLoaded(ev.Err, time.Now())
+	p.mu.Unlock()
 	if ev.Err != nil {
 		p.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "failure")))
 		p.set.Logger.Error("detection rules not reloaded: keeping the last good set", zap.String("rules_file", p.cfg.RulesFile),
@@ -235,6 +245,7 @@ func (p *podCreationProcessor) expireLoop() {
 		case now := <-t.C:
 			p.expire(now)
 			p.sendSummaries(now, false)
+			p.sendBlindSpots(now)
 		}
 	}
 }
@@ -275,6 +286,7 @@ func (p *podCreationProcessor) expire(now time.Time) {
 // max_pending records (the oldest waiting are dropped and counted). Called
 // with mu held.
 func (p *podCreationProcessor) enqueue(ctx context.Context, recs []*podrecord.Record) *outItem {
+	p.noteRecords(recs, time.Now())
 	it := p.out.add(recs)
 	if n := p.out.trim(max(p.cfg.Correlation.MaxPending, 1)); n > 0 {
 		p.dropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", "undelivered_full")))
@@ -364,7 +376,11 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 		if !ok {
 			return nil
 		}
+		p.blind.Node(ev.Node, now)
 		return p.corr.AddNode(&ev, now)
+	}
+	if lr.EventName() == attr.EventAudit {
+		p.blind.Audit(p.cfg.Cluster.Name, now)
 	}
 	partial := auditPartial(a) // an event salvaged in part (oversize): always read
 	if partial == "" && !relevantAudit(a) {
@@ -487,6 +503,7 @@ func (p *podCreationProcessor) count(ctx context.Context) {
 	p.noRecord.Add(ctx, int64(s.SeenRunning-p.last.SeenRunning), metric.WithAttributes(attribute.String("reason", "seen_running")))
 	p.noRecord.Add(ctx, int64(s.MirrorExists-p.last.MirrorExists), metric.WithAttributes(attribute.String("reason", "mirror_exists")))
 	if d := s.Evicted - p.last.Evicted; d > 0 {
+		p.blind.Evicted(int(d), time.Now())
 		p.set.Logger.Warn("correlation state full: oldest pending pods emitted as partial records", zap.Uint64("evicted", d), zap.Int("max_pending", p.cfg.Correlation.MaxPending))
 	}
 	p.last = s

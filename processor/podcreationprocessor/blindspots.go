@@ -1,0 +1,184 @@
+package podcreationprocessor
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/blindspot"
+	"github.com/podtrail/podtrail/internal/correlate"
+	"github.com/podtrail/podtrail/internal/podrecord"
+)
+
+// Attributes of blind-spot findings (besides podtrail.rule.*).
+const (
+	keyBlindKind   = "podtrail.blind_spot.kind"   // audit_silence, node_silence, evicted, rules_unreadable
+	keyBlindState  = "podtrail.blind_spot.state"  // blind, recovered
+	keyBlindSource = "podtrail.blind_spot.source" // audit, node_runtime, correlation, rules
+	keyBlindSince  = "podtrail.blind_spot.since"  // RFC 3339: last heard, or when it began
+	keyBlindUntil  = "podtrail.blind_spot.until"  // RFC 3339: when it recovered
+	keyBlindCount  = "podtrail.blind_spot.count"  // evictions; records without the node's events
+	keyBlindDetail = "podtrail.blind_spot.detail" // the load error; the pod that showed the node silent
+)
+
+// blindRule is the rule identity of a blind-spot finding.
+type blindRule struct{ id, title, severity, recovered string }
+
+var blindRules = map[blindspot.Kind]blindRule{
+	blindspot.AuditSilence:    {"PT-0901", "Audit stream of the cluster went silent", "high", "Audit stream of the cluster is back"},
+	blindspot.NodeSilence:     {"PT-0902", "Node runtime events stopped arriving", "high", "Node runtime events arrive again"},
+	blindspot.Evicted:         {"PT-0903", "Records forced out as partial: correlation state full", "medium", "No more records forced out as partial"},
+	blindspot.RulesUnreadable: {"PT-0904", "Rules or inventory file cannot be read: an older rule set runs", "high", "Rules and inventory files load again"},
+}
+
+// blindTags and blindMITRE go on every blind-spot finding: the analytic
+// asks to watch for blind spots (AN0986).
+var (
+	blindTags  = []string{"blind_spot"}
+	blindMITRE = []string{"DC0019", "AN0986"}
+)
+
+// noteRecords tells the tracker what the emitted records show: a pod
+// scheduled to a node that went out after its window with none of the
+// node's events. Called with mu held.
+func (p *podCreationProcessor) noteRecords(recs []*podrecord.Record, now time.Time) {
+	for _, r := range recs {
+		if r.Partial != correlate.PartialWindow || r.Node == "" || r.Update != "" || r.Origin == podrecord.OriginNodeOnly {
+			continue
+		}
+		for _, m := range r.Missing {
+			if m == correlate.SourceNode {
+				p.blind.MissingNode(r.Node, r.Namespace+"/"+r.Name, now)
+				break
+			}
+		}
+	}
+}
+
+// sendBlindSpots delivers the blind spots found by now as findings. A
+// refused delivery puts them back for the next tick.
+func (p *podCreationProcessor) sendBlindSpots(now time.Time) {
+	p.mu.Lock()
+	alerts := p.blind.Tick(now)
+	p.mu.Unlock()
+	if len(alerts) == 0 {
+		return
+	}
+	ctx := context.Background()
+	out := newOutput(p.cfg.Cluster)
+	for i := range alerts {
+		appendBlindSpot(out.logs(&podrecord.Record{}).AppendEmpty(), &alerts[i])
+	}
+	if err := p.next.ConsumeLogs(ctx, out.ld); err != nil {
+		if !consumererror.IsPermanent(err) {
+			p.mu.Lock()
+			p.blind.Requeue(alerts)
+			p.mu.Unlock()
+			return
+		}
+		p.set.Logger.Error("blind-spot findings not delivered: dropped", zap.Int("findings", len(alerts)), zap.Error(err))
+		return
+	}
+	for i := range alerts {
+		a := &alerts[i]
+		r := blindRules[a.Kind]
+		sev := r.severity
+		if a.Recovered {
+			sev = "info"
+		}
+		p.findings.Add(ctx, 1, metric.WithAttributes(attribute.String("rule", r.id), attribute.String("severity", sev)))
+		f := p.set.Logger.Warn
+		if a.Recovered {
+			f = p.set.Logger.Info
+		}
+		f(blindSpotBody(a), zap.String("kind", string(a.Kind)))
+	}
+}
+
+// appendBlindSpot writes one blind-spot finding: the rule identity of its
+// kind, what went blind (node, cluster on the resource, source), since
+// when, and for a recovery until when.
+func appendBlindSpot(lr plog.LogRecord, a *blindspot.Alert) {
+	r := blindRules[a.Kind]
+	sev, title, state := r.severity, r.title, "blind"
+	if a.Recovered {
+		sev, title, state = "info", r.recovered, "recovered"
+	}
+	lr.SetEventName(attr.EventFinding)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(a.At))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.SetSeverityNumber(severityNumbers[sev])
+	lr.SetSeverityText(strings.ToUpper(sev))
+	lr.Body().SetStr(blindSpotBody(a))
+	m := lr.Attributes()
+	m.PutStr(keyRuleID, r.id)
+	m.PutStr(keyRuleTitle, title)
+	m.PutStr(keyRuleSeverity, sev)
+	putStrings(m, keyRuleMITRE, blindMITRE)
+	putStrings(m, keyRuleTags, blindTags)
+	m.PutStr(keyBlindKind, string(a.Kind))
+	m.PutStr(keyBlindState, state)
+	m.PutStr(keyBlindSource, a.Source())
+	if !a.Since.IsZero() {
+		m.PutStr(keyBlindSince, a.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if a.Recovered {
+		m.PutStr(keyBlindUntil, a.At.UTC().Format(time.RFC3339Nano))
+	}
+	if a.Count > 0 {
+		m.PutInt(keyBlindCount, int64(a.Count))
+	}
+	put(m, keyBlindDetail, a.Detail)
+	put(m, attr.K8sNodeName, a.Node)
+	// the same facts as a rule's outputs, for the SIEM mappings that read
+	// podtrail.finding.*
+	put(m, keyFindingField+"source", a.Source())
+	put(m, keyFindingField+"node", a.Node)
+	put(m, keyFindingField+"cluster", a.Cluster)
+	if !a.Since.IsZero() {
+		m.PutStr(keyFindingField+"since", a.Since.UTC().Format(time.RFC3339))
+	}
+}
+
+// blindSpotBody is the one-line body of a blind-spot finding.
+func blindSpotBody(a *blindspot.Alert) string {
+	r := blindRules[a.Kind]
+	var b strings.Builder
+	if a.Recovered {
+		fmt.Fprintf(&b, "finding INFO %s %s: %s", r.id, r.recovered, a.Kind)
+	} else {
+		fmt.Fprintf(&b, "finding %s %s %s: %s", strings.ToUpper(r.severity), r.id, r.title, a.Kind)
+	}
+	switch a.Kind {
+	case blindspot.NodeSilence:
+		b.WriteString(" node=" + a.Node)
+	case blindspot.AuditSilence:
+		if a.Cluster != "" {
+			b.WriteString(" cluster=" + a.Cluster)
+		}
+	}
+	b.WriteString(" source=" + a.Source())
+	if !a.Since.IsZero() {
+		b.WriteString(" since=" + a.Since.UTC().Format(time.RFC3339))
+	}
+	if a.Recovered {
+		b.WriteString(" until=" + a.At.UTC().Format(time.RFC3339))
+	}
+	if a.Count > 0 {
+		b.WriteString(" count=" + strconv.Itoa(a.Count))
+	}
+	if a.Detail != "" && !a.Recovered {
+		b.WriteString(" detail=" + a.Detail)
+	}
+	return b.String()
+}

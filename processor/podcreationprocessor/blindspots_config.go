@@ -1,0 +1,43 @@
+package podcreationprocessor
+
+import (
+	"time"
+
+	"github.com/podtrail/podtrail/internal/blindspot"
+)
+
+// BlindSpotsConfig says when podtrail reports that it has gone blind: a
+// podtrail.blind_spot finding when a source goes silent or loses data, and
+// a recovery finding when it returns.
+type BlindSpotsConfig struct {
+	// AuditSilence is how long the cluster's audit stream may be quiet
+	// before a finding says so. A running apiserver's own controllers and
+	// kubelets make requests every few seconds; minutes of silence mean
+	// the webhook or the audit log file stopped reaching podtrail. The
+	// clock starts with the processor. 0 (the default): off; set it on the
+	// gateway that receives the audit stream, not on node agents.
+	AuditSilence time.Duration `mapstructure:"audit_silence"`
+	// NodeSilence: a pod scheduled to a node whose record goes out without
+	// any of the node's runtime events, while the node has sent none for
+	// this long, makes a finding naming the node; its next event clears
+	// it. An idle node (no pods scheduled to it) never alerts. 0: off.
+	NodeSilence time.Duration `mapstructure:"node_silence"`
+	// EvictionClear: records forced out as partial because the state was
+	// full (correlation.max_pending) make a finding; this long without
+	// another clears it. 0: off.
+	EvictionClear time.Duration `mapstructure:"eviction_clear"`
+	// RulesFiles: a rules or inventory file that fails to load at a
+	// reload makes a finding (the last good set runs); the next good load
+	// clears it.
+	RulesFiles bool `mapstructure:"rules_files"`
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func defaultBlindSpots() BlindSpotsConfig {
+	return BlindSpotsConfig{NodeSilence: 2 * time.Minute, EvictionClear: 10 * time.Minute, RulesFiles: true}
+}
+
+func (c BlindSpotsConfig) tracker() blindspot.Config {
+	return blindspot.Config{AuditSilence: c.AuditSilence, NodeSilence: c.NodeSilence, EvictionClear: c.EvictionClear, Rules: c.RulesFiles}
+}

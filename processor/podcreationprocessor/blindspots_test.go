@@ -1,0 +1,168 @@
+package podcreationprocessor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/noderuntime"
+)
+
+// blindSpots are the blind-spot findings in sink, as "rule state subject".
+func blindSpots(sink *consumertest.LogsSink) []string {
+	var out []string
+	for _, lr := range byEvent(sink, attr.EventFinding) {
+		if str(lr, keyBlindKind) == "" {
+			continue
+		}
+		subj := str(lr, attr.K8sNodeName)
+		if subj == "" {
+			subj = str(lr, keyFindingField+"cluster")
+		}
+		out = append(out, str(lr, keyRuleID)+" "+str(lr, keyBlindState)+" "+subj)
+	}
+	return out
+}
+
+func blindSpotRecords(sink *consumertest.LogsSink) []plog.LogRecord {
+	var out []plog.LogRecord
+	for _, lr := range byEvent(sink, attr.EventFinding) {
+		if str(lr, keyBlindKind) != "" {
+			out = append(out, lr)
+		}
+	}
+	return out
+}
+
+func waitBlindSpots(t *testing.T, sink *consumertest.LogsSink, want ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(blindSpots(sink)) >= len(want) }, 10*time.Second, 10*time.Millisecond,
+		"want %v, have %v", want, blindSpots(sink))
+	require.Equal(t, want, blindSpots(sink))
+}
+
+// TestAuditSilence: a gateway whose audit stream stops for longer than
+// blind_spots.audit_silence says so once, naming the cluster and since
+// when, and once more when the stream is back.
+func TestAuditSilence(t *testing.T) {
+	cfg := auditOnly()
+	cfg.Cluster.Name = "prod-eu-1"
+	cfg.BlindSpots.AuditSilence = 400 * time.Millisecond
+	p, sink := newTestProcessor(t, cfg, nil)
+	ctx := context.Background()
+	user := map[string]any{"username": "alice@example.com"}
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("a1", "shop", "web", "u1", user, "nginx:1.27"), nil)))
+	heard := time.Now()
+	waitBlindSpots(t, sink, "PT-0901 blind prod-eu-1")
+	lr := blindSpotRecords(sink)[0]
+	since, err := time.Parse(time.RFC3339Nano, str(lr, keyBlindSince))
+	require.NoError(t, err)
+	require.WithinDuration(t, heard, since, 100*time.Millisecond)
+	require.Equal(t, "audit", str(lr, keyBlindSource))
+	require.Equal(t, "HIGH", lr.SeverityText())
+	require.Contains(t, lr.Body().Str(), "finding HIGH PT-0901 Audit stream of the cluster went silent: audit_silence cluster=prod-eu-1 source=audit since=")
+	time.Sleep(600 * time.Millisecond) // still silent: no second finding
+	require.Len(t, blindSpots(sink), 1)
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("a2", "shop", "web2", "u2", user, "nginx:1.27"), nil)))
+	waitBlindSpots(t, sink, "PT-0901 blind prod-eu-1", "PT-0901 recovered prod-eu-1")
+	rec := blindSpotRecords(sink)[1]
+	require.Equal(t, str(lr, keyBlindSince), str(rec, keyBlindSince))
+	require.NotEmpty(t, str(rec, keyBlindUntil))
+	require.Equal(t, "INFO", rec.SeverityText())
+}
+
+// TestNodeSilence: a pod scheduled to a node whose record goes out after
+// its window without any of the node's events, while the node has sent
+// nothing for node_silence, gives one finding naming the node; the
+// node's next event gives the recovery. A node that speaks, or an idle
+// one, gives none.
+func TestNodeSilence(t *testing.T) {
+	cfg := auditOnly()
+	cfg.Correlation.Expect = []string{"audit", "node"}
+	cfg.Correlation.Window = 300 * time.Millisecond
+	cfg.BlindSpots.NodeSilence = 200 * time.Millisecond
+	p, sink := newTestProcessor(t, cfg, nil)
+	ctx := context.Background()
+	user := map[string]any{"username": "alice@example.com"}
+	onNode := func(id, name, node string) plog.Logs {
+		body := createEvent(id, "shop", name, "uid-"+name, user, "nginx:1.27")
+		body = strings.ReplaceAll(body, `"spec":{`, `"spec":{"nodeName":"`+node+`",`)
+		return auditLog(t, body, nil)
+	}
+	nodeEv := func(node string) plog.Logs {
+		return nodeLog(noderuntime.Event{Kind: noderuntime.KindImagePresent, Source: noderuntime.SourceKubelet, Node: node, Time: time.Now()})
+	}
+	require.NoError(t, p.ConsumeLogs(ctx, nodeEv("node-a")))
+	require.NoError(t, p.ConsumeLogs(ctx, nodeEv("node-b")))
+	// node-b keeps speaking: its pod's lines alone are missing, no finding
+	go func() {
+		for i := 0; i < 20; i++ {
+			_ = p.ConsumeLogs(ctx, nodeEv("node-b"))
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	require.NoError(t, p.ConsumeLogs(ctx, onNode("a1", "web-b", "node-b")))
+	time.Sleep(250 * time.Millisecond)
+	require.NoError(t, p.ConsumeLogs(ctx, onNode("a2", "web-a", "node-a")))
+	require.NoError(t, p.ConsumeLogs(ctx, onNode("a3", "web-a2", "node-a")))
+	waitBlindSpots(t, sink, "PT-0902 blind node-a")
+	time.Sleep(400 * time.Millisecond) // the second pod's record: no second finding
+	require.Len(t, blindSpots(sink), 1)
+	lr := blindSpotRecords(sink)[0]
+	require.Equal(t, "node_runtime", str(lr, keyBlindSource))
+	require.Contains(t, lr.Body().Str(), "PT-0902 Node runtime events stopped arriving: node_silence node=node-a source=node_runtime since=")
+	require.NoError(t, p.ConsumeLogs(ctx, nodeEv("node-a")))
+	waitBlindSpots(t, sink, "PT-0902 blind node-a", "PT-0902 recovered node-a")
+	require.Equal(t, int64(2), blindSpotRecords(sink)[1].Attributes().AsRaw()[keyBlindCount])
+}
+
+// TestEvictionBlindSpot: records forced out as partial because
+// max_pending is reached give one finding, cleared after eviction_clear
+// without another.
+func TestEvictionBlindSpot(t *testing.T) {
+	cfg := auditOnly()
+	cfg.Correlation.Expect = []string{"audit", "node"}
+	cfg.Correlation.MaxPending = 1
+	cfg.BlindSpots.EvictionClear = 300 * time.Millisecond
+	p, sink := newTestProcessor(t, cfg, nil)
+	ctx := context.Background()
+	user := map[string]any{"username": "alice@example.com"}
+	for i, n := range []string{"a", "b", "c"} {
+		require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("e"+n, "shop", "web-"+n, "u"+n, user, "nginx:1.27"), nil)), i)
+	}
+	waitBlindSpots(t, sink, "PT-0903 blind ", "PT-0903 recovered ")
+	require.Equal(t, int64(2), blindSpotRecords(sink)[1].Attributes().AsRaw()[keyBlindCount])
+	require.Equal(t, "MEDIUM", blindSpotRecords(sink)[0].SeverityText())
+}
+
+// TestRulesUnreadableBlindSpot: a rules file that stops loading in a
+// running collector gives a finding with the error; the next good load
+// the recovery.
+func TestRulesUnreadableBlindSpot(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	write := func(id, cond string) {
+		require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - id: "+id+"\n    severity: low\n    condition: "+cond+"\n"), 0o600))
+	}
+	write("R1", "pod.allowed")
+	cfg := withRules(rulesFile, filepath.Join(packDir, "inventory.yaml"))
+	cfg.ReloadInterval = 10 * time.Millisecond
+	p, sink := newTestProcessor(t, cfg, componenttest.NewTelemetry())
+	_ = p
+	write("R2", "pod.nmae == \"x\"")
+	waitBlindSpots(t, sink, "PT-0904 blind ")
+	lr := blindSpotRecords(sink)[0]
+	require.Contains(t, str(lr, keyBlindDetail), "rules.yaml")
+	require.Contains(t, str(lr, keyBlindDetail), "nmae")
+	write("R3", "pod.allowed")
+	waitBlindSpots(t, sink, "PT-0904 blind ", "PT-0904 recovered ")
+}
