@@ -114,6 +114,12 @@ type Decoder struct {
 	extra       map[string][]string
 	strs        [][]string // arrays, handed out in order
 	nstrs       int
+
+	// SelectPodCreation makes Decode return ErrNotSelected for an event
+	// outside the pod-creation selection (Selected), reading it only as far
+	// as its stage, verb or resource tells (select.go).
+	SelectPodCreation bool
+	stopped           bool // decodeFast stopped at an unselected field
 }
 
 // Decode is DecodeShared into d's Event.
@@ -133,7 +139,11 @@ func decode(data []byte, d *Decoder) (*Event, error) {
 		if err := ev.validate(); err != nil {
 			return nil, err
 		}
-		return ev, nil
+		return selected(ev, d)
+	}
+	if d != nil && d.stopped {
+		d.stopped = false
+		return nil, ErrNotSelected
 	}
 	ev = new(Event)
 	if err := unmarshal(data, ev); err != nil {
@@ -144,6 +154,15 @@ func decode(data []byte, d *Decoder) (*Event, error) {
 	}
 	if err := ev.validate(); err != nil {
 		return nil, err
+	}
+	return selected(ev, d)
+}
+
+// selected is ev, or ErrNotSelected when d selects and ev is outside the
+// selection.
+func selected(ev *Event, d *Decoder) (*Event, error) {
+	if d != nil && d.SelectPodCreation && !Selected(ev) {
+		return nil, ErrNotSelected
 	}
 	return ev, nil
 }

@@ -55,6 +55,10 @@ func decodeFast(data []byte, ev *Event, re *Decoder) bool {
 		} else {
 			seen |= 1 << f
 			ok = s.eventField(ev, f)
+			if ok && re != nil && re.SelectPodCreation && unselected(ev, f) {
+				re.stopped = true
+				return false
+			}
 		}
 		if !ok {
 			return false
