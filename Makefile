@@ -101,3 +101,19 @@ clean:
 .PHONY: e2e
 e2e:
 	bash e2e/run.sh
+
+# The same cluster, scenarios and assertions with podtrail installed by helm:
+# the image built without Docker (e2e/tools/image) and pushed to a registry on
+# loopback, the vendored opentelemetry-collector chart with podtrail's values
+# (gateway StatefulSet, agent DaemonSet), a rollout of the gateway by helm
+# upgrade during phase 1 (e2e/helm.sh, e2e/README.md).
+.PHONY: e2e-helm
+e2e-helm:
+	PODTRAIL_E2E_MODE=helm bash e2e/run.sh
+
+# the e2e on {Kubernetes v1.33.13, v1.36.3} x {Debian's containerd 1.6,
+# containerd 2.4.2 from github.com/containerd/containerd/v2}, one pair after the
+# other, and a table of the assertions passed per pair (e2e/matrix.sh).
+.PHONY: e2e-matrix
+e2e-matrix:
+	bash e2e/matrix.sh

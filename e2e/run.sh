@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# podtrail end to end (make e2e): a one-node Kubernetes v1.33 cluster on this
+# podtrail end to end (make e2e): a one-node Kubernetes cluster on this
 # machine (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# containerd + runc, a kubelet), podtrail as the gateway (k8s_audit webhook
+# containerd + runc, a kubelet; v1.33.13 and Debian's containerd 1.6 unless
+# PODTRAIL_E2E_K8S=v1.36.3 and PODTRAIL_E2E_CONTAINERD=2.4.2 say otherwise), podtrail as the gateway (k8s_audit webhook
 # over mTLS and the audit log file) and as the node agent (node_runtime on the
 # kubelet's and containerd's logs), scenarios driven with kubectl and curl, and
 # assertions on the exported OTLP JSON (cmd/check). Everything it started is
@@ -15,6 +16,23 @@ WORK=${PODTRAIL_E2E_WORK:-/var/lib/podtrail-e2e} # removed at the end
 OUT=${PODTRAIL_E2E_OUT:-$REPO/out/e2e}           # records, events, logs: kept
 NODE=${PODTRAIL_E2E_NODE:-e2e-node-1}
 KEEP=${PODTRAIL_E2E_KEEP:-0} # 1: leave the cluster running until Enter is pressed
+# helm (make e2e-helm): podtrail as pods, installed by helm with its values
+# into the cluster (e2e/helm.sh); else the collector binary as processes
+MODE=${PODTRAIL_E2E_MODE:-binary}
+# the pair under test (make e2e-matrix runs four): the Kubernetes version whose
+# module is e2e/tools (empty: its go.mod's, v1.33.13) or e2e/tools/<version>,
+# and containerd: "debian" (the package, 1.6 on Debian 12) or a 2.x version
+# built from github.com/containerd/containerd/v2 (build-containerd.sh)
+export PODTRAIL_E2E_K8S=${PODTRAIL_E2E_K8S:-}
+CONTAINERD=${PODTRAIL_E2E_CONTAINERD:-debian}
+CONTAINERD=${CONTAINERD#v}
+case $CONTAINERD in
+debian | 2.*) ;;
+*)
+	echo "e2e: PODTRAIL_E2E_CONTAINERD=$CONTAINERD: want debian or a 2.x version" >&2
+	exit 2
+	;;
+esac
 
 # loopback ports (override when taken)
 ETCD_PORT=${ETCD_PORT:-23790}
@@ -135,7 +153,7 @@ cleanup() {
 	# 1. let the kubelet tear its pods down (CNI DEL, unmounts) while it runs
 	if [[ -n ${KUBECTL:-} ]] && running kubelet && running kube-apiserver; then
 		rm -f "$WORK/manifests/"*.yaml
-		$KUBECTL delete cronjobs,jobs,deployments,daemonsets,replicasets --all -A --wait=false >/dev/null 2>&1
+		$KUBECTL delete cronjobs,jobs,deployments,daemonsets,statefulsets,replicasets --all -A --wait=false >/dev/null 2>&1
 		$KUBECTL delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1
 		for _ in $(seq 1 30); do
 			n=$(ctr_ -n k8s.io tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"' | wc -l)
@@ -268,7 +286,8 @@ undo_host() {
 CACHE=${PODTRAIL_E2E_CACHE:-/var/cache/podtrail-e2e}
 mkdir -p "$CACHE"
 exec 8>"$CACHE/run.lock"
-flock -n 8 || die "another make e2e is running (lock $CACHE/run.lock)"
+# PODTRAIL_E2E_LOCK_WAIT=seconds: wait that long for a run in progress to end
+flock -w "${PODTRAIL_E2E_LOCK_WAIT:-0}" 8 || die "another make e2e is running (lock $CACHE/run.lock)"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -310,13 +329,19 @@ snapshot_host
 log "Kubernetes binaries (cached; the first build takes 10-15 minutes)"
 "$HERE/build-k8s.sh" >"$WORK/k8s-bin" 2>"$LOGS/build-k8s.log" &
 BUILD_PID=$!
+CTRD_PID=
+if [[ $CONTAINERD != debian ]]; then
+	log "containerd $CONTAINERD (cached; the first build takes a few minutes)"
+	"$HERE/build-containerd.sh" "$CONTAINERD" >"$WORK/containerd-bin" 2>"$LOGS/build-containerd.log" &
+	CTRD_PID=$!
+fi
 
 # the Debian packages installed here are purged at the end (their list:
 # $WORK/before/packages); PODTRAIL_E2E_KEEP_PACKAGES=1 keeps them for the next run
 dpkg-query -W -f '${Package}\n' 2>/dev/null | sort >"$WORK/before/packages" || true
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
-command -v containerd >/dev/null || need+=(containerd)
+[[ $CONTAINERD != debian ]] || command -v containerd >/dev/null || need+=(containerd)
 command -v runc >/dev/null || need+=(runc)
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || need+=(containernetworking-plugins)
 command -v openssl >/dev/null || need+=(openssl)
@@ -364,10 +389,18 @@ K8S_BIN=$(tail -1 "$WORK/k8s-bin")
 log "Kubernetes binaries in $K8S_BIN"
 KUBECTL="$K8S_BIN/kubectl --kubeconfig $PKI/admin.kubeconfig"
 export PATH="$K8S_BIN:$PATH"
+if [[ -n $CTRD_PID ]]; then
+	wait "$CTRD_PID" || die "building containerd $CONTAINERD failed: $LOGS/build-containerd.log"
+	CTRD_BIN=$(tail -1 "$WORK/containerd-bin")
+	# containerd, its runc shim and ctr from the build; runc stays Debian's
+	export PATH="$CTRD_BIN:$PATH"
+fi
+CONTAINERD_VERSION=$(containerd --version | awk '{print $3}')
+K8S_VERSION=$(kubelet --version | awk '{print $2}')
+log "pair: Kubernetes $K8S_VERSION, containerd $CONTAINERD_VERSION ($(command -v containerd)), runc $(runc --version | awk 'NR==1{print $3}')"
+printf 'kubernetes=%s\ncontainerd=%s\n' "$K8S_VERSION" "$CONTAINERD_VERSION" >"$OUT/pair.txt"
 
 # ---- 3. podtrail: gateway ------------------------------------------------------
-
-start_bg podtrail-gateway "$PODTRAIL_BIN" --config "$HERE/config/gateway.yaml"
 
 wait_for() { # what seconds command...
 	local what=$1 secs=$2 i
@@ -379,7 +412,14 @@ wait_for() { # what seconds command...
 	die "$what not up after $secs s"
 }
 healthy() { curl -fsS "http://$1/" >/dev/null; }
-wait_for "podtrail gateway" 60 healthy "$E2E_GATEWAY_HEALTH"
+if [[ $MODE == helm ]]; then
+	# shellcheck source=e2e/helm.sh
+	source "$HERE/helm.sh"
+	helm_prepare # the image and its registry; installed once the node is Ready
+else
+	start_bg podtrail-gateway "$PODTRAIL_BIN" --config "$HERE/config/gateway.yaml"
+	wait_for "podtrail gateway" 60 healthy "$E2E_GATEWAY_HEALTH"
+fi
 
 # ---- 4. control plane ------------------------------------------------------
 
@@ -452,9 +492,11 @@ log "containerd"
 start_bg containerd containerd --config "$WORK/containerd/config.toml"
 wait_for containerd 30 ctr_ version
 
-log "podtrail node agent"
-start_bg podtrail-agent "$PODTRAIL_BIN" --config "$HERE/config/agent.yaml"
-wait_for "podtrail agent" 60 healthy "$E2E_AGENT_HEALTH"
+if [[ $MODE != helm ]]; then
+	log "podtrail node agent"
+	start_bg podtrail-agent "$PODTRAIL_BIN" --config "$HERE/config/agent.yaml"
+	wait_for "podtrail agent" 60 healthy "$E2E_AGENT_HEALTH"
+fi
 
 log "kubelet"
 prepare_cgroups
@@ -467,6 +509,7 @@ start_kubelet
 node_ready() { $KUBECTL get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
 wait_for "node $NODE Ready" 120 node_ready
 log "node $NODE Ready"
+[[ $MODE != helm ]] || helm_install 1
 # the kubelet stopped and started again, logging on to the same file
 restart_kubelet() {
 	log "restarting the kubelet"
@@ -484,6 +527,7 @@ CHECK=("$WORK/bin/check" -repo "$REPO" -node "$NODE" -records "$OUT/records.json
 cri_dump() { "$WORK/bin/cri" -sock "$WORK/containerd/containerd.sock" containers >"$1" 2>>"$LOGS/cri.log" || log "cri containers failed"; }
 
 scenario_run
+[[ $MODE != helm ]] || helm_rollout
 log "phase 1: waiting for the records (correlation window)"
 "${CHECK[@]}" -wait 1 -timeout 150s
 cri_dump "$OUT/cri-1.json"
@@ -492,14 +536,19 @@ ctr_ -n k8s.io images ls >"$OUT/images.txt" 2>>"$LOGS/cri.log" || log "ctr image
 # ---- 7. phase 2: podtrail started anew on the running cluster -----------------
 
 log "phase 2: podtrail stopped (what it holds is emitted) and started with empty state"
-stop_named podtrail-agent
-stop_named podtrail-gateway
 export E2E_RECORDS=$OUT/records-2.json E2E_EVENTS=$OUT/events-2.json
 export E2E_AUDIT_START_AT=end E2E_NODE_START_AT=end E2E_WINDOW=20s
-start_bg podtrail-gateway-2 "$PODTRAIL_BIN" --config "$HERE/config/gateway.yaml"
-wait_for "podtrail gateway (phase 2)" 60 healthy "$E2E_GATEWAY_HEALTH"
-start_bg podtrail-agent-2 "$PODTRAIL_BIN" --config "$HERE/config/agent.yaml"
-wait_for "podtrail agent (phase 2)" 60 healthy "$E2E_AGENT_HEALTH"
+if [[ $MODE == helm ]]; then
+	helm_uninstall
+	helm_install 2 # a new installation: empty state, the files from their ends
+else
+	stop_named podtrail-agent
+	stop_named podtrail-gateway
+	start_bg podtrail-gateway-2 "$PODTRAIL_BIN" --config "$HERE/config/gateway.yaml"
+	wait_for "podtrail gateway (phase 2)" 60 healthy "$E2E_GATEWAY_HEALTH"
+	start_bg podtrail-agent-2 "$PODTRAIL_BIN" --config "$HERE/config/agent.yaml"
+	wait_for "podtrail agent (phase 2)" 60 healthy "$E2E_AGENT_HEALTH"
+fi
 sleep 1 # the file inputs' first poll: from there on, start_at end reads every new line
 
 scenario_phase2
@@ -507,8 +556,12 @@ log "phase 2: waiting for the records (correlation window)"
 "${CHECK[@]}" -wait 2 -timeout 120s
 cri_dump "$OUT/cri-2.json"
 # what the gateway still holds is emitted at shutdown: the check sees it too
-stop_named podtrail-agent-2
-stop_named podtrail-gateway-2
+if [[ $MODE == helm ]]; then
+	helm_uninstall
+else
+	stop_named podtrail-agent-2
+	stop_named podtrail-gateway-2
+fi
 
 # ---- 8. assertions ------------------------------------------------------------
 

@@ -6,6 +6,17 @@
 
 write_node_config() {
 	local c=$WORK/containerd
+	if [[ ${CONTAINERD:-debian} == debian ]]; then
+		write_containerd_v2_config
+	else
+		write_containerd_v3_config
+	fi
+	write_cni_and_kubelet_config
+}
+
+# Debian's containerd 1.6: a version-2 config, registry mirrors
+write_containerd_v2_config() {
+	local c=$WORK/containerd
 	cat >"$c/config.toml" <<TOML
 version = 2
 root = "$c/root"
@@ -38,7 +49,53 @@ state = "$c/state"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."ghcr.io"]
     endpoint = ["http://127.0.0.1:$REGISTRY_PORT"]
 TOML
+}
 
+# containerd 2.x: a version-3 config (registry.mirrors is gone: a hosts.toml
+# per registry under config_path; the sandbox image is a pinned image)
+write_containerd_v3_config() {
+	local c=$WORK/containerd r
+	cat >"$c/config.toml" <<TOML
+version = 3
+root = "$c/root"
+state = "$c/state"
+[grpc]
+  address = "$c/containerd.sock"
+[debug]
+  level = "info"
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "registry.k8s.io/pause:3.10"
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "$c/certs.d"
+[plugins."io.containerd.cri.v1.runtime"]
+  # the sandbox lacks CAP_SYS_RESOURCE: no oom_score_adj below containerd's
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["$CNI_BIN"]
+    conf_dir = "$WORK/cni/net.d"
+TOML
+	# no registry is reachable: the ones the test's images name are served by
+	# e2e/cmd/registry on loopback
+	for r in registry.k8s.io docker.io ghcr.io; do
+		mkdir -p "$c/certs.d/$r"
+		cat >"$c/certs.d/$r/hosts.toml" <<TOML
+server = "https://$r"
+[host."http://127.0.0.1:$REGISTRY_PORT"]
+  capabilities = ["pull", "resolve"]
+TOML
+	done
+}
+
+write_cni_and_kubelet_config() {
 	# no gateway on the bridge and no masquerading: the host's forwarding and
 	# iptables stay as they are; pods talk to nothing
 	cat >"$WORK/cni/net.d/10-$CNI_NET.conflist" <<JSON
@@ -81,6 +138,9 @@ staticPodPath: $WORK/manifests
 fileCheckFrequency: 2s
 podLogsDir: $WORK/pod-logs
 failSwapOn: false
+# this machine has cgroup v1: the kubelet of 1.35 and later refuses it unless
+# told (1.33 knows the field; false is its default there)
+failCgroupV1: false
 clusterDomain: cluster.local
 clusterDNS: [10.96.0.10]
 resolvConf: ""
