@@ -197,6 +197,9 @@ func walkZero(v reflect.Value, path string, zero func(string)) {
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
+			if !v.Type().Field(i).IsExported() {
+				continue // fill sets exported fields (the codec's); podrecord.Container's meta is attached after emission
+			}
 			walkZero(v.Field(i), path+"."+v.Type().Field(i).Name, zero)
 		}
 	case reflect.Pointer:

@@ -146,6 +146,13 @@ const (
 	// pod (a kubelet status patch, a binding or a delete named it): it was
 	// created before podtrail started, not created without the API.
 	OriginPreexisting = "preexisting"
+	// OriginCreateUnseen: no create was seen, but the API server knows the
+	// pod and the scheduler bound it while podtrail was watching (its
+	// pods/binding came later than the correlation window after podtrail
+	// started): it was created then, or shortly before podtrail started
+	// while it waited for a node, and its create event never arrived. A
+	// gap in the audit collection, not a pod that existed before.
+	OriginCreateUnseen = "create_unseen"
 )
 
 // Outcomes of a pod create (Record.Outcome).
@@ -170,7 +177,7 @@ const (
 // preexisting) and for an update.
 func (r *Record) Outcome() string {
 	switch {
-	case r.Update != "", r.Origin == OriginNodeOnly, r.Origin == OriginPreexisting:
+	case r.Update != "", r.Origin == OriginNodeOnly, r.Origin == OriginPreexisting, r.Origin == OriginCreateUnseen:
 		return ""
 	case r.Allowed:
 		return OutcomeCreated
@@ -256,6 +263,9 @@ type Container struct {
 	// CreateContainerError, CrashLoopBackOff, OOMKilled, ...).
 	Error  string `json:"error,omitempty" expr:"error"`
 	Reason string `json:"reason,omitempty" expr:"reason"`
+	// meta is the image's registry metadata (SetMeta), when looked up; not
+	// packed nor persisted: looked up again (cached) after a restart.
+	meta *ImageMeta
 }
 
 // PullFailure is an image the node could not pull.
