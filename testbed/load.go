@@ -126,6 +126,20 @@ func Metric(addr, name string) float64 {
 	return sum
 }
 
+// MetricSum is the sum of Metric over names joined by "+" (each must be
+// found), e.g. the events a receiver handed on and those it counted out.
+func MetricSum(addr, names string) float64 {
+	var sum float64
+	for _, name := range strings.Split(names, "+") {
+		v := Metric(addr, name)
+		if v < 0 {
+			return -1
+		}
+		sum += v
+	}
+	return sum
+}
+
 // Run is one pipeline's figures over one input.
 type Run struct {
 	Pipeline     string  `json:"pipeline"`
@@ -156,7 +170,7 @@ func RunPipeline(tb testing.TB, name, bin, config, metric string, events int, ti
 	feed()
 	// Polled every 250 ms: a scrape costs the collector ~2 ms of CPU.
 	WaitEvery(tb, 250*time.Millisecond, timeout, fmt.Sprintf("%s to reach %d on %s", name, events, metric), func() bool {
-		return Metric(metrics, metric) >= float64(events)
+		return MetricSum(metrics, metric) >= float64(events)
 	})
 	wall := time.Since(start).Seconds()
 	cpu, err := p.CPUSeconds()

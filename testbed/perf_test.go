@@ -3,6 +3,7 @@ package testbed
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -128,14 +129,17 @@ func TestAuditThroughput(t *testing.T) {
 	}
 
 	var runs []Run
-	for _, p := range []struct{ name, slug, config string }{
-		{"podtrail", "audit-podtrail", podtrailAudit},
-		{"contrib filelog+json_parser+transform+filter", "audit-contrib", contribAudit},
+	// done is the metric that reaches the input's events when a pipeline
+	// has read them all: podtrail's receiver hands on the events of its
+	// selection (events: pod_creation, the default) and counts the others.
+	for _, p := range []struct{ name, slug, config, done string }{
+		{"podtrail", "audit-podtrail", podtrailAudit, "otelcol_receiver_accepted_log_records+otelcol_k8s_audit_unselected"},
+		{"contrib filelog+json_parser+transform+filter", "audit-contrib", contribAudit, "otelcol_receiver_accepted_log_records"},
 	} {
 		sub := t.TempDir()
 		cfg := writeConfig(t, sub, "config.yaml", withPprof(t, p.config, p.slug))
 		in := filepath.Join(sub, "audit.log")
-		r := MeasurePipeline(t, *perfRuns, p.name, bin, cfg, "otelcol_receiver_accepted_log_records", n, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
+		r := MeasurePipeline(t, *perfRuns, p.name, bin, cfg, p.done, n, data, in, "INPUT="+in, "OUT="+filepath.Join(sub, "out.json"),
 			"RULES="+distPath(t, "rules"))
 		runs = append(runs, r)
 	}
@@ -160,6 +164,13 @@ func TestAuditThroughput(t *testing.T) {
 	runs = append(runs, decodeLoop(t, "audit.Decode (podtrail's decoder, in-process, 1 core)", data, func(l []byte) error {
 		_, err := audit.Decode(l)
 		return err
+	}))
+	sel := &audit.Decoder{SelectPodCreation: true}
+	runs = append(runs, decodeLoop(t, "audit.Decoder with the pod-creation selection (the receiver's default, in-process, 1 core)", data, func(l []byte) error {
+		if _, err := sel.Decode(l); err != nil && !errors.Is(err, audit.ErrNotSelected) {
+			return err
+		}
+		return nil
 	}))
 	report(t, "audit", "Audit path", "events", runs)
 }

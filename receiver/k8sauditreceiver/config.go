@@ -23,7 +23,25 @@ type Config struct {
 	Webhook configoptional.Optional[WebhookConfig] `mapstructure:"webhook"`
 	// File tails audit log files written by the apiserver's log backend.
 	File configoptional.Optional[FileConfig] `mapstructure:"file"`
+	// Events is which audit events become log records: pod_creation (the
+	// default: the final stage of a change of a pod, one of its
+	// subresources or a workload that owns pods, the events the
+	// pod_creation processor reads; audit.Selected) or all (every event,
+	// for a pipeline that also forwards the audit log as it is). The
+	// others are read only as far as their stage, verb or resource and
+	// counted in otelcol_k8s_audit_unselected.
+	Events string `mapstructure:"events"`
 }
+
+// The values of Config.Events.
+const (
+	EventsPodCreation = "pod_creation"
+	EventsAll         = "all"
+)
+
+// selects reports whether the receiver reads only the pod-creation
+// selection (a Config made in code without Events reads every event).
+func (cfg *Config) selects() bool { return cfg.Events == EventsPodCreation }
 
 // WebhookConfig is the HTTP server the apiserver's --audit-webhook-config-file points at.
 type WebhookConfig struct {
@@ -190,6 +208,11 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if !cfg.Webhook.HasValue() && !cfg.File.HasValue() {
 		errs = append(errs, errors.New("k8s_audit: set at least one of webhook and file"))
+	}
+	switch cfg.Events {
+	case EventsPodCreation, EventsAll:
+	default:
+		errs = append(errs, fmt.Errorf("events %q: want %s or %s", cfg.Events, EventsPodCreation, EventsAll))
 	}
 	if w := cfg.Webhook.Get(); w != nil {
 		if !strings.HasPrefix(w.Path, "/") {

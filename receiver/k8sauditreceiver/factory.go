@@ -21,6 +21,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		Webhook: configoptional.Default(defaultWebhookConfig()),
 		File:    configoptional.Default(defaultFileConfig()),
+		Events:  EventsPodCreation,
 	}
 }
 

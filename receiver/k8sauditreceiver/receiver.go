@@ -344,6 +344,9 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 	forms := map[audit.Form]int{}
 	d := decoders.Get().(*audit.Decoder)
 	defer decoders.Put(d)
+	sel := r.cfg.selects()
+	d.SelectPodCreation = sel
+	unsel := map[audit.Form]int{}
 	path, _ := attrs[attrLogFilePath].(string)
 	// pend is a cut event whose rest may follow in this batch: salvaged
 	// with its end (timestamps, annotations) when the last fragment comes,
@@ -408,6 +411,10 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 		// the records' bodies and attributes share, as stanza's file
 		// input makes its bodies (TestFileLinesOwnTheirBuffers).
 		b := d.DecodeBody(tok, r.fileForm, func(form audit.Form, it audit.Item) {
+			if notSelected(sel, it) {
+				unsel[form]++
+				return
+			}
 			if it.Err != nil {
 				r.reject(ctx, inputFile, form, it.Err, 1)
 				return
@@ -423,6 +430,7 @@ func (r *auditReceiver) emitFile(ctx context.Context, tokens [][]byte, attrs map
 	if pend != nil {
 		salvage(nil) // its rest is not written yet, or comes in a later batch
 	}
+	r.unselected(ctx, inputFile, unsel)
 	return r.consume(ctx, inputFile, ld, forms)
 }
 
@@ -461,15 +469,31 @@ func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.
 		if r.fileForm == audit.FormEKS || r.fileForm == audit.FormAKS {
 			form = r.fileForm
 		}
-		if ev, err := d.Decode(tok); err == nil {
-			appendEvent(lrs, tok, ev, form, observed)
-			forms[form]++
+		// Read to its end (no early stop at an unselected field): only a
+		// whole line is taken as whole.
+		sel := d.SelectPodCreation
+		d.SelectPodCreation = false
+		ev, err := d.Decode(tok)
+		d.SelectPodCreation = sel
+		if err == nil {
+			if sel && !audit.Selected(ev) {
+				r.unselected(ctx, inputFile, map[audit.Form]int{form: 1})
+			} else {
+				appendEvent(lrs, tok, ev, form, observed)
+				forms[form]++
+			}
 			return false, form, false
 		}
 		return true, form, true
 	}
 	whole, failed := 0, false
+	unsel := map[audit.Form]int{}
 	b := d.DecodeBody(tok, r.fileForm, func(form audit.Form, it audit.Item) {
+		if notSelected(d.SelectPodCreation, it) {
+			unsel[form]++
+			whole++
+			return
+		}
 		if it.Err != nil {
 			failed = true
 			return
@@ -479,6 +503,7 @@ func (r *auditReceiver) emitCut(ctx context.Context, d *audit.Decoder, lrs plog.
 		whole++
 	})
 	r.skip(ctx, inputFile, b.Form, b.Skipped)
+	r.unselected(ctx, inputFile, unsel)
 	if b.Err == nil && !failed {
 		return false, b.Form, false
 	}
@@ -565,6 +590,25 @@ func (r *auditReceiver) reject(ctx context.Context, input string, form audit.For
 		return
 	}
 	r.set.Logger.Debug("rejected audit input", zap.String("input", input), zap.String("form", string(form)), zap.String("reason", reason), zap.Error(err))
+}
+
+// notSelected reports whether an item is an audit event outside the
+// pod-creation selection (Config.Events): a native event the Decoder
+// stopped reading, or a cloud form's event, decoded whole, outside it.
+func notSelected(sel bool, it audit.Item) bool {
+	if it.Err != nil {
+		return errors.Is(it.Err, audit.ErrNotSelected)
+	}
+	return sel && !audit.Selected(it.Event)
+}
+
+// unselected counts the events outside the selection, by form.
+func (r *auditReceiver) unselected(ctx context.Context, input string, forms map[audit.Form]int) {
+	for form, n := range forms {
+		if n > 0 {
+			r.tel.K8sAuditUnselected.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
+		}
+	}
 }
 
 // skip counts records of a cloud export that are not audit events.

@@ -61,6 +61,9 @@ type webhookAnswer struct {
 	Accepted int        `json:"accepted"`
 	Rejected int        `json:"rejected"`
 	Skipped  int        `json:"skipped,omitempty"`
+	// Unselected counts the events outside the pod-creation selection
+	// (events: pod_creation): taken, not handed on.
+	Unselected int `json:"unselected,omitempty"`
 	// Oversize counts the events over max_event_size, delivered as
 	// salvaged partial records (and counted in accepted).
 	Oversize int      `json:"oversize,omitempty"`
@@ -175,13 +178,20 @@ func (h *webhookHandler) whole(ctx context.Context, w http.ResponseWriter, fireh
 	}
 	d := decoders.Get().(*audit.Decoder)
 	defer decoders.Put(d)
+	d.SelectPodCreation = h.r.cfg.selects()
 	bt := h.newBatcher(ctx)
 	var ans webhookAnswer
+	unsel := map[audit.Form]int{}
 	items := 0
 	b := d.DecodeBody(body, h.form, func(form audit.Form, it audit.Item) {
 		items++
 		if bt.err != nil {
 			return // a batch was refused: the body is posted again
+		}
+		if notSelected(d.SelectPodCreation, it) {
+			unsel[form]++
+			ans.Unselected++
+			return
 		}
 		if it.Err != nil {
 			h.itemRejected(ctx, &ans, form, items-1, it.Err)
@@ -205,6 +215,7 @@ func (h *webhookHandler) whole(ctx context.Context, w http.ResponseWriter, fireh
 		status = http.StatusBadRequest // not an audit body, or cut short
 	}
 	h.r.skip(ctx, inputWebhook, b.Form, b.Skipped)
+	h.r.unselected(ctx, inputWebhook, unsel)
 	h.answer(w, firehoseID, firehose || b.Envelope == audit.EnvelopeFirehose, bt, &ans, status)
 }
 
@@ -213,6 +224,7 @@ func (h *webhookHandler) whole(ctx context.Context, w http.ResponseWriter, fireh
 func (h *webhookHandler) stream(ctx context.Context, w http.ResponseWriter, r io.Reader, body *errReader, list bool, started time.Time) {
 	d := decoders.Get().(*audit.Decoder)
 	defer decoders.Put(d)
+	d.SelectPodCreation = h.r.cfg.selects()
 	lr := audit.NewListReader(r, list, h.maxEvent)
 	bt := h.newBatcher(ctx)
 	ans := webhookAnswer{Form: audit.FormNative}
@@ -237,9 +249,21 @@ func (h *webhookHandler) stream(ctx context.Context, w http.ResponseWriter, r io
 				ans.Rejected++
 			}
 		} else {
-			raw := bt.own(it.Raw)
-			ev, err := d.Decode(raw)
-			if err != nil {
+			var ev *audit.Event
+			err := audit.ErrNotSelected
+			if d.SelectPodCreation {
+				// Told in the reader's buffer: only a selected event
+				// (or a broken one, to be told as before) is copied.
+				_, err = d.Decode(it.Raw)
+			}
+			var raw []byte
+			if !errors.Is(err, audit.ErrNotSelected) || !d.SelectPodCreation {
+				raw = bt.own(it.Raw)
+				ev, err = d.Decode(raw)
+			}
+			if errors.Is(err, audit.ErrNotSelected) {
+				ans.Unselected++
+			} else if err != nil {
 				h.itemRejected(ctx, &ans, audit.FormNative, n, err)
 			} else {
 				bt.add(raw, ev, audit.FormNative)
@@ -256,6 +280,7 @@ func (h *webhookHandler) stream(ctx context.Context, w http.ResponseWriter, r io
 			break
 		}
 	}
+	h.r.unselected(ctx, inputWebhook, map[audit.Form]int{audit.FormNative: ans.Unselected})
 	status := 0
 	if bodyErr != nil && bt.err == nil {
 		h.r.reject(ctx, inputWebhook, audit.FormNative, bodyErr, 1)
@@ -299,7 +324,7 @@ func (h *webhookHandler) answer(w http.ResponseWriter, firehoseID string, fireho
 	}
 	if status == 0 {
 		status = http.StatusOK
-		if ans.Accepted == 0 && ans.Rejected > 0 {
+		if ans.Accepted == 0 && ans.Unselected == 0 && ans.Rejected > 0 {
 			status = http.StatusBadRequest // nothing in it was an audit event
 		}
 	}

@@ -31,6 +31,7 @@ type TelemetryBuilder struct {
 	K8sAuditOversize                  metric.Int64Counter
 	K8sAuditRejected                  metric.Int64Counter
 	K8sAuditSkipped                   metric.Int64Counter
+	K8sAuditUnselected                metric.Int64Counter
 	K8sAuditWebhookConnections        metric.Int64UpDownCounter
 	K8sAuditWebhookConnectionsEvicted metric.Int64Counter
 	K8sAuditWebhookInsecure           metric.Int64Gauge
@@ -93,6 +94,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_k8s_audit_skipped",
 		metric.WithDescription("Records of a cloud export that are not audit events (CloudWatch control messages and other log streams, Azure records of other categories), by input and form. [Alpha]"),
 		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.K8sAuditUnselected, err = builder.meter.Int64Counter(
+		"otelcol_k8s_audit_unselected",
+		metric.WithDescription("Audit events outside the pod-creation selection (events: pod_creation): read only as far as their stage, verb or resource and not handed on, by input and form. [Alpha]"),
+		metric.WithUnit("{events}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.K8sAuditWebhookConnections, err = builder.meter.Int64UpDownCounter(

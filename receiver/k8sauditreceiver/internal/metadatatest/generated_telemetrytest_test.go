@@ -24,6 +24,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.K8sAuditOversize.Add(context.Background(), 1)
 	tb.K8sAuditRejected.Add(context.Background(), 1)
 	tb.K8sAuditSkipped.Add(context.Background(), 1)
+	tb.K8sAuditUnselected.Add(context.Background(), 1)
 	tb.K8sAuditWebhookConnections.Add(context.Background(), 1)
 	tb.K8sAuditWebhookConnectionsEvicted.Add(context.Background(), 1)
 	tb.K8sAuditWebhookInsecure.Record(context.Background(), 1)
@@ -40,6 +41,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sAuditSkipped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualK8sAuditUnselected(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualK8sAuditWebhookConnections(t, testTel,
