@@ -144,35 +144,35 @@ func recordOf(a pcommon.Map) *podrecord.Record {
 	}
 	r := &podrecord.Record{
 		AuditID: str(attr.AuditID), Namespace: str(attr.K8sNamespaceName), Name: str(attr.K8sPodName), UID: str(attr.K8sPodUID),
-		GenerateName: str("podtrail.pod.generate_name"),
-		Owner:        podrecord.Owner{Kind: str("podtrail.pod.owner.kind"), Name: str("podtrail.pod.owner.name"), UID: str("podtrail.pod.owner.uid")},
-		Chain:        strs("podtrail.pod.owner.chain"),
-		Actor: podrecord.Actor{Username: str(attr.UserName), UID: str(attr.UserID), Kind: str("podtrail.actor.kind"),
-			Groups: strs("podtrail.actor.groups"), ServiceAccount: str("podtrail.actor.service_account")},
-		Impersonated: podrecord.Identity{Username: str("podtrail.impersonated.user.name"), UID: str("podtrail.impersonated.user.id"),
-			Kind: str("podtrail.impersonated.kind"), Groups: strs("podtrail.impersonated.groups"),
-			ServiceAccount: str("podtrail.impersonated.service_account")},
-		SourceIPs: strs(attr.AuditSourceIPs), UserAgent: str(attr.UserAgentOriginal), Channel: str("podtrail.channel"),
-		FieldManager: str("podtrail.field_manager"), Managers: strs("podtrail.managers"),
-		ServiceAccount: str("podtrail.pod.service_account"), Node: str(attr.K8sNodeName),
-		Decision: str("podtrail.decision"), Reason: str("podtrail.reason"), AuditLevel: str(attr.AuditLevel),
-		Origin: str("podtrail.origin"), Partial: str("podtrail.partial"), Join: str("podtrail.join"),
-		Sources: strs("podtrail.sources"), Missing: strs("podtrail.missing"),
+		GenerateName: str(attr.PodGenerateName),
+		Owner:        podrecord.Owner{Kind: str(attr.PodOwnerKind), Name: str(attr.PodOwnerName), UID: str(attr.PodOwnerUID)},
+		Chain:        strs(attr.PodOwnerChain),
+		Actor: podrecord.Actor{Username: str(attr.UserName), UID: str(attr.UserID), Kind: str(attr.ActorKind),
+			Groups: strs(attr.ActorGroups), ServiceAccount: str(attr.ActorServiceAccount)},
+		Impersonated: podrecord.Identity{Username: str(attr.ImpersonatedUserName), UID: str(attr.ImpersonatedUserID),
+			Kind: str(attr.ImpersonatedKind), Groups: strs(attr.ImpersonatedGroups),
+			ServiceAccount: str(attr.ImpersonatedServiceAccount)},
+		SourceIPs: strs(attr.AuditSourceIPs), UserAgent: str(attr.UserAgentOriginal), Channel: str(attr.Channel),
+		FieldManager: str(attr.FieldManager), Managers: strs(attr.Managers),
+		ServiceAccount: str(attr.PodServiceAccount), Node: str(attr.K8sNodeName),
+		Decision: str(attr.Decision), Reason: str(attr.Reason), AuditLevel: str(attr.AuditLevel),
+		Origin: str(attr.Origin), Partial: str(attr.Partial), Join: str(attr.Join),
+		Sources: strs(attr.Sources), Missing: strs(attr.Missing),
 	}
-	if v, ok := a.Get("podtrail.allowed"); ok {
+	if v, ok := a.Get(attr.Allowed); ok {
 		r.Allowed = v.Bool()
 	}
 	if v, ok := a.Get(attr.HTTPStatusCode); ok {
 		r.Code = int(v.Int())
 	}
-	if v, ok := a.Get("podtrail.pod.labels"); ok && v.Type() == pcommon.ValueTypeMap {
+	if v, ok := a.Get(attr.PodLabels); ok && v.Type() == pcommon.ValueTypeMap {
 		r.Labels = map[string]string{}
 		v.Map().Range(func(k string, v pcommon.Value) bool {
 			r.Labels[k] = v.AsString()
 			return true
 		})
 	}
-	for _, ns := range strs("podtrail.pod.host_namespaces") {
+	for _, ns := range strs(attr.PodHostNamespaces) {
 		switch ns {
 		case "network":
 			r.HostNetwork = true
@@ -182,7 +182,7 @@ func recordOf(a pcommon.Map) *podrecord.Record {
 			r.HostIPC = true
 		}
 	}
-	if v, ok := a.Get("podtrail.pod.containers"); ok && v.Type() == pcommon.ValueTypeSlice {
+	if v, ok := a.Get(attr.PodContainers); ok && v.Type() == pcommon.ValueTypeSlice {
 		for i := 0; i < v.Slice().Len(); i++ {
 			m := v.Slice().At(i).Map()
 			get := func(k string) string {
@@ -199,9 +199,9 @@ func recordOf(a pcommon.Map) *podrecord.Record {
 			r.Containers = append(r.Containers, c)
 		}
 	}
-	if u := str("podtrail.initiator.username"); u != "" {
-		r.Initiator = &podrecord.Initiator{Username: u, Kind: str("podtrail.initiator.kind"), Channel: str("podtrail.initiator.channel"),
-			Object: str("podtrail.initiator.object"), Verb: str("podtrail.initiator.verb")}
+	if u := str(attr.InitiatorUsername); u != "" {
+		r.Initiator = &podrecord.Initiator{Username: u, Kind: str(attr.InitiatorKind), Channel: str(attr.InitiatorChannel),
+			Object: str(attr.InitiatorObject), Verb: str(attr.InitiatorVerb)}
 	}
 	return r
 }

@@ -100,3 +100,144 @@ const (
 	NodeReason         = "podtrail.node.reason"          // kubelet reason: ErrImagePull, CrashLoopBackOff, FailedCreatePodSandBox, ...; OOMKilled
 	NodeJournalUnit    = "podtrail.node.journal.unit"    // _SYSTEMD_UNIT of a journald entry
 )
+
+// podtrail's own keys on audit event records that the k8s_audit receiver
+// could read only in part.
+const (
+	// AuditPartial marks an audit event record whose event could be read
+	// only in part: "oversize" (too large to take whole; the body is a
+	// valid audit event salvaged from it: who, what, which object, the
+	// answer and times when they could be read).
+	AuditPartial = "podtrail.audit.partial"
+	// AuditSize is the event's size in bytes, when it is known (the webhook
+	// reads to its end; the file input stops at max_log_size).
+	AuditSize = "podtrail.audit.size"
+)
+
+// podtrail's own keys on pod-creation records (EventPodCreation), beside
+// the semantic-convention keys and AuditID; the pod_creation processor
+// writes them, the cef exporter, the SIEM mappings
+// (distributions/otelcol-podtrail/siem) and podtrail-rules baseline read
+// them (processor/podcreationprocessor/README.md describes each).
+const (
+	PodGenerateName      = "podtrail.pod.generate_name"
+	PodLabels            = "podtrail.pod.labels"
+	PodOwnerKind         = "podtrail.pod.owner.kind"
+	PodOwnerName         = "podtrail.pod.owner.name"
+	PodOwnerUID          = "podtrail.pod.owner.uid"
+	PodOwnerChain        = "podtrail.pod.owner.chain"
+	PodServiceAccount    = "podtrail.pod.service_account"
+	PodContainers        = "podtrail.pod.containers"
+	PodImages            = "podtrail.pod.images"
+	PodImagePullFailures = "podtrail.pod.image_pull_failures" // list of {image, container, error, reason}
+	PodHostNamespaces    = "podtrail.pod.host_namespaces"
+	ActorKind            = "podtrail.actor.kind"
+	ActorGroups          = "podtrail.actor.groups"
+	ActorServiceAccount  = "podtrail.actor.service_account"
+	Channel              = "podtrail.channel"
+	FieldManager         = "podtrail.field_manager"
+	Managers             = "podtrail.managers"
+	Decision             = "podtrail.decision"
+	Allowed              = "podtrail.allowed"
+	Outcome              = "podtrail.outcome" // created, forbidden, failed, unknown (podrecord.Outcome*); none without a create
+	Reason               = "podtrail.reason"
+	RequestedAt          = "podtrail.requested_at"
+	Sources              = "podtrail.sources"
+	Missing              = "podtrail.missing"
+	Origin               = "podtrail.origin"
+	Partial              = "podtrail.partial"
+	Join                 = "podtrail.join"
+	DeniedBefore         = "podtrail.denied_before" // list of {audit_id, namespace, name, at, code, reason}
+	ScheduledAt          = "podtrail.scheduled_at"
+	StartedAt            = "podtrail.started_at"
+	DeletedAt            = "podtrail.deleted_at"
+	// Update says what an update of a record emitted before adds
+	// (EventPodCreationUpdate): digest.
+	Update = "podtrail.update"
+	// ImageMetadata is what the registries say of the record's images
+	// (image_metadata).
+	ImageMetadata = "podtrail.image.metadata"
+)
+
+// The person or pipeline behind a controller-made pod (the owner chain's
+// root): InitiatorPrefix + username, kind, channel, object, verb, at.
+const (
+	InitiatorPrefix   = "podtrail.initiator."
+	InitiatorUsername = InitiatorPrefix + "username"
+	InitiatorKind     = InitiatorPrefix + "kind"
+	InitiatorChannel  = InitiatorPrefix + "channel"
+	InitiatorObject   = InitiatorPrefix + "object"
+	InitiatorVerb     = InitiatorPrefix + "verb"
+	InitiatorAt       = InitiatorPrefix + "at"
+)
+
+// The pod's sandbox as the node reported it: SandboxPrefix + id, runtime,
+// runtime_version, ready_at, attempts, error; and its timings in seconds:
+// TimingsPrefix + scheduled, sandbox_ready, started, lifetime.
+const (
+	SandboxPrefix         = "podtrail.sandbox."
+	SandboxID             = SandboxPrefix + "id"
+	SandboxRuntime        = SandboxPrefix + "runtime"
+	SandboxRuntimeVersion = SandboxPrefix + "runtime_version"
+	SandboxReadyAt        = SandboxPrefix + "ready_at"
+	SandboxAttempts       = SandboxPrefix + "attempts"
+	SandboxError          = SandboxPrefix + "error"
+	TimingsPrefix         = "podtrail.timings."
+)
+
+// The identity the request impersonated; user.name and podtrail.actor.* are
+// who authenticated.
+const (
+	ImpersonatedUserName       = "podtrail.impersonated.user.name"
+	ImpersonatedUserID         = "podtrail.impersonated.user.id"
+	ImpersonatedGroups         = "podtrail.impersonated.groups"
+	ImpersonatedKind           = "podtrail.impersonated.kind"
+	ImpersonatedServiceAccount = "podtrail.impersonated.service_account"
+)
+
+// podtrail's own keys on findings (EventFinding), beside the record's
+// identity (AuditID, the pod, user.name, ActorKind, ImpersonatedUserName,
+// Channel).
+const (
+	RuleID          = "podtrail.rule.id"
+	RuleTitle       = "podtrail.rule.title"
+	RuleDescription = "podtrail.rule.description"
+	RuleSeverity    = "podtrail.rule.severity"
+	RuleMITRE       = "podtrail.rule.mitre"
+	RuleTags        = "podtrail.rule.tags"
+	// The rule's ATT&CK techniques and tactics (rules.ATTACKOf), apart from
+	// the data component and analytic ids of RuleMITRE.
+	RuleMITRETechniques       = "podtrail.rule.mitre.techniques"        // ids as the rule names them: T1036.005
+	RuleMITRETechniqueID      = "podtrail.rule.mitre.technique.id"      // T1036 (a sub-technique's parent)
+	RuleMITRETechniqueName    = "podtrail.rule.mitre.technique.name"    // Masquerading
+	RuleMITRESubtechniqueID   = "podtrail.rule.mitre.subtechnique.id"   // T1036.005
+	RuleMITRESubtechniqueName = "podtrail.rule.mitre.subtechnique.name" // Match Legitimate Resource Name or Location
+	RuleMITRETacticID         = "podtrail.rule.mitre.tactic.id"         // TA0005
+	RuleMITRETacticName       = "podtrail.rule.mitre.tactic.name"       // Defense Evasion
+	RuleMITREAttacks          = "podtrail.rule.mitre.attacks"           // [{technique, sub_technique, tactic: {uid, name}, version}]
+	// FindingPrefix + a rule output's name: what the rule says of the pod
+	// (owner, images, imitates, ...); and of a suppression summary:
+	// count, first_seen, last_seen.
+	FindingPrefix    = "podtrail.finding."
+	FindingOwner     = FindingPrefix + "owner"
+	FindingImages    = FindingPrefix + "images"
+	FindingCount     = FindingPrefix + "count"
+	FindingFirstSeen = FindingPrefix + "first_seen"
+	FindingLastSeen  = FindingPrefix + "last_seen"
+)
+
+// podtrail's own keys on blind-spot findings (the pod_creation processor's
+// blind_spots): what podtrail cannot see.
+const (
+	BlindSpotKind   = "podtrail.blind_spot.kind"   // audit_silence, node_silence, evicted, rules_unreadable
+	BlindSpotState  = "podtrail.blind_spot.state"  // blind, recovered
+	BlindSpotSource = "podtrail.blind_spot.source" // audit, node_runtime, correlation, rules
+	BlindSpotSince  = "podtrail.blind_spot.since"  // RFC 3339: last heard, or when it began
+	BlindSpotUntil  = "podtrail.blind_spot.until"  // RFC 3339: when it recovered
+	BlindSpotCount  = "podtrail.blind_spot.count"  // evictions; records without the node's events
+	BlindSpotDetail = "podtrail.blind_spot.detail" // the load error; the pod that showed the node silent
+)
+
+// EventPodCreationUpdate names an update of a record emitted before
+// (podrecord.Record.Update): digests the kubelet reported late.
+const EventPodCreationUpdate = EventPodCreation + ".update"

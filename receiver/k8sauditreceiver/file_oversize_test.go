@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver/internal/metadata"
 )
 
@@ -74,7 +75,7 @@ func TestFileOversizeLine(t *testing.T) {
 			var partial plog.LogRecord
 			n := 0
 			for _, lr := range recs {
-				if v, ok := lr.Attributes().Get(attrAuditPartial); ok && v.Str() == partialOversize {
+				if v, ok := lr.Attributes().Get(attr.AuditPartial); ok && v.Str() == partialOversize {
 					partial = lr
 					n++
 				}
@@ -140,7 +141,7 @@ func TestFileOversizeLineWrittenInParts(t *testing.T) {
 	sink, h := startFileInput(t, path, func(f *FileConfig) { f.MaxLogSize = 64 << 10 })
 	require.Eventually(t, func() bool { return sink.LogRecordCount() == 1 }, 10*time.Second, 10*time.Millisecond)
 	lr := allRecords(sink)[0]
-	assert.Equal(t, partialOversize, attrStr(lr, attrAuditPartial))
+	assert.Equal(t, partialOversize, attrStr(lr, attr.AuditPartial))
 	assert.Equal(t, "aaaaaaaa-0000-4000-8000-000000000001", attrStr(lr, "podtrail.audit.id"))
 
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)

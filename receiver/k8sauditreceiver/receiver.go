@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/text/encoding/unicode"
 
+	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver/internal/metadata"
 )
@@ -52,16 +53,11 @@ const (
 	reasonReadError     = "read_error"
 )
 
-// Attributes of a record salvaged from an event over the size limit. The
+// partialOversize is attr.AuditPartial of a record salvaged from an event
+// over the size limit (with attr.AuditSize when the size is known). The
 // pod_creation processor turns such a record into a partial=oversize pod
 // record and a finding.
-const (
-	attrAuditPartial = "podtrail.audit.partial"
-	// attrAuditSize is the event's size in bytes, when it is known (the
-	// webhook reads to its end; the file input stops at max_log_size).
-	attrAuditSize   = "podtrail.audit.size"
-	partialOversize = "oversize"
-)
+const partialOversize = "oversize"
 
 // errUnauthorized is a Firehose delivery without the configured access key.
 var errUnauthorized = errors.New("missing or wrong X-Amz-Firehose-Access-Key")
@@ -259,9 +255,9 @@ func (r *auditReceiver) appendOversize(ctx context.Context, lrs plog.LogRecordSl
 	}
 	appendEvent(lrs, s.Raw, ev, form, observed)
 	a := lrs.At(lrs.Len() - 1).Attributes()
-	a.PutStr(attrAuditPartial, partialOversize)
+	a.PutStr(attr.AuditPartial, partialOversize)
 	if size > 0 {
-		a.PutInt(attrAuditSize, size)
+		a.PutInt(attr.AuditSize, size)
 	}
 	if _, seen := r.logged.LoadOrStore(input+"/oversize", struct{}{}); !seen {
 		r.set.Logger.Warn("audit event over the size limit: delivered as a partial record salvaged from its beginning and end (further ones are logged at debug level)",

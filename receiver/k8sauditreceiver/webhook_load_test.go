@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/samples"
 	"github.com/podtrail/podtrail/receiver/k8sauditreceiver/internal/metadata"
@@ -314,7 +315,7 @@ func TestWebhookOversizeEvent(t *testing.T) {
 			recs := allRecords(&sink.LogsSink)
 			var partial []plog.LogRecord
 			for _, lr := range recs {
-				if v, ok := lr.Attributes().Get(attrAuditPartial); ok {
+				if v, ok := lr.Attributes().Get(attr.AuditPartial); ok {
 					assert.Equal(t, partialOversize, v.Str())
 					partial = append(partial, lr)
 				}
@@ -325,7 +326,7 @@ func TestWebhookOversizeEvent(t *testing.T) {
 			assert.Equal(t, "admin", attrStr(lr, "user.name"))
 			assert.Equal(t, "web", attrStr(lr, "k8s.pod.name"))
 			assert.Equal(t, "allow", attrStr(lr, "podtrail.audit.decision"))
-			assert.Equal(t, fmt.Sprint(len(big)), attrStr(lr, attrAuditSize))
+			assert.Equal(t, fmt.Sprint(len(big)), attrStr(lr, attr.AuditSize))
 			assert.NotZero(t, lr.Timestamp(), "stageTimestamp from the event's end")
 			assert.Less(t, len(lr.Body().Str()), 2048, "the body is the salvage, not the event")
 			ev, err := audit.Decode([]byte(lr.Body().Str()))

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/podtrail/podtrail/internal/attr"
 )
 
 func main() {
@@ -44,13 +46,13 @@ func main() {
 				lrs := sls.At(j).LogRecords()
 				for k := 0; k < lrs.Len(); k++ {
 					lr := lrs.At(k)
-					id, _ := lr.Attributes().Get("podtrail.audit.id")
+					id, _ := lr.Attributes().Get(attr.AuditID)
 					switch lr.EventName() {
-					case "podtrail.pod_creation":
+					case attr.EventPodCreation:
 						nRec++
 						order = append(order, id.Str())
 						records[id.Str()] = lr.Body().Str()
-					case "podtrail.finding":
+					case attr.EventFinding:
 						nFind++
 						findings[id.Str()] = append(findings[id.Str()], lr.Body().Str())
 					}

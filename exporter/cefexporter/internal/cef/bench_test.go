@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podtrail/podtrail/internal/attr"
 )
 
 // The exporter's hot path per record: syslog header, CEF or LEEF line,
@@ -55,7 +57,7 @@ func BenchmarkFillEvent(b *testing.B) {
 				e.Set(a.k, a.v)
 			}
 		}
-		e.Add(KeyImages, "registry.k8s.io/kube-proxy:v1.33.13")
+		e.Add(attr.PodImages, "registry.k8s.io/kube-proxy:v1.33.13")
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podtrail/podtrail/internal/attr"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -391,16 +393,16 @@ func TestSeverity(t *testing.T) {
 		otel, want     int
 		syslog         int
 	}{
-		{EventFinding, KeyRuleSeverity, "info", 9, 1, 6},
-		{EventFinding, KeyRuleSeverity, "low", 9, 3, 5},
-		{EventFinding, KeyRuleSeverity, "medium", 13, 5, 4},
-		{EventFinding, KeyRuleSeverity, "high", 17, 8, 3},
-		{EventFinding, KeyRuleSeverity, "critical", 21, 10, 2},
-		{EventFinding, KeyRuleSeverity, "bogus", 13, 5, 4},
-		{EventPodCreation, KeyAllowed, "true", 13, 1, 6},
-		{EventPodCreation, KeyAllowed, "false", 9, 5, 4},
-		{EventPodCreation, KeyDecision, "allow", 13, 1, 6},
-		{EventPodCreation, KeyDecision, "forbid", 9, 5, 4},
+		{EventFinding, attr.RuleSeverity, "info", 9, 1, 6},
+		{EventFinding, attr.RuleSeverity, "low", 9, 3, 5},
+		{EventFinding, attr.RuleSeverity, "medium", 13, 5, 4},
+		{EventFinding, attr.RuleSeverity, "high", 17, 8, 3},
+		{EventFinding, attr.RuleSeverity, "critical", 21, 10, 2},
+		{EventFinding, attr.RuleSeverity, "bogus", 13, 5, 4},
+		{EventPodCreation, attr.Allowed, "true", 13, 1, 6},
+		{EventPodCreation, attr.Allowed, "false", 9, 5, 4},
+		{EventPodCreation, attr.Decision, "allow", 13, 1, 6},
+		{EventPodCreation, attr.Decision, "forbid", 9, 5, 4},
 		{"other", "", "", 0, 0, 6},
 		{"other", "", "", 5, 0, 6},
 		{"other", "", "", 9, 1, 6},

@@ -7,23 +7,8 @@ import (
 	"github.com/podtrail/podtrail/internal/attr"
 )
 
-// Attribute keys the mapping reads (processor/podcreationprocessor/README.md).
-const (
-	KeyDecision     = "podtrail.decision"
-	KeyAllowed      = "podtrail.allowed"
-	KeyReason       = "podtrail.reason"
-	KeyChannel      = "podtrail.channel"
-	KeyActorKind    = "podtrail.actor.kind"
-	KeyOwnerKind    = "podtrail.pod.owner.kind"
-	KeyOwnerName    = "podtrail.pod.owner.name"
-	KeyImages       = "podtrail.pod.images"
-	KeyRuleID       = "podtrail.rule.id"
-	KeyRuleTitle    = "podtrail.rule.title"
-	KeyRuleSeverity = "podtrail.rule.severity"
-	KeyRuleMITRE    = "podtrail.rule.mitre"
-	KeyFindingOwner = "podtrail.finding.owner"
-	KeyFindingImage = "podtrail.finding.images"
-)
+// The attribute keys the mapping reads are internal/attr's
+// (processor/podcreationprocessor/README.md describes them).
 
 // Event names podtrail emits; any other event name is mapped generically.
 const (
@@ -97,7 +82,7 @@ func (e *Event) field(key string) *string {
 		return &e.User
 	case attr.UserID:
 		return &e.UserID
-	case KeyActorKind:
+	case attr.ActorKind:
 		return &e.ActorKind
 	case attr.ClientAddress:
 		return &e.Client
@@ -107,11 +92,11 @@ func (e *Event) field(key string) *string {
 		return &e.Node
 	case attr.K8sClusterName:
 		return &e.Cluster
-	case KeyDecision:
+	case attr.Decision:
 		return &e.Decision
-	case KeyAllowed:
+	case attr.Allowed:
 		return &e.Allowed
-	case KeyReason:
+	case attr.Reason:
 		return &e.Reason
 	case attr.HTTPStatusCode:
 		return &e.StatusCode
@@ -121,19 +106,19 @@ func (e *Event) field(key string) *string {
 		return &e.Pod
 	case attr.K8sPodUID:
 		return &e.PodUID
-	case KeyChannel:
+	case attr.Channel:
 		return &e.Channel
-	case KeyOwnerKind:
+	case attr.PodOwnerKind:
 		return &e.OwnerKind
-	case KeyOwnerName:
+	case attr.PodOwnerName:
 		return &e.OwnerName
-	case KeyFindingOwner:
+	case attr.FindingOwner:
 		return &e.FindingOwner
-	case KeyRuleID:
+	case attr.RuleID:
 		return &e.RuleID
-	case KeyRuleTitle:
+	case attr.RuleTitle:
 		return &e.RuleTitle
-	case KeyRuleSeverity:
+	case attr.RuleSeverity:
 		return &e.RuleSeverity
 	}
 	return nil
@@ -141,11 +126,11 @@ func (e *Event) field(key string) *string {
 
 func (e *Event) list(key string) *[]string {
 	switch key {
-	case KeyImages:
+	case attr.PodImages:
 		return &e.Images
-	case KeyFindingImage:
+	case attr.FindingImages:
 		return &e.FindingImages
-	case KeyRuleMITRE:
+	case attr.RuleMITRE:
 		return &e.MITRE
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podtrail/podtrail/internal/attr"
 )
 
 var fuzzSeeds = []string{
@@ -99,15 +101,15 @@ func FuzzEvent(f *testing.F) {
 		}
 		e := &Event{EventName: name, Body: body, Time: ts, Severity: int(ms & 31)}
 		for k, v := range map[string]string{"user.name": user, "k8s.namespace.name": ns, "k8s.pod.name": pod,
-			KeyRuleID: rule, KeyRuleTitle: title, KeyRuleSeverity: sev, "client.address": client,
-			KeyDecision: decision, KeyAllowed: allowed} {
+			attr.RuleID: rule, attr.RuleTitle: title, attr.RuleSeverity: sev, "client.address": client,
+			attr.Decision: decision, attr.Allowed: allowed} {
 			if v != "" {
 				e.Set(k, v)
 			}
 		}
 		if image != "" {
-			e.Add(KeyImages, image)
-			e.Add(KeyImages, image)
+			e.Add(attr.PodImages, image)
+			e.Add(attr.PodImages, image)
 		}
 		if allowed != "" && allowed != "true" && allowed != "false" {
 			return // the processor writes a bool; wantSeverity knows only those
