@@ -8,7 +8,7 @@ DIST      := distributions/otelcol-podtrail/cmd/otelcol-podtrail
 # packages that run goroutines: the race detector runs on them
 RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./internal/rules/... ./internal/correlate/...
 
-.PHONY: all build generate check-generated run test race vet bench fuzz clean
+.PHONY: all build generate generate-metadata check-generated run test race vet bench fuzz clean
 
 all: build
 
@@ -17,9 +17,20 @@ $(BIN)/builder:
 
 # ocb writes the collector's main and component list from builder-config.yaml;
 # go.mod (this repository's) pins every component, so no `go get` is needed.
-generate: $(BIN)/builder
+# generate-metadata runs mdatagen (pinned in internal/tools/go.mod) on every
+# component's metadata.yaml through its go:generate line: internal/metadata
+# (status, telemetry builder), internal/metadatatest, documentation.md and
+# the generated lifecycle and goleak tests.
+generate: $(BIN)/builder generate-metadata
 	mkdir -p $(DIST)
 	$(BIN)/builder --config builder-config.yaml --skip-get-modules --skip-compilation
+
+METADATA_DIRS := $(sort $(dir $(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml extension/*/metadata.yaml)))
+generate-metadata:
+	$(GO) generate $(addprefix ./,$(METADATA_DIRS))
+
+# GENERATED: every path make generate writes.
+GENERATED := $(DIST) $(foreach d,$(METADATA_DIRS),$(d)documentation.md $(d)internal/metadata $(d)internal/metadatatest $(d)generated_*)
 
 build: generate
 	$(GO) build -trimpath -o $(COLLECTOR) ./$(DIST)
@@ -31,8 +42,13 @@ build: generate
 dist-binary:
 	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags '-s -w' -o dist/otelcol-podtrail ./$(DIST)
 
+# check-generated: what make generate writes is what is committed (the
+# collector's main and every component's mdatagen output); untracked
+# generated files fail it too.
 check-generated: generate
-	git diff --exit-code -- $(DIST)
+	git diff --exit-code -- $(GENERATED)
+	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
+	  if [ -n "$$untracked" ]; then echo "generated but not committed:"; echo "$$untracked"; exit 1; fi
 
 run: build
 	bash distributions/otelcol-podtrail/demo/run.sh
