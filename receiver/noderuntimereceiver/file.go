@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
+	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 )
 
@@ -223,11 +224,11 @@ func (in *fileInput) emit(ctx context.Context, tokens [][]byte, fileAttrs map[st
 		for i := range st.evs {
 			st.keys = in.r.affinity.keys(&st.evs[i], st.keys[:0])
 			for j := 0; j == 0 || j < len(st.keys); j++ {
-				lr := appendEvent(lrs, &st.evs[i], observed, keyAt(st.keys, j))
+				lr := nodeevent.Append(lrs, &st.evs[i], observed, keyAt(st.keys, j))
 				a := lr.Attributes()
 				for k, v := range fileAttrs {
 					if s, ok := v.(string); ok {
-						a.PutStr(k, validUTF8(s))
+						a.PutStr(k, nodeevent.ValidUTF8(s))
 					}
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/receiver/noderuntimereceiver/internal/journal"
 )
@@ -399,8 +400,10 @@ func (in *journalInput) entryToEvents(line []byte, lrs plog.LogRecordSlice, coun
 	for i := range in.evs {
 		in.keys = in.r.affinity.keys(&in.evs[i], in.keys[:0])
 		for j := 0; j == 0 || j < len(in.keys); j++ {
-			lr := appendEvent(lrs, &in.evs[i], observed, keyAt(in.keys, j))
-			putNonEmpty(lr.Attributes(), attr.NodeJournalUnit, meta.Unit)
+			lr := nodeevent.Append(lrs, &in.evs[i], observed, keyAt(in.keys, j))
+			if meta.Unit != "" {
+				lr.Attributes().PutStr(attr.NodeJournalUnit, nodeevent.ValidUTF8(meta.Unit))
+			}
 		}
 		counts.event(in.evs[i].Kind)
 	}

@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/samples"
 	"github.com/podtrail/podtrail/internal/storagetest"
@@ -154,7 +155,7 @@ func expectedJournal(t *testing.T, entries []journalEntry) []rec {
 		require.NoError(t, err, "%s", e.Line)
 		for _, ev := range evs {
 			r := recOfEvent(ev)
-			r.Body = validUTF8(string(e.Message)) // the journald input's body is MESSAGE
+			r.Body = nodeevent.ValidUTF8(string(e.Message)) // the journald input's body is MESSAGE
 			out = append(out, r)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/receiver/noderuntimereceiver/internal/metadata"
 )
@@ -181,7 +182,7 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	if t.TelemetryBuilder, err = metadata.NewTelemetryBuilder(set); err != nil {
 		return nil, err
 	}
-	for i, k := range kinds {
+	for i, k := range nodeevent.Kinds {
 		t.kindOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("kind", string(k))))
 	}
 	t.unpOpts = map[unparsedKey]metric.AddOption{}

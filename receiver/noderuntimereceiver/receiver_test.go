@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/samples"
 	"github.com/podtrail/podtrail/internal/storagetest"
@@ -154,10 +155,10 @@ func recOfEvent(ev noderuntime.Event) rec {
 		Name: attr.EventNodePrefix + string(ev.Kind), Kind: string(ev.Kind), Source: string(ev.Source), Node: ev.Node,
 		NS: ev.PodNamespace, Pod: ev.PodName, UID: ev.PodUID, Sandbox: ev.SandboxID, Container: ev.ContainerID,
 		CtrName: ev.ContainerName, Image: ev.Image, ImageID: ev.ImageID, Digest: ev.RepoDigest, Error: ev.Error,
-		Body: validUTF8(ev.Line), Attempt: int64(ev.Attempt),
+		Body: nodeevent.ValidUTF8(ev.Line), Attempt: int64(ev.Attempt),
 	}
 	if ev.Image != "" {
-		name, tag := splitImageRef(ev.Image) // container.image.name and .tags
+		name, tag := nodeevent.SplitImageRef(ev.Image) // container.image.name and .tags
 		r.Image = name
 		if tag != "" {
 			r.Image += ":" + tag
@@ -478,7 +479,7 @@ func TestRecordShape(t *testing.T) {
 		Line:       "Sep 04 18:35:49 u7s-usernetes-compute-001 containerd[132]: time=\"2023-09-04T18:35:49.209312106Z\" level=info msg=\"Pulled image ...\"\xff",
 	}
 	ld, lrs := newLogs(inputFile)
-	lr := appendEvent(lrs, &ev, now(), "")
+	lr := nodeevent.Append(lrs, &ev, now(), "")
 	assert.Equal(t, "podtrail.node.image_pulled", lr.EventName())
 	assert.Equal(t, "2023-09-04T18:35:49.209312106Z", lr.Timestamp().AsTime().UTC().Format(time.RFC3339Nano))
 	assert.Equal(t, plog.SeverityNumberInfo, lr.SeverityNumber())
@@ -502,7 +503,7 @@ func TestFailureRecordShape(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	_, lrs := newLogs(inputFile)
-	lr := appendEvent(lrs, &evs[0], now(), "shop/cart-6f7d9c8b4-ttp4z")
+	lr := nodeevent.Append(lrs, &evs[0], now(), "shop/cart-6f7d9c8b4-ttp4z")
 	assert.Equal(t, "podtrail.node.image_pull_failed", lr.EventName())
 	assert.Equal(t, plog.SeverityNumberError, lr.SeverityNumber())
 	assert.Equal(t, map[string]any{
@@ -525,7 +526,7 @@ func TestSplitImageRef(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
-			n, tag := splitImageRef(tt.ref)
+			n, tag := nodeevent.SplitImageRef(tt.ref)
 			assert.Equal(t, tt.name, n)
 			assert.Equal(t, tt.tag, tag)
 		})
