@@ -37,7 +37,7 @@ func TestDefaultPackFixtures(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "PASS: 40 rules (40 enabled)") || strings.Contains(out, "FAIL") || strings.Contains(out, "uncovered") {
+	if !strings.HasPrefix(last, "PASS: 41 rules (41 enabled)") || strings.Contains(out, "FAIL") || strings.Contains(out, "uncovered") {
 		t.Fatalf("%s", out)
 	}
 	t.Log(last)
@@ -64,7 +64,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing fixture", []string{"test", "--rules", rulesFile, "--inventory", invFile, filepath.Join(dir, "nope.yaml")}, 2, "nope.yaml"},
 		{"no flags", []string{"test"}, 2, "usage"},
 		{"unknown command", []string{"lint", "--rules", rulesFile, "--inventory", invFile}, 2, "usage"},
-		{"check", []string{"check", "--rules", rulesFile, "--inventory", invFile}, 0, "40 rules, 40 enabled, set "},
+		{"check", []string{"check", "--rules", rulesFile, "--inventory", invFile}, 0, "41 rules, 41 enabled, set "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runCmd(tt.args...)
@@ -127,7 +127,7 @@ func TestWalkthrough(t *testing.T) {
 
 func TestBench(t *testing.T) {
 	code, out, errOut := runCmd("bench", "--n", "200", "--rules", rulesFile, "--inventory", invFile, filepath.Join(pack, "tests", "demo.yaml"))
-	if code != 0 || !strings.Contains(out, "pack: 40 enabled rules, 11 records: p50 ") || !strings.Contains(out, "\nPT-0038 ") {
+	if code != 0 || !strings.Contains(out, "pack: 41 enabled rules, 11 records: p50 ") || !strings.Contains(out, "\nPT-0038 ") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // AddAudit takes one audit event and returns the records it completed.
 func (c *Correlator) AddAudit(ev *audit.Event, now time.Time) []*podrecord.Record {
-	c.now = now
+	c.at(now)
 	out := c.addAudit(ev, now)
 	c.settle()
 	return out
@@ -24,7 +24,7 @@ func (c *Correlator) AddAudit(ev *audit.Event, now time.Time) []*podrecord.Recor
 // becomes a record marked Partial=reason that joins the node's events by
 // namespace and name; other events count for what they still say.
 func (c *Correlator) AddAuditPartial(ev *audit.Event, reason string, now time.Time) []*podrecord.Record {
-	c.now = now
+	c.at(now)
 	var out []*podrecord.Record
 	if reason == "" {
 		out = c.addAudit(ev, now)
@@ -321,6 +321,9 @@ func (c *Correlator) binding(ev *audit.Event, now time.Time) []*podrecord.Record
 		return nil
 	}
 	e.apiSeen = true
+	if now.Sub(c.started) >= c.cfg.Window {
+		e.watched = true
+	}
 	r := &e.o.rec
 	if r.ScheduledAt.IsZero() {
 		r.ScheduledAt = ev.StageTimestamp

@@ -121,6 +121,9 @@ type Stats struct {
 	// Preexisting counts records of pods created before podtrail started
 	// (OriginPreexisting).
 	Preexisting uint64
+	// CreateUnseen counts records of pods bound while podtrail watched
+	// whose create never arrived (OriginCreateUnseen).
+	CreateUnseen uint64
 	// SeenRunning counts pods that only node lines named, none of them a
 	// runtime's sandbox start or a static pod, and no API event: pods that
 	// ran before podtrail started (a kubelet restart names them all), of
@@ -159,6 +162,10 @@ type entry struct {
 	// sandbox for the pod: with no API event, what a pod run outside the
 	// API looks like.
 	ranSandbox bool
+	// watched: the scheduler bound the pod later than the window after
+	// podtrail started: without a create it is OriginCreateUnseen, not
+	// OriginPreexisting.
+	watched bool
 	// digestBy is when the wait for a container's digest ends (processing
 	// time); zero when the entry is not waiting (Correlator.waiting).
 	digestBy time.Time
@@ -248,7 +255,10 @@ type Correlator struct {
 	waiting  []*entry
 	waitHead int
 	// now is the processing time of the public call under way.
-	now      time.Time
+	now time.Time
+	// started is the processing time of the first call: a pod the scheduler
+	// binds later than Window after it was created while podtrail watched.
+	started  time.Time
 	done     []*entry // ring of tombstones
 	doneNext int
 	nDone    int
@@ -322,4 +332,12 @@ func removeString(ss *[]string, s string) {
 		}
 	}
 	*ss = out
+}
+
+// at starts a public call at processing time now.
+func (c *Correlator) at(now time.Time) {
+	c.now = now
+	if c.started.IsZero() {
+		c.started = now
+	}
 }

@@ -201,7 +201,7 @@ func (c *Correlator) popOldest() *entry {
 
 // Expire emits the records whose window or digest wait has passed.
 func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
-	c.now = now
+	c.at(now)
 	var out []*podrecord.Record
 	for c.waitHead < len(c.waiting) {
 		e := c.waiting[c.waitHead]
@@ -433,7 +433,9 @@ func startedAny(r *podrecord.Record, nodeContainers []podrecord.Container) bool 
 
 // resolveOrigin says where a pod came from, once nothing more will be
 // learnt: an API create (api, or static for a mirror pod); no create but the
-// API server knows the pod (preexisting: created before podtrail started);
+// API server knows the pod (preexisting: created before podtrail started;
+// create_unseen when the scheduler bound it while podtrail watched: its
+// create was lost);
 // no API event at all, but a runtime started its sandbox or the kubelet
 // runs it from a file or URL (node_only: a bypass, or a gap in audit
 // collection; a static pod whose mirror pod never came is one too, and
@@ -447,6 +449,9 @@ func (c *Correlator) resolveOrigin(e *entry, r *podrecord.Record) bool {
 		if r.Origin == "" || r.Origin == podrecord.OriginNodeOnly {
 			r.Origin = podrecord.OriginAPI
 		}
+	case e.apiSeen && e.watched:
+		r.Origin = podrecord.OriginCreateUnseen
+		c.stats.CreateUnseen++
 	case e.apiSeen:
 		r.Origin = podrecord.OriginPreexisting
 		c.stats.Preexisting++

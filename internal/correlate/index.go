@@ -133,6 +133,7 @@ func (c *Correlator) absorb(dst, src *entry) {
 	dst.apiSeen = dst.apiSeen || src.apiSeen
 	dst.bound = dst.bound || src.bound
 	dst.ranSandbox = dst.ranSandbox || src.ranSandbox
+	dst.watched = dst.watched || src.watched
 	origin := ""
 	if s.UID != "" && !isConfigHash(s.UID) {
 		origin = podrecord.OriginAPI // the API's uid of a static pod's mirror pod replaces the hash

@@ -11,7 +11,7 @@ import (
 
 // AddNode takes one node event and returns the records it completed.
 func (c *Correlator) AddNode(ev *noderuntime.Event, now time.Time) []*podrecord.Record {
-	c.now = now
+	c.at(now)
 	out := c.addNode(ev, now)
 	c.settle()
 	return out

@@ -101,3 +101,65 @@ func TestDeleteOfUnknownPod(t *testing.T) {
 		t.Fatalf("%d records, %d ignored:\n%s", len(s.out), s.c.Stats().Ignored, dump(s.out))
 	}
 }
+
+// TestCreateUnseen: a pod the scheduler binds while podtrail watches, whose
+// create never arrives (the audit pipeline lost it), is create_unseen, not
+// preexisting: it did not exist before podtrail started. A binding within
+// the correlation window of podtrail's start may be of a pod created just
+// before: preexisting. The fact survives a restart from the persisted state.
+func TestCreateUnseen(t *testing.T) {
+	p := pod{ns: "shop", name: "cart-6f7d9c8b4-fghij", uid: "a1b2c3d4-0000-4000-8000-00000000cafe", ctrs: []ctr{{"cart", "ghcr.io/acme/cart:1.2.0"}}}
+	sb := sandboxID('7')
+	tests := []struct {
+		name          string
+		before        time.Duration // podtrail running before the binding
+		restart       bool
+		origin, miss  string
+		unseen, preex uint64
+	}{
+		{"bound a minute after podtrail started", time.Minute, false, "create_unseen", "audit", 1, 0},
+		{"bound in podtrail's first seconds", 5 * time.Second, false, "preexisting", "audit", 0, 1},
+		{"bound a minute after start, podtrail restarted from its state", time.Minute, true, "create_unseen", "audit", 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Persistent = true
+			s := newSim(t, cfg)
+			s.wait(tt.before)
+			s.audit(p.binding("b1", "node-a", s.now))
+			s.node(p.runs("node-a", p.uid, sb, s.now)...)
+			s.audit(p.statusPatch("st", "Request", "node-a", s.now.Add(time.Second),
+				status{"cart", "ghcr.io/acme/cart:1.2.0", "ghcr.io/acme/cart@" + sha('c'), ctrID(sb, 0), s.now}))
+			if tt.restart {
+				s.restart()
+			}
+			s.wait(40 * time.Second)
+			if len(s.out) != 1 {
+				t.Fatalf("%d records, want 1:\n%s", len(s.out), dump(s.out))
+			}
+			r := s.out[0].rec
+			if r.Origin != tt.origin || strings.Join(r.Missing, ",") != tt.miss || r.Allowed || r.Outcome() != "" {
+				t.Errorf("origin %s missing %v allowed %v outcome %q, want %s %s\n%s", r.Origin, r.Missing, r.Allowed, r.Outcome(), tt.origin, tt.miss, dump(s.out))
+			}
+			if st := s.c.Stats(); st.CreateUnseen != tt.unseen || st.Preexisting != tt.preex {
+				t.Errorf("CreateUnseen %d Preexisting %d", st.CreateUnseen, st.Preexisting)
+			}
+		})
+	}
+}
+
+// restart persists the correlator's state and goes on with a new one
+// restored from it, as the processor does across a collector restart.
+func (s *sim) restart() {
+	s.t.Helper()
+	st := store{}
+	if err := s.c.Persist(st.put); err != nil {
+		s.t.Fatal(err)
+	}
+	c := New(s.c.cfg)
+	if err := c.Restore(st.get); err != nil {
+		s.t.Fatal(err)
+	}
+	s.c = c
+}

@@ -118,6 +118,7 @@ type persistedEntry struct {
 	Sandboxes      []string              `json:"sandboxes,omitempty"`
 	APISeen        bool                  `json:"api_seen,omitempty"`
 	RanSandbox     bool                  `json:"ran_sandbox,omitempty"`
+	Watched        bool                  `json:"watched,omitempty"`
 	DigestBy       time.Time             `json:"digest_by,omitzero"`
 	Undigested     []string              `json:"undigested,omitempty"`
 }
@@ -129,7 +130,7 @@ func persisted(e *entry) *persistedEntry {
 	}
 	return &persistedEntry{ID: e.ID, Rec: o.rec, First: e.First, Done: e.done, AuditIDs: o.auditIDs, HasAudit: e.hasAudit,
 		Mirror: o.mirror, Bound: e.bound, NodeContainers: o.nodeContainers, Sandboxes: o.sandboxes,
-		APISeen: e.apiSeen, RanSandbox: e.ranSandbox, DigestBy: e.digestBy, Undigested: o.undigested}
+		APISeen: e.apiSeen, RanSandbox: e.ranSandbox, Watched: e.watched, DigestBy: e.digestBy, Undigested: o.undigested}
 }
 
 func (p *persistedEntry) entry() *entry {
@@ -140,7 +141,7 @@ func (p *persistedEntry) entry() *entry {
 	// A state written before ran_sandbox: a runtime's line and a sandbox
 	// start (its id, or a request) say the same.
 	ran := p.RanSandbox || !p.Done && p.Rec.Sandbox.Runtime != "" && (p.Rec.Sandbox.ID != "" || !p.Rec.Sandbox.RequestedAt.IsZero())
-	return &entry{ID: p.ID, First: p.First, done: p.Done, hasAudit: p.HasAudit, bound: p.Bound, apiSeen: p.APISeen, ranSandbox: ran, digestBy: p.DigestBy,
+	return &entry{ID: p.ID, First: p.First, done: p.Done, hasAudit: p.HasAudit, bound: p.Bound, apiSeen: p.APISeen, ranSandbox: ran, watched: p.Watched, digestBy: p.DigestBy,
 		o: &open{rec: rec, auditIDs: p.AuditIDs, mirror: p.Mirror, nodeContainers: p.NodeContainers, sandboxes: p.Sandboxes,
 			undigested: p.Undigested}}
 }

@@ -89,7 +89,7 @@ func (e *Engine) Baseline(records []*podrecord.Record, opts BaselineOptions) (*B
 	var learned []*podrecord.Record
 	trusted := map[string]bool{}
 	for _, r := range records {
-		if r.Update != "" || r.Origin == podrecord.OriginPreexisting {
+		if r.Update != "" || r.Origin == podrecord.OriginPreexisting || r.Origin == podrecord.OriginCreateUnseen {
 			continue
 		}
 		b.Records++

@@ -447,6 +447,9 @@ func Summary(r *podrecord.Record) string {
 		}
 	case r.Origin == podrecord.OriginPreexisting:
 		b.WriteString(" existed before podtrail started (no create seen; the API server knows it)")
+	case r.Origin == podrecord.OriginCreateUnseen:
+		// Bound while podtrail watched: created then, its create lost.
+		b.WriteString(" CREATE NOT RECEIVED: scheduled while podtrail watched, no create event arrived (creator unknown)")
 	case r.Allowed:
 		b.WriteString(" created")
 		writeActor(&b, " by ", r)
