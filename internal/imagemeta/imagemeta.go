@@ -74,7 +74,7 @@ type Options struct {
 // Stats count what the lookup did.
 type Stats struct {
 	Lookups, OK, Unavailable, NotFound, Dropped, Waited, WaitTimeouts, CacheHits uint64
-	Cached                                                                     int
+	Cached                                                                       int
 }
 
 type entry struct {

@@ -465,6 +465,7 @@ func newFunctions() []*function {
 			},
 		},
 	}
+	fs = append(fs, lineageFunctions()...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].name < fs[j].name })
 	return fs
 }

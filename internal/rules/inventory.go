@@ -38,6 +38,9 @@ type Inventory struct {
 	// TrustedIdentities are username globs of the CI/CD and GitOps identities
 	// (system:serviceaccount:ci:*, terraform-ci) whose creates are expected.
 	TrustedIdentities []string `yaml:"trusted_identities,omitempty" expr:"trusted_identities"`
+	// SigningKeys are public keys (PEM, ECDSA P-256: cosign.pub) by name,
+	// for images[].signed_by.
+	SigningKeys map[string]string `yaml:"signing_keys,omitempty" expr:"signing_keys"`
 }
 
 // Namespace names the people and service accounts (username globs such as
@@ -90,6 +93,12 @@ type Image struct {
 	Repository string   `yaml:"repository" expr:"repository"`
 	Tags       []string `yaml:"tags,omitempty" expr:"tags"`
 	Digests    []string `yaml:"digests,omitempty" expr:"digests"`
+	// Layers are the approved image's layer digests, base first: an image
+	// whose layers extend them is built on it (lineage.go).
+	Layers []string `yaml:"layers,omitempty" expr:"layers"`
+	// SignedBy names signing_keys: the repository's images must carry a
+	// cosign signature one of them verifies.
+	SignedBy []string `yaml:"signed_by,omitempty" expr:"signed_by"`
 }
 
 // DefaultSystemWorkloads are names that Kubernetes distributions give their
@@ -154,6 +163,9 @@ func parseInventory(file string, data []byte) (*Inventory, error) {
 			return nil, fmt.Errorf("inventory %s: images[%d]: bad repository pattern %q: %v", file, i, im.Repository, err)
 		}
 		im.Repository = n // nginx is docker.io/library/nginx, as images are
+	}
+	if err := validateLineage(inv); err != nil {
+		return nil, fmt.Errorf("inventory %s: %w", file, err)
 	}
 	for i := range inv.Namespaces {
 		ns := &inv.Namespaces[i]

@@ -172,6 +172,7 @@ func (inv *Inventory) merge(o *Inventory) {
 	inv.Workloads = append(inv.Workloads, o.Workloads...)
 	inv.Images = append(inv.Images, o.Images...)
 	inv.TrustedIdentities = appendNew(inv.TrustedIdentities, o.TrustedIdentities...)
+	inv.SigningKeys = mergeSigningKeys(inv.SigningKeys, o.SigningKeys)
 	for _, ns := range o.Namespaces {
 		i := slices.IndexFunc(inv.Namespaces, func(n Namespace) bool { return n.Name == ns.Name })
 		if i < 0 {

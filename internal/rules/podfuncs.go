@@ -41,6 +41,7 @@ type index struct {
 	strict   bool
 	names    nameIndex
 	verdicts imageVerdicts
+	lineage  *lineage // lineage.go
 }
 
 // nameInfo is what the name functions share about one record's name,
@@ -83,7 +84,7 @@ var none any = ""
 
 func newIndex(inv *Inventory) *index {
 	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*Namespace{}, nsImages: map[string]*globSet{},
-		strict: inv.Strict, exactRepos: map[string][]int{}, globsByHost: map[string][]int{}}
+		strict: inv.Strict, exactRepos: map[string][]int{}, globsByHost: map[string][]int{}, lineage: newLineage(inv)}
 	add := func(w Workload, fromInv bool) {
 		id, saID := w.Namespace+"/"+w.Name, w.Namespace+"/"+w.ServiceAccount
 		ix.workloads = append(ix.workloads, workload{Workload: w, id: id, saID: saID, idBox: id, saBox: saID,

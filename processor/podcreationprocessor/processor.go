@@ -24,6 +24,7 @@ import (
 	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/blindspot"
 	"github.com/podtrail/podtrail/internal/correlate"
+	"github.com/podtrail/podtrail/internal/imagemeta"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
@@ -55,6 +56,8 @@ type podCreationProcessor struct {
 	learner *rules.Learner
 	// blind tracks the sources' liveness (blind_spots); guarded by mu.
 	blind *blindspot.Tracker
+	// images looks images up in their registries (image_metadata); nil: off.
+	images *imagemeta.Lookup
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -176,6 +179,9 @@ func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) e
 		p.set.Logger.Info("correlation state restored", zap.Int("pending", s.Pending), zap.Int("owners", s.Owners), zap.Int("emitted_remembered", s.Done),
 			zap.Int("undelivered", p.out.records))
 	}
+	if err := p.startImageMeta(ctx); err != nil {
+		return fmt.Errorf("pod_creation: image_metadata: %w", err)
+	}
 	if p.cfg.Learning.File != "" {
 		p.learner = rules.NewLearner()
 		if err := p.writeProposal(); err != nil {
@@ -238,6 +244,7 @@ func (p *podCreationProcessor) expireLoop() {
 	defer p.wg.Done()
 	t := time.NewTicker(expireEvery)
 	defer t.Stop()
+	var imagesPersisted time.Time
 	for {
 		select {
 		case <-p.stop:
@@ -246,6 +253,10 @@ func (p *podCreationProcessor) expireLoop() {
 			p.expire(now)
 			p.sendSummaries(now, false)
 			p.sendBlindSpots(now)
+			if now.Sub(imagesPersisted) >= 5*time.Second {
+				p.persistImageMeta(context.Background())
+				imagesPersisted = now
+			}
 		}
 	}
 }
@@ -303,6 +314,10 @@ func (p *podCreationProcessor) Shutdown(ctx context.Context) error {
 		close(p.stop)
 	}
 	p.wg.Wait()
+	if p.images != nil {
+		p.images.Stop()
+		p.persistImageMeta(ctx)
+	}
 	p.sendSummaries(time.Now(), true)
 	if p.learner != nil {
 		if err := p.writeProposal(); err != nil {
@@ -377,6 +392,7 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 			return nil
 		}
 		p.blind.Node(ev.Node, now)
+		p.wantImage(&ev)
 		return p.corr.AddNode(&ev, now)
 	}
 	if lr.EventName() == attr.EventAudit {
@@ -478,6 +494,7 @@ func (p *podCreationProcessor) build(ctx context.Context, items []*outItem) plog
 	out := newOutput(p.cfg.Cluster) // a resource per cluster
 	for _, it := range items {
 		if !it.evaluated {
+			p.attachImageMeta(it.recs)
 			it.findings = make([][]rules.Finding, len(it.recs))
 			for i, r := range it.recs {
 				it.findings[i] = p.evaluate(ctx, r)
@@ -487,6 +504,9 @@ func (p *podCreationProcessor) build(ctx context.Context, items []*outItem) plog
 		for i, r := range it.recs {
 			lrs := out.logs(r)
 			appendRecord(lrs, r)
+			if p.images != nil {
+				putImageMeta(lrs.At(lrs.Len()-1), r)
+			}
 			for j := range it.findings[i] {
 				appendFinding(lrs, r, &it.findings[i][j])
 			}
