@@ -5,9 +5,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/podtrail/podtrail/internal/jsonlex"
 )
 
 // decodeFast decodes the audit event in data into ev in one pass, without
@@ -320,16 +321,7 @@ type scanner struct {
 	re     *Decoder
 }
 
-func (s *scanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) space() { s.i = jsonlex.Space(s.b, s.i) }
 
 // next skips blanks and reports whether the next byte is c, consuming it.
 func (s *scanner) next(c byte) bool {
@@ -380,41 +372,12 @@ func (s *scanner) key() (string, bool) {
 // holds escapes, which are checked here. Like goccy, it takes control
 // characters and invalid UTF-8 as they are.
 func (s *scanner) span() (raw []byte, esc, ok bool) {
-	if !s.next('"') {
-		return nil, false, false
+	s.space()
+	raw, esc, end, ok := jsonlex.String(s.b, s.i, true)
+	if ok {
+		s.i = end
 	}
-	for j := s.i; ; {
-		q := bytes.IndexByte(s.b[j:], '"')
-		if q < 0 {
-			return nil, false, false
-		}
-		bs := bytes.IndexByte(s.b[j:j+q], '\\')
-		if bs < 0 {
-			raw, s.i = s.b[s.i:j+q], j+q+1
-			return raw, esc, true
-		}
-		esc = true
-		j += bs + 1
-		if j == len(s.b) {
-			return nil, false, false
-		}
-		switch s.b[j] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		case 'u':
-			if j+4 >= len(s.b) {
-				return nil, false, false
-			}
-			for _, h := range s.b[j+1 : j+5] {
-				if unhex(h) < 0 {
-					return nil, false, false
-				}
-			}
-			j += 4
-		default:
-			return nil, false, false
-		}
-		j++
-	}
+	return raw, esc, ok
 }
 
 // str reads a string into v.
@@ -523,142 +486,26 @@ func parseUTC(b []byte) (time.Time, bool) {
 
 // skip reads any value.
 func (s *scanner) skip(depth int) bool {
-	if depth > maxDepth {
-		return false
+	end, ok := jsonlex.Skip(s.b, s.i, depth, maxDepth, true)
+	if ok {
+		s.i = end
 	}
-	s.space()
-	if s.i == len(s.b) {
-		return false
-	}
-	switch s.b[s.i] {
-	case '"':
-		_, _, ok := s.span()
-		return ok
-	case '{':
-		more, ok := s.open('{')
-		for ; ok && more; more, ok = s.after('}') {
-			if _, _, ok := s.span(); !ok || !s.next(':') || !s.skip(depth+1) {
-				return false
-			}
-		}
-		return ok
-	case '[':
-		more, ok := s.open('[')
-		for ; ok && more; more, ok = s.after(']') {
-			if !s.skip(depth + 1) {
-				return false
-			}
-		}
-		return ok
-	case 't':
-		return s.literal("true")
-	case 'f':
-		return s.literal("false")
-	case 'n':
-		return s.literal("null")
-	}
-	return s.number()
-}
-
-func (s *scanner) literal(l string) bool {
-	if len(s.b)-s.i < len(l) || string(s.b[s.i:s.i+len(l)]) != l {
-		return false
-	}
-	s.i += len(l)
-	return true
+	return ok
 }
 
 // number reads a number as JSON spells it.
 func (s *scanner) number() bool {
 	s.space()
-	digits := func() bool {
-		start := s.i
-		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-			s.i++
-		}
-		return s.i > start
+	end, ok := jsonlex.Number(s.b, s.i)
+	if ok {
+		s.i = end
 	}
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	if s.i < len(s.b) && s.b[s.i] == '0' {
-		s.i++
-	} else if !digits() {
-		return false
-	}
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		if !digits() {
-			return false
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	return true
+	return ok
 }
 
 // unescape decodes a string's contents that hold escapes (checked by
 // span). A lone surrogate is refused: goccy's rendering of it is its own.
 func unescape(raw []byte) (string, bool) {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		switch raw[i] {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r := hex4(raw[i+1:])
-			i += 4
-			if utf16.IsSurrogate(r) {
-				if r >= 0xdc00 || i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
-					return "", false
-				}
-				r = utf16.DecodeRune(r, hex4(raw[i+3:]))
-				if r == utf8.RuneError {
-					return "", false
-				}
-				i += 6
-			}
-			out = utf8.AppendRune(out, r)
-		default: // " \ /
-			out = append(out, raw[i])
-		}
-	}
-	return unsafe.String(unsafe.SliceData(out), len(out)), true
-}
-
-func hex4(b []byte) rune {
-	return rune(unhex(b[0])<<12 | unhex(b[1])<<8 | unhex(b[2])<<4 | unhex(b[3]))
-}
-
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c - 'a' + 10)
-	case c >= 'A' && c <= 'F':
-		return int(c - 'A' + 10)
-	}
-	return -1
+	out, ok := jsonlex.Unescape(make([]byte, 0, len(raw)), raw, false)
+	return unsafe.String(unsafe.SliceData(out), len(out)), ok
 }

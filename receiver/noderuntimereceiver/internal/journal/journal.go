@@ -12,8 +12,9 @@ import (
 	"errors"
 	"math"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/podtrail/podtrail/internal/jsonlex"
 )
 
 // Field indexes of the values an Entry keeps.
@@ -172,16 +173,7 @@ func (d *decoder) peek() byte {
 	return 0
 }
 
-func (d *decoder) ws() {
-	for d.i < len(d.s) {
-		switch d.s[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *decoder) ws() { d.i = jsonlex.Space(d.s, d.i) }
 
 // fieldValue decodes the value of a kept field.
 func (d *decoder) fieldValue(buf *[]byte) ([]byte, bool, error) {
@@ -318,266 +310,46 @@ func (d *decoder) byteValue() (byte, bool) {
 }
 
 func (d *decoder) literal(lit string) error {
-	if len(d.s)-d.i < len(lit) || string(d.s[d.i:d.i+len(lit)]) != lit {
+	end, ok := jsonlex.Literal(d.s, d.i, lit)
+	if !ok {
 		return ErrSyntax
 	}
-	d.i += len(lit)
+	d.i = end
 	return nil
 }
 
 // number checks a JSON number.
 func (d *decoder) number() error {
-	if d.peek() == '-' {
-		d.i++
-	}
-	switch c := d.peek(); {
-	case c == '0':
-		d.i++
-	case c >= '1' && c <= '9':
-		for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
-			d.i++
-		}
-	default:
+	end, ok := jsonlex.Number(d.s, d.i)
+	if !ok {
 		return ErrSyntax
 	}
-	if d.peek() == '.' {
-		d.i++
-		if c := d.peek(); c < '0' || c > '9' {
-			return ErrSyntax
-		}
-		for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
-			d.i++
-		}
-	}
-	if c := d.peek(); c == 'e' || c == 'E' {
-		d.i++
-		if c := d.peek(); c == '+' || c == '-' {
-			d.i++
-		}
-		if c := d.peek(); c < '0' || c > '9' {
-			return ErrSyntax
-		}
-		for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
-			d.i++
-		}
-	}
+	d.i = end
 	return nil
 }
 
 // skipValue checks and skips any JSON value.
 func (d *decoder) skipValue(depth int) error {
-	if depth > maxDepth {
+	end, ok := jsonlex.Skip(d.s, d.i, depth, maxDepth, false)
+	if !ok {
 		return ErrSyntax
 	}
-	switch c := d.peek(); {
-	case c == '"':
-		return d.skipString()
-	case c == '{':
-		d.i++
-		d.ws()
-		if d.peek() == '}' {
-			d.i++
-			return nil
-		}
-		for {
-			d.ws()
-			if d.peek() != '"' {
-				return ErrSyntax
-			}
-			if err := d.skipString(); err != nil {
-				return err
-			}
-			d.ws()
-			if d.peek() != ':' {
-				return ErrSyntax
-			}
-			d.i++
-			d.ws()
-			if err := d.skipValue(depth + 1); err != nil {
-				return err
-			}
-			d.ws()
-			c := d.peek()
-			d.i++
-			if c == '}' {
-				return nil
-			}
-			if c != ',' {
-				return ErrSyntax
-			}
-		}
-	case c == '[':
-		d.i++
-		d.ws()
-		if d.peek() == ']' {
-			d.i++
-			return nil
-		}
-		for {
-			d.ws()
-			if err := d.skipValue(depth + 1); err != nil {
-				return err
-			}
-			d.ws()
-			c := d.peek()
-			d.i++
-			if c == ']' {
-				return nil
-			}
-			if c != ',' {
-				return ErrSyntax
-			}
-		}
-	case c == 't':
-		return d.literal("true")
-	case c == 'f':
-		return d.literal("false")
-	case c == 'n':
-		return d.literal("null")
-	case c == '-' || (c >= '0' && c <= '9'):
-		return d.number()
-	}
-	return ErrSyntax
-}
-
-// skipString checks and skips a string.
-func (d *decoder) skipString() error {
-	d.i++ // "
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			return nil
-		case c == '\\':
-			if d.i+1 >= len(d.s) {
-				return ErrSyntax
-			}
-			switch d.s[d.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				d.i += 2
-			case 'u':
-				if _, ok := hex4(d.s, d.i+2); !ok {
-					return ErrSyntax
-				}
-				d.i += 6
-			default:
-				return ErrSyntax
-			}
-		case c < 0x20:
-			return ErrSyntax
-		default:
-			d.i++
-		}
-	}
-	return ErrSyntax
+	d.i = end
+	return nil
 }
 
 // str decodes a string at d.i. Without escapes (and with valid UTF-8) the
 // result aliases the line; otherwise it is built in buf. Invalid UTF-8 and
 // lone surrogates become U+FFFD, as encoding/json does.
 func (d *decoder) str(buf *[]byte) ([]byte, error) {
-	if d.peek() != '"' {
+	raw, esc, end, ok := jsonlex.String(d.s, d.i, false)
+	if !ok {
 		return nil, ErrSyntax
 	}
-	d.i++
-	start := d.i
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		if c == '"' {
-			v := d.s[start:d.i]
-			d.i++
-			return v, nil
-		}
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			break
-		}
-		d.i++
+	d.i = end
+	if !esc && utf8.Valid(raw) {
+		return raw, nil
 	}
-	out := append((*buf)[:0], d.s[start:d.i]...)
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			*buf = out
-			return out, nil
-		case c == '\\':
-			if d.i+1 >= len(d.s) {
-				return nil, ErrSyntax
-			}
-			e := d.s[d.i+1]
-			d.i += 2
-			switch e {
-			case '"', '\\', '/':
-				out = append(out, e)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r, ok := hex4(d.s, d.i)
-				if !ok {
-					return nil, ErrSyntax
-				}
-				d.i += 4
-				if utf16.IsSurrogate(r) {
-					r2 := utf8.RuneError
-					if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
-						if lo, ok := hex4(d.s, d.i+2); ok {
-							if dec := utf16.DecodeRune(r, lo); dec != utf8.RuneError {
-								r2 = dec
-								d.i += 6
-							}
-						}
-					}
-					r = r2
-				}
-				out = utf8.AppendRune(out, r)
-			default:
-				return nil, ErrSyntax
-			}
-		case c < 0x20:
-			return nil, ErrSyntax
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			d.i++
-		default:
-			r, size := utf8.DecodeRune(d.s[d.i:])
-			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
-			} else {
-				out = append(out, d.s[d.i:d.i+size]...)
-			}
-			d.i += size
-		}
-	}
-	return nil, ErrSyntax
-}
-
-func hex4(s []byte, i int) (rune, bool) {
-	if i < 0 || i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
+	*buf, _ = jsonlex.Unescape((*buf)[:0], raw, true)
+	return *buf, nil
 }
