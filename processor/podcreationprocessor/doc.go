@@ -4,3 +4,5 @@
 // each record against an approved inventory, and emits every finding as a log
 // record of its own.
 package podcreationprocessor // import "github.com/podtrail/podtrail/processor/podcreationprocessor"
+
+//go:generate go run -C ../../internal/tools go.opentelemetry.io/collector/cmd/mdatagen ../../processor/podcreationprocessor/metadata.yaml

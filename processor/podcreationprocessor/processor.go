@@ -62,6 +62,9 @@ type podCreationProcessor struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	// tel is the generated telemetry builder (metadata.yaml); the counters
+	// below are its, the observable ones read the processor (telemetry.go).
+	tel                                                         *metadata.TelemetryBuilder
 	records, findings, partial, late, duplicates, errs, reloads metric.Int64Counter
 	deliveryFailures, dropped, stateDiscarded, noRecord         metric.Int64Counter
 	last                                                        correlate.Stats
@@ -70,68 +73,11 @@ type podCreationProcessor struct {
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs) (*podCreationProcessor, error) {
 	p := &podCreationProcessor{set: set, cfg: cfg, next: next, corr: correlate.New(cfg.Correlation.correlate()), out: newOutbox(), stop: make(chan struct{}),
 		blind: blindspot.New(cfg.BlindSpots.tracker(), time.Now())}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
-	var err error
-	counter := func(name, desc, unit string) metric.Int64Counter {
-		c, e := meter.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
-		err = errors.Join(err, e)
-		return c
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
 	}
-	p.records = counter("otelcol_pod_creation_records", "Pod-creation records emitted, by origin.", "{records}")
-	p.findings = counter("otelcol_pod_creation_findings", "Findings emitted, by rule and severity (a suppression summary counts once).", "{findings}")
-	p.partial = counter("otelcol_pod_creation_partial", "Records emitted before their expected sources were complete, by reason (window, evicted, shutdown).", "{records}")
-	p.late = counter("otelcol_pod_creation_late", "Events about a pod whose record was already emitted.", "{events}")
-	p.duplicates = counter("otelcol_pod_creation_duplicates", "Re-delivered pod create events (webhook retries, two inputs) that produced no second record.", "{events}")
-	p.noRecord = counter("otelcol_pod_creation_no_record", "What made no record, by reason (seen_running: a pod only node lines named, none its start: it ran before podtrail; mirror_exists: the kubelet's create of a mirror pod that exists, 409).", "{pods}")
-	p.errs = counter("otelcol_pod_creation_errors", "Events that could not be read, rule evaluations and state writes that failed, by reason.", "{errors}")
-	p.deliveryFailures = counter("otelcol_pod_creation_delivery_failures", "Deliveries of records the next consumer refused; the records wait and are delivered again, by path (consume: an input's batch, expiry: the window, eviction or a retry).", "{deliveries}")
-	p.dropped = counter("otelcol_pod_creation_records_dropped", "Records never delivered, by reason (refused_permanently: the next consumer can never take them; undelivered_full: more than max_pending waited for delivery; shutdown: refused at a shutdown without storage).", "{records}")
-	p.stateDiscarded = counter("otelcol_pod_creation_state_discarded", "Stored correlation states discarded at start, by reason (unknown_version, unreadable).", "{states}")
-	_, e := meter.Int64ObservableGauge("otelcol_pod_creation_undelivered", metric.WithDescription("Records emitted and not yet accepted by the next consumer (waiting after a refusal, or being delivered)."),
-		metric.WithUnit("{records}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			p.mu.Lock()
-			n := p.out.records
-			p.mu.Unlock()
-			o.Observe(int64(n))
-			return nil
-		}))
-	err = errors.Join(err, e)
-	p.reloads = counter("otelcol_pod_creation_rule_reloads", "Reloads of the rules and inventory files, by result (success, failure: the last good set was kept).", "{reloads}")
-	_, e = meter.Int64ObservableGauge("otelcol_pod_creation_rules_stale", metric.WithDescription("1 when the rules or inventory files hold contents that failed to load and an older set is running; 0 otherwise."),
-		metric.WithUnit("1"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			if p.rules != nil {
-				v := int64(0)
-				if p.rules.Stats().LastError != "" {
-					v = 1
-				}
-				o.Observe(v)
-			}
-			return nil
-		}))
-	err = errors.Join(err, e)
-	_, e = meter.Int64ObservableGauge("otelcol_pod_creation_rules", metric.WithDescription("Enabled rules in the running set."),
-		metric.WithUnit("{rules}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			if p.rules != nil {
-				o.Observe(int64(p.rules.Engine().Len()))
-			}
-			return nil
-		}))
-	err = errors.Join(err, e)
-	_, e = meter.Int64ObservableCounter("otelcol_pod_creation_rule_long_inputs", metric.WithDescription("Calls of the rules' distance, similarity and lookalike functions that met a string longer than they compare (256 runes; 1 KiB for confusable), in this process."),
-		metric.WithUnit("{calls}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(int64(rules.LongInputs()))
-			return nil
-		}))
-	err = errors.Join(err, e)
-	_, e = meter.Int64ObservableGauge("otelcol_pod_creation_pending", metric.WithDescription("Pods waiting for their sources."),
-		metric.WithUnit("{pods}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			p.mu.Lock()
-			s := p.corr.Stats()
-			p.mu.Unlock()
-			o.Observe(int64(s.Pending))
-			return nil
-		}))
-	err = errors.Join(err, e, p.suppressionTelemetry(meter))
+	err = p.newTelemetry(tb)
 	return p, err
 }
 
@@ -308,6 +254,7 @@ func (p *podCreationProcessor) enqueue(ctx context.Context, recs []*podrecord.Re
 }
 
 func (p *podCreationProcessor) Shutdown(ctx context.Context) error {
+	defer p.tel.Shutdown() // the observable meters' callbacks
 	select {
 	case <-p.stop:
 	default:

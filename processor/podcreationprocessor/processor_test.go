@@ -266,7 +266,9 @@ func TestPassthrough(t *testing.T) {
 	for _, pass := range []bool{false, true} {
 		p, sink := newTestProcessor(t, func() *Config { c := auditOnly(); c.Passthrough = pass; return c }(), nil)
 		ep := freeEndpoint(t)
-		startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+		// events: all: the receiver hands on every audit event, which
+		// passthrough forwards (by default it selects the pod's).
+		startReceiver(t, map[string]any{"events": "all", "webhook": map[string]any{"endpoint": ep}}, p)
 		postCKSBatches(t, ep)
 		audits := len(byEvent(sink, attr.EventAudit))
 		assert.Len(t, byEvent(sink, attr.EventPodCreation), 1)

@@ -48,16 +48,3 @@ func (p *podCreationProcessor) sendSummaries(now time.Time, all bool) {
 		p.findings.Add(ctx, 1, metric.WithAttributes(attribute.String("rule", f.RuleID), attribute.String("severity", f.Severity)))
 	}
 }
-
-// suppressionTelemetry registers the suppression's counters.
-func (p *podCreationProcessor) suppressionTelemetry(meter metric.Meter) error {
-	_, err := meter.Int64ObservableCounter("otelcol_pod_creation_findings_suppressed",
-		metric.WithDescription("Findings kept back by rules.suppression and counted into a summary finding (podtrail.finding.count)."),
-		metric.WithUnit("{findings}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			if p.suppress != nil {
-				o.Observe(int64(p.suppress.Stats().Suppressed))
-			}
-			return nil
-		}))
-	return err
-}
