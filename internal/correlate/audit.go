@@ -469,6 +469,18 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 	}
 	e.apiSeen = true
 	c.touch(e)
-	// A deleted pod will not complete: emit what is known, with its lifetime.
+	// A deleted pod will not complete: emit what is known, with its
+	// lifetime. Once placed on a node, the kubelet may have run it before it
+	// saw the delete, and the node's lines of it come by another way, later
+	// than the delete: wait for them a while (DigestWait, as for a digest),
+	// until the node has told the sandbox and a container's start.
+	if c.cfg.DigestWait > 0 && c.scheduled(e) && !c.complete(e) {
+		if e.digestBy.IsZero() { // not for a delete delivered twice
+			e.digestBy = c.now.Add(c.cfg.DigestWait)
+			c.waiting = append(c.waiting, e)
+			c.stats.DeleteWaits++
+		}
+		return c.evict()
+	}
 	return c.emit(e, "")
 }

@@ -48,7 +48,10 @@ type Config struct {
 	// told yet (no digest in the spec, no pull line: the image was on the
 	// node), for the kubelet's pods/status patch that carries it. It ends
 	// as soon as every container that ran has a digest, and never past
-	// Window. 0: no wait.
+	// Window. It is also how long the record of a pod deleted after it was
+	// placed on a node waits for the node's lines still on their way (the
+	// kubelet may run a pod deleted a moment after its binding); it ends
+	// when the node has told the sandbox and a container's start. 0: no wait.
 	DigestWait time.Duration
 	// Expect lists the sources that make a record complete.
 	Expect []string
@@ -115,6 +118,9 @@ type Stats struct {
 	// for a container's digest (Config.DigestWait), DigestWaitExpired those
 	// of them emitted when the wait ended with a digest still unknown.
 	DigestWaits, DigestWaitExpired uint64
+	// DeleteWaits counts the records of pods deleted once placed on a node
+	// before the node told their start, held for its lines (Config.DigestWait).
+	DeleteWaits uint64
 	// Updates counts update records (Record.Update): digests the kubelet
 	// reported after the record was emitted.
 	Updates uint64

@@ -164,8 +164,10 @@ var demoWant = map[string]want{
 	"shop/cart-6f7d9c8b4-ttp4z": {sources: "audit,containerd,kubelet,scheduler", origin: "api",
 		initiator: "mallory/kubectl", chain: "ReplicaSet/cart-6f7d9c8b4,Deployment/cart", digest: "sha256: runtime_pull"},
 	"kube-system/mallory/forbid": {sources: "audit", origin: "api"},
-	// Created, bound and deleted within 60 ms: the delete ends the record.
-	"kube-system/kube-proxy-4wz9n": {sources: "audit,kubelet,scheduler", origin: "api", missing: "node"},
+	// Created, bound and deleted within 60 ms; node-a's kubelet ran its
+	// sandbox all the same, 0.5 s after the delete: the record waits for
+	// the node's lines (DigestWait) and has the sandbox.
+	"kube-system/kube-proxy-4wz9n": {sources: "audit,containerd,kubelet,scheduler", origin: "api"},
 	// Started with crictl on node-b: the API never created it.
 	// Its image was on node-b (no pull line, no kubelet status): no digest.
 	"kube-system/kube-proxy-debug": {sources: "containerd", origin: "node_only", missing: "audit,digest,scheduler", partial: "window"},
