@@ -128,7 +128,8 @@ func demoBatches(t *testing.T, per int) []plog.Logs {
 	sink := new(consumertest.LogsSink)
 	f := k8sauditreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig()
-	require.NoError(t, confmap.NewFromStringMap(map[string]any{"file": map[string]any{
+	// events: all, so that every line of the log is a log record to count
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{"events": "all", "file": map[string]any{
 		"include": []any{demoAuditLog}, "start_at": "beginning", "poll_interval": "10ms",
 	}}).Unmarshal(cfg))
 	r, err := f.CreateLogs(context.Background(), receivertest.NewNopSettings(f.Type()), cfg, sink)
