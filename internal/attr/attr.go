@@ -154,8 +154,10 @@ const (
 	// Update says what an update of a record emitted before adds
 	// (EventPodCreationUpdate): digest.
 	Update = "podtrail.update"
-	// ImageMetadata is what the registries say of the record's images
-	// (image_metadata).
+	// ImageMetadata is what the registries said of a record's images
+	// (image_metadata): ok, pending, not_found, unavailable (the worst
+	// container's); absent when the lookup is off or no container's digest
+	// is known.
 	ImageMetadata = "podtrail.image.metadata"
 )
 

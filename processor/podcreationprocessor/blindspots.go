@@ -20,17 +20,6 @@ import (
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
-// Attributes of blind-spot findings (besides podtrail.rule.*).
-const (
-	keyBlindKind   = "podtrail.blind_spot.kind"   // audit_silence, node_silence, evicted, rules_unreadable
-	keyBlindState  = "podtrail.blind_spot.state"  // blind, recovered
-	keyBlindSource = "podtrail.blind_spot.source" // audit, node_runtime, correlation, rules
-	keyBlindSince  = "podtrail.blind_spot.since"  // RFC 3339: last heard, or when it began
-	keyBlindUntil  = "podtrail.blind_spot.until"  // RFC 3339: when it recovered
-	keyBlindCount  = "podtrail.blind_spot.count"  // evictions; records without the node's events
-	keyBlindDetail = "podtrail.blind_spot.detail" // the load error; the pod that showed the node silent
-)
-
 // blindRule is the rule identity of a blind-spot finding.
 type blindRule struct{ id, title, severity, recovered string }
 
@@ -121,32 +110,32 @@ func appendBlindSpot(lr plog.LogRecord, a *blindspot.Alert) {
 	lr.SetSeverityText(strings.ToUpper(sev))
 	lr.Body().SetStr(blindSpotBody(a))
 	m := lr.Attributes()
-	m.PutStr(keyRuleID, r.id)
-	m.PutStr(keyRuleTitle, title)
-	m.PutStr(keyRuleSeverity, sev)
-	putStrings(m, keyRuleMITRE, blindMITRE)
-	putStrings(m, keyRuleTags, blindTags)
-	m.PutStr(keyBlindKind, string(a.Kind))
-	m.PutStr(keyBlindState, state)
-	m.PutStr(keyBlindSource, a.Source())
+	m.PutStr(attr.RuleID, r.id)
+	m.PutStr(attr.RuleTitle, title)
+	m.PutStr(attr.RuleSeverity, sev)
+	putStrings(m, attr.RuleMITRE, blindMITRE)
+	putStrings(m, attr.RuleTags, blindTags)
+	m.PutStr(attr.BlindSpotKind, string(a.Kind))
+	m.PutStr(attr.BlindSpotState, state)
+	m.PutStr(attr.BlindSpotSource, a.Source())
 	if !a.Since.IsZero() {
-		m.PutStr(keyBlindSince, a.Since.UTC().Format(time.RFC3339Nano))
+		m.PutStr(attr.BlindSpotSince, a.Since.UTC().Format(time.RFC3339Nano))
 	}
 	if a.Recovered {
-		m.PutStr(keyBlindUntil, a.At.UTC().Format(time.RFC3339Nano))
+		m.PutStr(attr.BlindSpotUntil, a.At.UTC().Format(time.RFC3339Nano))
 	}
 	if a.Count > 0 {
-		m.PutInt(keyBlindCount, int64(a.Count))
+		m.PutInt(attr.BlindSpotCount, int64(a.Count))
 	}
-	put(m, keyBlindDetail, a.Detail)
+	put(m, attr.BlindSpotDetail, a.Detail)
 	put(m, attr.K8sNodeName, a.Node)
 	// the same facts as a rule's outputs, for the SIEM mappings that read
 	// podtrail.finding.*
-	put(m, keyFindingField+"source", a.Source())
-	put(m, keyFindingField+"node", a.Node)
-	put(m, keyFindingField+"cluster", a.Cluster)
+	put(m, attr.FindingPrefix+"source", a.Source())
+	put(m, attr.FindingPrefix+"node", a.Node)
+	put(m, attr.FindingPrefix+"cluster", a.Cluster)
 	if !a.Since.IsZero() {
-		m.PutStr(keyFindingField+"since", a.Since.UTC().Format(time.RFC3339))
+		m.PutStr(attr.FindingPrefix+"since", a.Since.UTC().Format(time.RFC3339))
 	}
 }
 

@@ -21,14 +21,14 @@ import (
 func blindSpots(sink *consumertest.LogsSink) []string {
 	var out []string
 	for _, lr := range byEvent(sink, attr.EventFinding) {
-		if str(lr, keyBlindKind) == "" {
+		if str(lr, attr.BlindSpotKind) == "" {
 			continue
 		}
 		subj := str(lr, attr.K8sNodeName)
 		if subj == "" {
-			subj = str(lr, keyFindingField+"cluster")
+			subj = str(lr, attr.FindingPrefix+"cluster")
 		}
-		out = append(out, str(lr, keyRuleID)+" "+str(lr, keyBlindState)+" "+subj)
+		out = append(out, str(lr, attr.RuleID)+" "+str(lr, attr.BlindSpotState)+" "+subj)
 	}
 	return out
 }
@@ -36,7 +36,7 @@ func blindSpots(sink *consumertest.LogsSink) []string {
 func blindSpotRecords(sink *consumertest.LogsSink) []plog.LogRecord {
 	var out []plog.LogRecord
 	for _, lr := range byEvent(sink, attr.EventFinding) {
-		if str(lr, keyBlindKind) != "" {
+		if str(lr, attr.BlindSpotKind) != "" {
 			out = append(out, lr)
 		}
 	}
@@ -64,10 +64,10 @@ func TestAuditSilence(t *testing.T) {
 	heard := time.Now()
 	waitBlindSpots(t, sink, "PT-0901 blind prod-eu-1")
 	lr := blindSpotRecords(sink)[0]
-	since, err := time.Parse(time.RFC3339Nano, str(lr, keyBlindSince))
+	since, err := time.Parse(time.RFC3339Nano, str(lr, attr.BlindSpotSince))
 	require.NoError(t, err)
 	require.WithinDuration(t, heard, since, 100*time.Millisecond)
-	require.Equal(t, "audit", str(lr, keyBlindSource))
+	require.Equal(t, "audit", str(lr, attr.BlindSpotSource))
 	require.Equal(t, "HIGH", lr.SeverityText())
 	require.Contains(t, lr.Body().Str(), "finding HIGH PT-0901 Audit stream of the cluster went silent: audit_silence cluster=prod-eu-1 source=audit since=")
 	time.Sleep(600 * time.Millisecond) // still silent: no second finding
@@ -75,8 +75,8 @@ func TestAuditSilence(t *testing.T) {
 	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("a2", "shop", "web2", "u2", user, "nginx:1.27"), nil)))
 	waitBlindSpots(t, sink, "PT-0901 blind prod-eu-1", "PT-0901 recovered prod-eu-1")
 	rec := blindSpotRecords(sink)[1]
-	require.Equal(t, str(lr, keyBlindSince), str(rec, keyBlindSince))
-	require.NotEmpty(t, str(rec, keyBlindUntil))
+	require.Equal(t, str(lr, attr.BlindSpotSince), str(rec, attr.BlindSpotSince))
+	require.NotEmpty(t, str(rec, attr.BlindSpotUntil))
 	require.Equal(t, "INFO", rec.SeverityText())
 }
 
@@ -118,11 +118,11 @@ func TestNodeSilence(t *testing.T) {
 	time.Sleep(400 * time.Millisecond) // the second pod's record: no second finding
 	require.Len(t, blindSpots(sink), 1)
 	lr := blindSpotRecords(sink)[0]
-	require.Equal(t, "node_runtime", str(lr, keyBlindSource))
+	require.Equal(t, "node_runtime", str(lr, attr.BlindSpotSource))
 	require.Contains(t, lr.Body().Str(), "PT-0902 Node runtime events stopped arriving: node_silence node=node-a source=node_runtime since=")
 	require.NoError(t, p.ConsumeLogs(ctx, nodeEv("node-a")))
 	waitBlindSpots(t, sink, "PT-0902 blind node-a", "PT-0902 recovered node-a")
-	require.Equal(t, int64(2), blindSpotRecords(sink)[1].Attributes().AsRaw()[keyBlindCount])
+	require.Equal(t, int64(2), blindSpotRecords(sink)[1].Attributes().AsRaw()[attr.BlindSpotCount])
 }
 
 // TestEvictionBlindSpot: records forced out as partial because
@@ -140,7 +140,7 @@ func TestEvictionBlindSpot(t *testing.T) {
 		require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("e"+n, "shop", "web-"+n, "u"+n, user, "nginx:1.27"), nil)), i)
 	}
 	waitBlindSpots(t, sink, "PT-0903 blind ", "PT-0903 recovered ")
-	require.Equal(t, int64(2), blindSpotRecords(sink)[1].Attributes().AsRaw()[keyBlindCount])
+	require.Equal(t, int64(2), blindSpotRecords(sink)[1].Attributes().AsRaw()[attr.BlindSpotCount])
 	require.Equal(t, "MEDIUM", blindSpotRecords(sink)[0].SeverityText())
 }
 
@@ -161,8 +161,8 @@ func TestRulesUnreadableBlindSpot(t *testing.T) {
 	write("R2", "pod.nmae == \"x\"")
 	waitBlindSpots(t, sink, "PT-0904 blind ")
 	lr := blindSpotRecords(sink)[0]
-	require.Contains(t, str(lr, keyBlindDetail), "rules.yaml")
-	require.Contains(t, str(lr, keyBlindDetail), "nmae")
+	require.Contains(t, str(lr, attr.BlindSpotDetail), "rules.yaml")
+	require.Contains(t, str(lr, attr.BlindSpotDetail), "nmae")
 	write("R3", "pod.allowed")
 	waitBlindSpots(t, sink, "PT-0904 blind ", "PT-0904 recovered ")
 }

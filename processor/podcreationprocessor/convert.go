@@ -14,95 +14,15 @@ import (
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/correlate"
-	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
-// podtrail's own keys on records and findings.
-const (
-	keyGenerateName   = "podtrail.pod.generate_name"
-	keyLabels         = "podtrail.pod.labels"
-	keyOwnerKind      = "podtrail.pod.owner.kind"
-	keyOwnerName      = "podtrail.pod.owner.name"
-	keyOwnerUID       = "podtrail.pod.owner.uid"
-	keyServiceAccount = "podtrail.pod.service_account"
-	keyContainers     = "podtrail.pod.containers"
-	keyImages         = "podtrail.pod.images"
-	keyPullFailures   = "podtrail.pod.image_pull_failures" // list of {image, container, error, reason}
-	keyHostNamespaces = "podtrail.pod.host_namespaces"
-	keyActorKind      = "podtrail.actor.kind"
-	keyActorGroups    = "podtrail.actor.groups"
-	keyActorSA        = "podtrail.actor.service_account"
-	keyChannel        = "podtrail.channel"
-	keyFieldManager   = "podtrail.field_manager"
-	keyManagers       = "podtrail.managers"
-	keyDecision       = "podtrail.decision"
-	keyAllowed        = "podtrail.allowed"
-	keyOutcome        = "podtrail.outcome" // created, forbidden, failed, unknown (podrecord.Outcome*); none without a create
-	keyReason         = "podtrail.reason"
-	keyRequestedAt    = "podtrail.requested_at"
-	keySources        = "podtrail.sources"
-	keyMissing        = "podtrail.missing"
-	keyOrigin         = "podtrail.origin"
-	keyPartial        = "podtrail.partial"
-	keyJoin           = "podtrail.join"
-	keyChain          = "podtrail.pod.owner.chain"
-	keyDeniedBefore   = "podtrail.denied_before" // list of {audit_id, namespace, name, at, code, reason}
-	keyInitiator      = "podtrail.initiator."    // username, kind, channel, object, verb, at
-	keyScheduledAt    = "podtrail.scheduled_at"
-	keyStartedAt      = "podtrail.started_at"
-	keyDeletedAt      = "podtrail.deleted_at"
-	keySandbox        = "podtrail.sandbox." // id, runtime, runtime_version, ready_at, attempts, error
-	keyTimings        = "podtrail.timings." // scheduled, sandbox_ready, started, lifetime (seconds)
-
-	keyRuleID       = "podtrail.rule.id"
-	keyRuleTitle    = "podtrail.rule.title"
-	keyRuleDesc     = "podtrail.rule.description"
-	keyRuleSeverity = "podtrail.rule.severity"
-	keyRuleMITRE    = "podtrail.rule.mitre"
-	keyRuleTags     = "podtrail.rule.tags"
-	// The rule's ATT&CK techniques and tactics (rules.ATTACKOf), apart from
-	// the data component and analytic ids of podtrail.rule.mitre.
-	keyMITRETechniques  = "podtrail.rule.mitre.techniques"        // ids as the rule names them: T1036.005
-	keyMITRETechniqueID = "podtrail.rule.mitre.technique.id"      // T1036 (a sub-technique's parent)
-	keyMITRETechniqueNm = "podtrail.rule.mitre.technique.name"    // Masquerading
-	keyMITRESubID       = "podtrail.rule.mitre.subtechnique.id"   // T1036.005
-	keyMITRESubNm       = "podtrail.rule.mitre.subtechnique.name" // Match Legitimate Resource Name or Location
-	keyMITRETacticID    = "podtrail.rule.mitre.tactic.id"         // TA0005
-	keyMITRETacticNm    = "podtrail.rule.mitre.tactic.name"       // Defense Evasion
-	keyMITREAttacks     = "podtrail.rule.mitre.attacks"           // [{technique, sub_technique, tactic: {uid, name}, version}]
-	keyFindingField     = "podtrail.finding."                     // + output name
-)
-
-// The identity the request impersonated; user.name and podtrail.actor.* are
-// who authenticated.
-const (
-	keyImpersonatedName   = "podtrail.impersonated.user.name"
-	keyImpersonatedID     = "podtrail.impersonated.user.id"
-	keyImpersonatedGroups = "podtrail.impersonated.groups"
-	keyImpersonatedKind   = "podtrail.impersonated.kind"
-	keyImpersonatedSA     = "podtrail.impersonated.service_account"
-)
-
-// eventPodCreationUpdate names an update of a record emitted before
-// (podrecord.Record.Update): digests the kubelet reported late.
-const eventPodCreationUpdate = attr.EventPodCreation + ".update"
-
-// keyUpdate says what an update adds: digest.
-const keyUpdate = "podtrail.update"
-
-// keyAuditPartial marks an audit event log record whose event the
-// k8s_audit receiver could read only in part: "oversize" (too large to
-// take whole; the body is a valid audit event salvaged from it: who, what,
-// which object, the answer and times when they could be read).
-const keyAuditPartial = "podtrail.audit.partial"
-
 // auditPartial is the podtrail.audit.partial attribute of an audit event
 // log record, "" when it is whole.
 func auditPartial(a pcommon.Map) string {
-	if v, ok := a.Get(keyAuditPartial); ok {
+	if v, ok := a.Get(attr.AuditPartial); ok {
 		return v.AsString()
 	}
 	return ""
@@ -112,7 +32,7 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	lr := lrs.AppendEmpty()
 	lr.SetEventName(attr.EventPodCreation)
 	if r.Update != "" {
-		lr.SetEventName(eventPodCreationUpdate)
+		lr.SetEventName(attr.EventPodCreationUpdate)
 	}
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(recordTime(r)))
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
@@ -128,20 +48,20 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 	a := lr.Attributes()
 	a.EnsureCapacity(32)
 	putPodIdentity(a, r)
-	put(a, keyGenerateName, r.GenerateName)
+	put(a, attr.PodGenerateName, r.GenerateName)
 	if len(r.Labels) > 0 {
-		m := a.PutEmptyMap(keyLabels)
+		m := a.PutEmptyMap(attr.PodLabels)
 		for _, k := range sortedKeys(r.Labels) {
 			m.PutStr(k, r.Labels[k])
 		}
 	}
-	put(a, keyOwnerKind, r.Owner.Kind)
-	put(a, keyOwnerName, r.Owner.Name)
-	put(a, keyOwnerUID, r.Owner.UID)
-	put(a, keyServiceAccount, r.ServiceAccount)
+	put(a, attr.PodOwnerKind, r.Owner.Kind)
+	put(a, attr.PodOwnerName, r.Owner.Name)
+	put(a, attr.PodOwnerUID, r.Owner.UID)
+	put(a, attr.PodServiceAccount, r.ServiceAccount)
 	put(a, attr.K8sNodeName, r.Node)
 	if len(r.Containers) > 0 {
-		cs := a.PutEmptySlice(keyContainers)
+		cs := a.PutEmptySlice(attr.PodContainers)
 		imgs := make([]string, 0, len(r.Containers))
 		for _, c := range r.Containers {
 			m := cs.AppendEmpty().SetEmptyMap()
@@ -160,10 +80,10 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 			put(m, "reason", c.Reason)
 			imgs = append(imgs, c.Image)
 		}
-		putStrings(a, keyImages, imgs)
+		putStrings(a, attr.PodImages, imgs)
 	}
 	if len(r.PullFailures) > 0 {
-		fs := a.PutEmptySlice(keyPullFailures)
+		fs := a.PutEmptySlice(attr.PodImagePullFailures)
 		for _, f := range r.PullFailures {
 			m := fs.AppendEmpty().SetEmptyMap()
 			m.PutStr("image", f.Image)
@@ -179,14 +99,14 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 		}
 	}
 	sort.Strings(hostNS)
-	putStrings(a, keyHostNamespaces, hostNS)
+	putStrings(a, attr.PodHostNamespaces, hostNS)
 	put(a, attr.UserID, r.Actor.UID)
-	putStrings(a, keyActorGroups, r.Actor.Groups)
-	put(a, keyActorSA, r.Actor.ServiceAccount)
-	put(a, keyImpersonatedID, r.Impersonated.UID)
-	putStrings(a, keyImpersonatedGroups, r.Impersonated.Groups)
-	put(a, keyImpersonatedKind, r.Impersonated.Kind)
-	put(a, keyImpersonatedSA, r.Impersonated.ServiceAccount)
+	putStrings(a, attr.ActorGroups, r.Actor.Groups)
+	put(a, attr.ActorServiceAccount, r.Actor.ServiceAccount)
+	put(a, attr.ImpersonatedUserID, r.Impersonated.UID)
+	putStrings(a, attr.ImpersonatedGroups, r.Impersonated.Groups)
+	put(a, attr.ImpersonatedKind, r.Impersonated.Kind)
+	put(a, attr.ImpersonatedServiceAccount, r.Impersonated.ServiceAccount)
 	put(a, attr.AuditCloudPrincipal, r.Actor.CloudPrincipal)
 	put(a, attr.AuditCloudSession, r.Actor.CloudSession)
 	if len(r.SourceIPs) > 0 {
@@ -194,28 +114,28 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 		putStrings(a, attr.AuditSourceIPs, r.SourceIPs)
 	}
 	put(a, attr.UserAgentOriginal, r.UserAgent)
-	put(a, keyFieldManager, r.FieldManager)
-	putStrings(a, keyManagers, r.Managers)
-	put(a, keyDecision, r.Decision)
-	put(a, keyOutcome, r.Outcome())
+	put(a, attr.FieldManager, r.FieldManager)
+	putStrings(a, attr.Managers, r.Managers)
+	put(a, attr.Decision, r.Decision)
+	put(a, attr.Outcome, r.Outcome())
 	if r.Update == "" {
-		a.PutBool(keyAllowed, r.Allowed)
+		a.PutBool(attr.Allowed, r.Allowed)
 	}
 	if r.Code != 0 {
 		a.PutInt(attr.HTTPStatusCode, int64(r.Code))
 	}
-	put(a, keyReason, r.Reason)
+	put(a, attr.Reason, r.Reason)
 	put(a, attr.AuditLevel, r.AuditLevel)
-	putTime(a, keyRequestedAt, r.RequestedAt)
-	put(a, keyUpdate, r.Update)
-	putStrings(a, keySources, r.Sources)
-	putStrings(a, keyMissing, r.Missing)
-	put(a, keyOrigin, r.Origin)
-	put(a, keyPartial, r.Partial)
-	put(a, keyJoin, r.Join)
-	putStrings(a, keyChain, r.Chain)
+	putTime(a, attr.RequestedAt, r.RequestedAt)
+	put(a, attr.Update, r.Update)
+	putStrings(a, attr.Sources, r.Sources)
+	putStrings(a, attr.Missing, r.Missing)
+	put(a, attr.Origin, r.Origin)
+	put(a, attr.Partial, r.Partial)
+	put(a, attr.Join, r.Join)
+	putStrings(a, attr.PodOwnerChain, r.Chain)
 	if len(r.DeniedBefore) > 0 {
-		ds := a.PutEmptySlice(keyDeniedBefore)
+		ds := a.PutEmptySlice(attr.DeniedBefore)
 		for _, d := range r.DeniedBefore {
 			m := ds.AppendEmpty().SetEmptyMap()
 			m.PutStr("audit_id", d.AuditID)
@@ -227,29 +147,29 @@ func appendRecord(lrs plog.LogRecordSlice, r *podrecord.Record) {
 		}
 	}
 	if in := r.Initiator; in != nil {
-		a.PutStr(keyInitiator+"username", in.Username)
-		a.PutStr(keyInitiator+"kind", in.Kind)
-		a.PutStr(keyInitiator+"channel", in.Channel)
-		put(a, keyInitiator+"object", in.Object)
-		put(a, keyInitiator+"verb", in.Verb)
-		putTime(a, keyInitiator+"at", in.At)
+		a.PutStr(attr.InitiatorPrefix+"username", in.Username)
+		a.PutStr(attr.InitiatorPrefix+"kind", in.Kind)
+		a.PutStr(attr.InitiatorPrefix+"channel", in.Channel)
+		put(a, attr.InitiatorPrefix+"object", in.Object)
+		put(a, attr.InitiatorPrefix+"verb", in.Verb)
+		putTime(a, attr.InitiatorPrefix+"at", in.At)
 	}
-	putTime(a, keyScheduledAt, r.ScheduledAt)
-	putTime(a, keyStartedAt, r.StartedAt)
-	putTime(a, keyDeletedAt, r.DeletedAt)
+	putTime(a, attr.ScheduledAt, r.ScheduledAt)
+	putTime(a, attr.StartedAt, r.StartedAt)
+	putTime(a, attr.DeletedAt, r.DeletedAt)
 	sb := r.Sandbox
-	put(a, keySandbox+"id", sb.ID)
-	put(a, keySandbox+"runtime", sb.Runtime)
-	put(a, keySandbox+"runtime_version", sb.RuntimeVersion)
-	putTime(a, keySandbox+"ready_at", sb.ReadyAt)
+	put(a, attr.SandboxPrefix+"id", sb.ID)
+	put(a, attr.SandboxPrefix+"runtime", sb.Runtime)
+	put(a, attr.SandboxPrefix+"runtime_version", sb.RuntimeVersion)
+	putTime(a, attr.SandboxPrefix+"ready_at", sb.ReadyAt)
 	if sb.Attempts > 0 {
-		a.PutInt(keySandbox+"attempts", int64(sb.Attempts))
-		put(a, keySandbox+"error", sb.Error)
+		a.PutInt(attr.SandboxPrefix+"attempts", int64(sb.Attempts))
+		put(a, attr.SandboxPrefix+"error", sb.Error)
 	}
 	for k, v := range map[string]float64{"scheduled": r.Timings.Scheduled, "sandbox_ready": r.Timings.SandboxReady,
 		"started": r.Timings.Started, "lifetime": r.Timings.Lifetime} {
 		if v != 0 {
-			a.PutDouble(keyTimings+k, v)
+			a.PutDouble(attr.TimingsPrefix+k, v)
 		}
 	}
 }
@@ -272,41 +192,6 @@ func putTime(m pcommon.Map, k string, t time.Time) {
 	}
 }
 
-// nodeEvent reads back a node_runtime receiver's log record.
-func nodeEvent(lr plog.LogRecord) (noderuntime.Event, bool) {
-	a := lr.Attributes()
-	str := func(k string) string {
-		if v, ok := a.Get(k); ok {
-			return v.AsString()
-		}
-		return ""
-	}
-	kind := noderuntime.Kind(strings.TrimPrefix(lr.EventName(), attr.EventNodePrefix))
-	if k := str(attr.NodeEventKind); k != "" {
-		kind = noderuntime.Kind(k)
-	}
-	if kind == "" {
-		return noderuntime.Event{}, false
-	}
-	ev := noderuntime.Event{
-		Kind: kind, Time: lr.Timestamp().AsTime(), Source: noderuntime.Source(str(attr.NodeSource)),
-		RuntimeVersion: str(attr.NodeRuntimeVersion), Node: str(attr.K8sNodeName),
-		PodNamespace: str(attr.K8sNamespaceName), PodName: str(attr.K8sPodName), PodUID: str(attr.K8sPodUID),
-		PodSource: str(attr.NodePodSource), SandboxID: str(attr.NodeSandboxID),
-		ContainerID: str(attr.ContainerID), ContainerName: str(attr.ContainerName),
-		Image: str(attr.ContainerImage), ImageID: str(attr.NodeImageID), RepoDigest: str(attr.NodeRepoDigest),
-		Error: str(attr.NodeError), Reason: str(attr.NodeReason),
-	}
-	if v, ok := a.Get(attr.NodeAttempt); ok {
-		ev.Attempt = int(v.Int())
-	}
-	// container.image.name is the repository; the tag is apart.
-	if v, ok := a.Get(attr.ContainerImageTags); ok && v.Type() == pcommon.ValueTypeSlice && v.Slice().Len() > 0 && ev.Image != "" {
-		ev.Image += ":" + v.Slice().At(0).Str()
-	}
-	return ev, true
-}
-
 // putPodIdentity writes what records and findings share, so that a finding
 // can be joined to its record (podtrail.audit.id) and read on its own.
 func putPodIdentity(a pcommon.Map, r *podrecord.Record) {
@@ -315,9 +200,9 @@ func putPodIdentity(a pcommon.Map, r *podrecord.Record) {
 	put(a, attr.K8sPodName, r.Name)
 	put(a, attr.K8sPodUID, r.UID)
 	put(a, attr.UserName, r.Actor.Username)
-	put(a, keyActorKind, r.Actor.Kind)
-	put(a, keyImpersonatedName, r.Impersonated.Username)
-	put(a, keyChannel, r.Channel)
+	put(a, attr.ActorKind, r.Actor.Kind)
+	put(a, attr.ImpersonatedUserName, r.Impersonated.Username)
+	put(a, attr.Channel, r.Channel)
 }
 
 var severityNumbers = map[string]plog.SeverityNumber{
@@ -343,23 +228,23 @@ func appendFinding(lrs plog.LogRecordSlice, r *podrecord.Record, f *rules.Findin
 		a.PutStr(attr.ClientAddress, r.SourceIPs[0])
 	}
 	if r.Name == "" {
-		put(a, keyGenerateName, r.GenerateName)
+		put(a, attr.PodGenerateName, r.GenerateName)
 	}
-	a.PutStr(keyRuleID, f.RuleID)
-	a.PutStr(keyRuleTitle, f.Title)
-	put(a, keyRuleDesc, f.Description)
-	a.PutStr(keyRuleSeverity, f.Severity)
-	putStrings(a, keyRuleMITRE, f.MITRE)
+	a.PutStr(attr.RuleID, f.RuleID)
+	a.PutStr(attr.RuleTitle, f.Title)
+	put(a, attr.RuleDescription, f.Description)
+	a.PutStr(attr.RuleSeverity, f.Severity)
+	putStrings(a, attr.RuleMITRE, f.MITRE)
 	putATTACK(a, rules.ATTACKOf(f.MITRE))
-	putStrings(a, keyRuleTags, f.Tags)
+	putStrings(a, attr.RuleTags, f.Tags)
 	for _, o := range f.Output {
-		a.PutStr(keyFindingField+o.Key, o.Value)
+		a.PutStr(attr.FindingPrefix+o.Key, o.Value)
 	}
 	if f.Count > 0 {
 		// a summary of findings kept back by the suppression window
-		a.PutInt(keyFindingField+"count", int64(f.Count))
-		a.PutStr(keyFindingField+"first_seen", f.Since.UTC().Format(time.RFC3339Nano))
-		a.PutStr(keyFindingField+"last_seen", f.Until.UTC().Format(time.RFC3339Nano))
+		a.PutInt(attr.FindingPrefix+"count", int64(f.Count))
+		a.PutStr(attr.FindingPrefix+"first_seen", f.Since.UTC().Format(time.RFC3339Nano))
+		a.PutStr(attr.FindingPrefix+"last_seen", f.Until.UTC().Format(time.RFC3339Nano))
 		lr.Body().SetStr(lr.Body().Str() + " count=" + strconv.Itoa(f.Count) + " since=" + f.Since.UTC().Format(time.RFC3339))
 	}
 }
@@ -372,7 +257,7 @@ func putATTACK(a pcommon.Map, at rules.ATTACK) {
 	if len(at.IDs) == 0 && len(at.Tactics) == 0 {
 		return
 	}
-	putStrings(a, keyMITRETechniques, at.IDs)
+	putStrings(a, attr.RuleMITRETechniques, at.IDs)
 	refs := func(idKey, nameKey string, rs []rules.ATTACKRef) {
 		if len(rs) == 0 {
 			return
@@ -383,13 +268,13 @@ func putATTACK(a pcommon.Map, at rules.ATTACK) {
 			names.AppendEmpty().SetStr(r.Name)
 		}
 	}
-	refs(keyMITRETechniqueID, keyMITRETechniqueNm, at.Techniques)
-	refs(keyMITRESubID, keyMITRESubNm, at.SubTechniques)
-	refs(keyMITRETacticID, keyMITRETacticNm, at.Tactics)
+	refs(attr.RuleMITRETechniqueID, attr.RuleMITRETechniqueName, at.Techniques)
+	refs(attr.RuleMITRESubtechniqueID, attr.RuleMITRESubtechniqueName, at.SubTechniques)
+	refs(attr.RuleMITRETacticID, attr.RuleMITRETacticName, at.Tactics)
 	if len(at.Entries) == 0 {
 		return
 	}
-	es := a.PutEmptySlice(keyMITREAttacks)
+	es := a.PutEmptySlice(attr.RuleMITREAttacks)
 	for _, e := range at.Entries {
 		m := es.AppendEmpty().SetEmptyMap()
 		for _, x := range []struct {

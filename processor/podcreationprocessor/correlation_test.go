@@ -127,7 +127,7 @@ func TestDigestUpdateRecord(t *testing.T) {
 	assert.Equal(t, "node-a", str(u, attr.K8sNodeName))
 	assert.Equal(t, "digest", str(u, "podtrail.update"))
 	assert.Equal(t, "", str(u, attr.UserName))
-	cs, _ := u.Attributes().Get(keyContainers)
+	cs, _ := u.Attributes().Get(attr.PodContainers)
 	require.Equal(t, 1, cs.Slice().Len())
 	c := cs.Slice().At(0).Map().AsRaw()
 	assert.Equal(t, digest, c["digest"])
@@ -169,16 +169,16 @@ func TestOversizeRecord(t *testing.T) {
 			recs := byEvent(sink, attr.EventPodCreation)
 			require.Len(t, recs, 1)
 			r := recs[0]
-			assert.Equal(t, "oversize", str(r, keyPartial))
+			assert.Equal(t, "oversize", str(r, attr.Partial))
 			assert.Equal(t, "big-1", str(r, attr.AuditID))
 			assert.Equal(t, "kube-system", str(r, attr.K8sNamespaceName))
 			assert.Equal(t, "big-env", str(r, attr.K8sPodName))
 			assert.Equal(t, "mallory", str(r, attr.UserName))
-			assert.Equal(t, "kubectl", str(r, keyChannel))
+			assert.Equal(t, "kubectl", str(r, attr.Channel))
 			assert.Equal(t, "pod kube-system/big-env created by mallory (user) via kubectl decision=allow code=201 missing=pod_spec,uid partial=oversize", r.Body().Str())
 			var ids []string
 			for _, f := range byEvent(sink, attr.EventFinding) {
-				ids = append(ids, str(f, keyRuleID))
+				ids = append(ids, str(f, attr.RuleID))
 			}
 			assert.Contains(t, ids, "PT-0040")
 			assert.Contains(t, ids, "PT-0001", "a person's create in kube-system, read in part")

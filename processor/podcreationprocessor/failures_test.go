@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
@@ -50,7 +51,7 @@ func TestNodeEventFailures(t *testing.T) {
 			if tt.tag != "" {
 				lr.Attributes().PutEmptySlice(attr.ContainerImageTags).AppendEmpty().SetStr(tt.tag)
 			}
-			ev, ok := nodeEvent(lr)
+			ev, ok := nodeevent.Decode(lr)
 			ev.Time = time.Time{}
 			if !ok || ev != tt.want {
 				t.Errorf("got %+v, %v\nwant %+v", ev, ok, tt.want)

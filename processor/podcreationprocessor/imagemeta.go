@@ -8,16 +8,16 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
+	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/imagemeta"
 	"github.com/podtrail/podtrail/internal/imageref"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
-// keyImageMetadata is what the registries said of a record's images: ok,
-// pending, not_found, unavailable (the worst container's); absent when the
-// lookup is off or no container's digest is known.
-const keyImageMetadata = "podtrail.image.metadata"
+// keyImageMetadata is attr.ImageMetadata: what the registries said of a
+// record's images.
+const keyImageMetadata = attr.ImageMetadata
 
 // imageMetaStateKey is the storage key of the lookup's cache.
 const imageMetaStateKey = "image_metadata"
@@ -142,7 +142,7 @@ func (p *podCreationProcessor) attachImageMeta(recs []*podrecord.Record) {
 // signed.
 func putImageMeta(lr plog.LogRecord, r *podrecord.Record) {
 	worst, rank := "", map[string]int{podrecord.ImageMetaOK: 1, podrecord.ImageMetaNotFound: 2, podrecord.ImageMetaPending: 3, podrecord.ImageMetaUnavailable: 4}
-	cs, hasList := lr.Attributes().Get(keyContainers)
+	cs, hasList := lr.Attributes().Get(attr.PodContainers)
 	for i := range r.Containers {
 		m := r.Containers[i].Meta()
 		if m == nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/podtrail/podtrail/internal/blindspot"
 	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/internal/imagemeta"
+	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
@@ -334,7 +335,7 @@ func (p *podCreationProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) er
 func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, now time.Time) []*podrecord.Record {
 	a := lr.Attributes()
 	if strings.HasPrefix(lr.EventName(), attr.EventNodePrefix) {
-		ev, ok := nodeEvent(lr)
+		ev, ok := nodeevent.Decode(lr)
 		if !ok {
 			return nil
 		}
@@ -363,29 +364,19 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 }
 
 // relevantAudit reports whether an audit event record (by its attributes)
-// is the final stage of a change the correlator uses: pods and their
-// binding, status and delete, and workloads that own pods.
+// is in the pod-creation selection (audit.Selected: the final stage of a
+// change of a pod, one of its subresources or a workload that owns pods),
+// the events the correlator uses; the k8s_audit receiver hands on no other
+// by default. Reads (most of an audit log) are not decoded.
 func relevantAudit(a pcommon.Map) bool {
-	stage, ok := a.Get(attr.AuditStage)
-	if !ok || (stage.Str() != audit.StageResponseComplete && stage.Str() != audit.StagePanic) {
-		return false
+	get := func(k string) string {
+		if v, ok := a.Get(k); ok {
+			return v.Str()
+		}
+		return ""
 	}
-	// Reads (get, list, watch: most of an audit log) change nothing: their
-	// bodies are not decoded.
-	verb, ok := a.Get(attr.AuditVerb)
-	if !ok {
-		return false
-	}
-	switch verb.Str() {
-	case "create", "update", "patch", "delete":
-	default:
-		return false
-	}
-	res, ok := a.Get(attr.AuditResource)
-	if !ok {
-		return false
-	}
-	return res.Str() == "pods" || podrecord.WorkloadKinds[res.Str()] != ""
+	return audit.SelectedStage(get(attr.AuditStage)) && audit.SelectedVerb(get(attr.AuditVerb)) &&
+		audit.SelectedResource(get(attr.AuditResource))
 }
 
 // send hands items (records and their findings) and the passthrough logs

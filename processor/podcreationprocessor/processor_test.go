@@ -129,7 +129,7 @@ func recordKeys(recs []plog.LogRecord) []string {
 	var keys []string
 	for _, lr := range recs {
 		keys = append(keys, strings.Join([]string{str(lr, attr.AuditID), str(lr, attr.K8sNamespaceName), str(lr, attr.K8sPodName),
-			str(lr, attr.K8sPodUID), str(lr, attr.UserName), str(lr, keyChannel), lr.Body().Str()}, " | "))
+			str(lr, attr.K8sPodUID), str(lr, attr.UserName), str(lr, attr.Channel), lr.Body().Str()}, " | "))
 	}
 	sort.Strings(keys)
 	return keys
@@ -197,8 +197,8 @@ func TestDuplicatesAndBrokenBodies(t *testing.T) {
 	require.Len(t, recs, 1)
 	assert.Equal(t, "kube-system", str(recs[0], attr.K8sNamespaceName))
 	assert.Equal(t, "webhook-audit", str(recs[0], attr.K8sPodName))
-	assert.Equal(t, "kubectl", str(recs[0], keyChannel))
-	assert.Equal(t, "kubectl-run", str(recs[0], keyFieldManager))
+	assert.Equal(t, "kubectl", str(recs[0], attr.Channel))
+	assert.Equal(t, "kubectl-run", str(recs[0], attr.FieldManager))
 	assert.Equal(t, int64(1), sum(t, tel, "otelcol_pod_creation_duplicates"))
 
 	// A log record that claims to be a pod create but whose body is not an
@@ -238,7 +238,7 @@ func TestRulesAndFindings(t *testing.T) {
 	findings := byEvent(sink, attr.EventFinding)
 	var ids []string
 	for _, f := range findings {
-		ids = append(ids, str(f, keyRuleID))
+		ids = append(ids, str(f, attr.RuleID))
 		assert.Equal(t, "webhook-audit", str(f, attr.K8sPodName))
 		assert.NotEmpty(t, str(f, attr.AuditID), "a finding references its record")
 	}
