@@ -3,6 +3,9 @@
 // own keys all start with "podtrail.".
 package attr
 
+// Prefix starts every key and event name of podtrail's own.
+const Prefix = "podtrail."
+
 // Semantic-convention keys.
 const (
 	K8sNamespaceName   = "k8s.namespace.name"

@@ -259,7 +259,7 @@ func (e *Event) Outcome() string {
 // MsgID is the RFC 5424 MSGID: the event name without "podtrail."
 // (pod_creation, finding), "-" when there is none.
 func (e *Event) MsgID() string {
-	id := strings.TrimPrefix(e.EventName, "podtrail.")
+	id := strings.TrimPrefix(e.EventName, attr.Prefix)
 	if id == "" {
 		return "-"
 	}
