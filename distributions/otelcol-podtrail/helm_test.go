@@ -340,20 +340,17 @@ func TestHelmAgent(t *testing.T) {
 			r := h.render(t, "podtrail-agent", "DaemonSet", tc.values)
 			r.checkCommon(t, bin, tc.config, "0.1.0-agent")
 			lb := strings.Contains(tc.values, "loadbalancing")
-			want := []string{"ConfigMap", "DaemonSet", "ServiceAccount"}
+			want := []string{"ConfigMap", "DaemonSet", "PodMonitor", "ServiceAccount"}
 			if lb {
-				want = []string{"ConfigMap", "DaemonSet", "Role", "RoleBinding", "ServiceAccount"}
+				want = []string{"ConfigMap", "DaemonSet", "PodMonitor", "Role", "RoleBinding", "ServiceAccount"}
 			}
 			if got := kinds(r.objs); !slices.Equal(got, want) {
 				t.Errorf("renders %v, want %v", got, want)
 			}
-			// On every node, control-plane nodes included.
-			tolerates := false
-			for _, tol := range list(r.pod, "tolerations") {
-				tolerates = tolerates || str(tol, "key") == "node-role.kubernetes.io/control-plane" && str(tol, "operator") == "Exists"
-			}
-			if !tolerates {
-				t.Error("does not tolerate control-plane nodes")
+			// On every node, whatever its taints (control-plane nodes
+			// included): TestHelmTolerations.
+			if !toleratesEveryTaint(r.pod) {
+				t.Errorf("does not tolerate every taint: %v", list(r.pod, "tolerations"))
 			}
 			if str(r.container, "env", "[K8S_NODE_NAME]", "valueFrom", "fieldRef", "fieldPath") != "spec.nodeName" {
 				t.Error("K8S_NODE_NAME is not the downward API's spec.nodeName")
@@ -478,7 +475,7 @@ func TestHelmGateway(t *testing.T) {
 	bin := testbed.Collector(t)
 	r := h.render(t, "podtrail-gateway", "StatefulSet", "helm/values-gateway.yaml")
 	r.checkCommon(t, bin, "config/gateway.yaml", "0.1.0")
-	if got, want := kinds(r.objs), []string{"ConfigMap", "Service", "ServiceAccount", "StatefulSet"}; !slices.Equal(got, want) {
+	if got, want := kinds(r.objs), []string{"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"}; !slices.Equal(got, want) {
 		t.Errorf("renders %v, want %v", got, want)
 	}
 	if n := dig(r.workload, "spec", "replicas"); fmt.Sprint(n) != "1" {
