@@ -37,6 +37,13 @@ for pair in $PAIRS; do
 		bash "$HERE/run.sh" >"$MOUT/$k8s-$ctrd.log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
+	# the run's own time, from its first line (after the e2e lock was taken)
+	# to its last, not the wait for another run's lock
+	first=$(awk 'NR == 1 {print $1; exit}' "$MOUT/$k8s-$ctrd.log")
+	last=$(awk 'END {print $1}' "$MOUT/$k8s-$ctrd.log")
+	if [[ $first =~ ^[0-9]{2}:[0-9]{2}:[0-9]{2}$ && $last =~ ^[0-9]{2}:[0-9]{2}:[0-9]{2}$ ]]; then
+		secs=$((($(date -u -d "$last" +%s) - $(date -u -d "$first" +%s) + 86400) % 86400))
+	fi
 	passed=- fails=- versions="$k8s / $ctrd"
 	if [[ -f $out/check.txt ]]; then
 		last=$(tail -1 "$out/check.txt")
@@ -58,7 +65,7 @@ for pair in $PAIRS; do
 done
 
 {
-	printf '| %-9s | %-9s | %-40s | %6s | %6s | %-14s | %5s |\n' kubernetes containerd "running (kubelet / containerd)" passed failed result "s"
+	printf '| %-9s | %-9s | %-40s | %6s | %6s | %-14s | %5s |\n' kubernetes containerd "running (kubelet / containerd)" passed failed result "run s"
 	echo '|-----------|-----------|------------------------------------------|-------:|-------:|----------------|------:|'
 	for r in "${rows[@]}"; do echo "$r"; done
 } >"$MOUT/table.txt"
