@@ -14,12 +14,14 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/internal/attr"
 	"github.com/podtrail/podtrail/internal/cosign"
 	"github.com/podtrail/podtrail/internal/imagemeta"
 	"github.com/podtrail/podtrail/internal/imagemeta/registrytest"
+	"github.com/podtrail/podtrail/internal/storagetest"
 )
 
 func mustT[T any](t *testing.T) func(T, error) T {
@@ -138,3 +140,37 @@ func TestImageMetadata(t *testing.T) {
 }
 
 type imageT = v1.Image
+
+// TestImageMetadataCachePersisted: with correlation.storage, the lookup's
+// cache is written to file_storage and read back at start: after a
+// restart with the registry gone, a record of an image looked up before
+// still has its metadata (ok), one never looked up says unavailable.
+func TestImageMetadataCachePersisted(t *testing.T) {
+	reg := registrytest.Start(nil)
+	repo := reg.Host + "/acme/app"
+	d := mustT[string](t)(registrytest.Push(repo+":1", mustT[imageT](t)(registrytest.Image([]string{"a", "b"}, nil))))
+	host, id := storagetest.NewFileStorageHost(t, t.TempDir())
+	cfg := auditOnly()
+	cfg.Correlation.Storage = &id
+	cfg.ImageMetadata.Enabled = true
+	user := map[string]any{"username": "alice@example.com"}
+	ctx := context.Background()
+
+	sink := new(consumertest.LogsSink)
+	p := newDeliveryProcessor(t, cfg, sink, nil, host)
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("c1", "team", "one", "u1", user, repo+":1@"+d), nil)))
+	require.Equal(t, "ok", str(byEvent(sink, attr.EventPodCreation)[0], keyImageMetadata))
+	require.NoError(t, p.Shutdown(ctx))
+	reg.Close()
+
+	sink = new(consumertest.LogsSink)
+	p = newDeliveryProcessor(t, cfg, sink, nil, host)
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("c2", "team", "two", "u2", user, repo+":1@"+d), nil)))
+	other := "sha256:" + strings.Repeat("5", 64)
+	require.NoError(t, p.ConsumeLogs(ctx, auditLog(t, createEvent("c3", "team", "three", "u3", user, repo+":2@"+other), nil)))
+	recs := byEvent(sink, attr.EventPodCreation)
+	require.Len(t, recs, 2)
+	require.Equal(t, "ok", str(recs[0], keyImageMetadata), "restored from the storage")
+	require.Equal(t, "unavailable", str(recs[1], keyImageMetadata))
+	require.Equal(t, uint64(0), p.images.Stats().OK, "no lookup of the cached digest")
+}
