@@ -469,6 +469,9 @@ func main() {
 		repo        = flag.String("repo", "..", "podtrail's repository (names of origins and attributes)")
 		node        = flag.String("node", "", "the node's name")
 		timeout     = flag.Duration("timeout", 2*time.Minute, "how long -wait waits for the records")
+		records3    = flag.String("records3", "", "phase 3 (lineage.go): records and findings of the gateway with image_metadata and blind_spots")
+		lineageImgs = flag.String("lineage-images", "", "phase 3: e2e/tools/lineage's images.txt")
+		window3     = flag.Duration("window3", 20*time.Second, "phase 3: the gateway's correlation window")
 	)
 	flag.Parse()
 	n := readNames(*repo)
@@ -521,6 +524,10 @@ func main() {
 		return
 	case "2":
 		wait("phase 2", *records2, *timeout, func(recs []*record) bool { return complete(recs, ws2, nil) })
+		return
+	case "3":
+		imgs := readLineageImages(*lineageImgs)
+		wait("phase 3", *records3, *timeout, func(recs []*record) bool { return phase3Complete(recs, imgs) })
 		return
 	}
 
@@ -789,6 +796,10 @@ func main() {
 		}
 	}
 	res.check(len(twice) == 0, "phase 2: no pre-existing pod has two records (%d records of %d pods) %v", oldRecs, len(perPod), twice)
+
+	if *records3 != "" {
+		checkPhase3(res, *records3, *lineageImgs, *node, *window3)
+	}
 
 	fmt.Printf("%d passed, %d failed\n", res.pass, res.fail)
 	if res.fail > 0 {
