@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef"
+	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef/ceftest"
 	"github.com/podtrail/podtrail/exporter/cefexporter/internal/metadata"
 )
 
@@ -244,13 +245,13 @@ func expect(lr plog.LogRecord) expected {
 func checkLine(t *testing.T, format string, x expected, line string) {
 	t.Helper()
 	var (
-		l   cef.Line
+		l   ceftest.Line
 		err error
 	)
 	if format == FormatLEEF {
-		l, err = cef.ParseLEEF(line)
+		l, err = ceftest.ParseLEEF(line, cef.ParseLEEFDelimiter)
 	} else {
-		l, err = cef.ParseCEF(line)
+		l, err = ceftest.ParseCEF(line)
 	}
 	require.NoError(t, err, line)
 	require.Equal(t, "podtrail", l.Vendor)

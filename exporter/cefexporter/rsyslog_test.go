@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef"
+	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef/ceftest"
 )
 
 // These tests send to a real rsyslog (Debian packages rsyslog and
@@ -246,13 +247,13 @@ func checkReceived(t *testing.T, cfg *Config, lrs []plog.LogRecord, got []receiv
 		// RFC 3164: rsyslog's msg keeps the space after the tag.
 		line := strings.TrimPrefix(m.Msg, " ")
 		var (
-			l   cef.Line
+			l   ceftest.Line
 			err error
 		)
 		if cfg.Format == FormatLEEF {
-			l, err = cef.ParseLEEF(line)
+			l, err = ceftest.ParseLEEF(line, cef.ParseLEEFDelimiter)
 		} else {
-			l, err = cef.ParseCEF(line)
+			l, err = ceftest.ParseCEF(line)
 		}
 		require.NoError(t, err, line)
 		id, _ := l.Get("externalId")

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef/ceftest"
 	"github.com/podtrail/podtrail/internal/attr"
 )
 
@@ -81,7 +82,7 @@ func BenchmarkParseCEF(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(line)))
 	for i := 0; i < b.N; i++ {
-		if _, err := ParseCEF(line); err != nil {
+		if _, err := ceftest.ParseCEF(line); err != nil {
 			b.Fatal(err)
 		}
 	}

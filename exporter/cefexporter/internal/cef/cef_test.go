@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef/ceftest"
 	"github.com/podtrail/podtrail/internal/attr"
 )
 
@@ -304,9 +305,9 @@ func checkCEF(t *testing.T, e *Event, line string) {
 	if strings.ContainsAny(line, "\r\n") {
 		t.Errorf("CEF line holds CR or LF: %q", line)
 	}
-	l, err := ParseCEF(line)
+	l, err := ceftest.ParseCEF(line)
 	if err != nil {
-		t.Fatalf("ParseCEF(%q): %v", line, err)
+		t.Fatalf("ceftest.ParseCEF(%q): %v", line, err)
 	}
 	name := e.Body
 	if e.IsFinding() && e.RuleTitle != "" {
@@ -326,7 +327,7 @@ func checkCEF(t *testing.T, e *Event, line string) {
 	if name == "" {
 		name = sig
 	}
-	want := Line{Format: CEF, Version: "0", Vendor: "podtrail", Product: "podtrail", DeviceVersion: "0.1.0",
+	want := ceftest.Line{Format: "CEF", Version: "0", Vendor: "podtrail", Product: "podtrail", DeviceVersion: "0.1.0",
 		SignatureID: flat(sig), Name: flat(truncate(name, MaxNameLen)), Severity: wantSeverity(e)}
 	got := l
 	got.Fields = nil
@@ -346,9 +347,9 @@ func checkLEEF(t *testing.T, e *Event, line string, delim byte) {
 	if strings.ContainsAny(line, "\r\n") {
 		t.Errorf("LEEF line holds CR or LF: %q", line)
 	}
-	l, err := ParseLEEF(line)
+	l, err := ceftest.ParseLEEF(line, ParseLEEFDelimiter)
 	if err != nil {
-		t.Fatalf("ParseLEEF(%q): %v", line, err)
+		t.Fatalf("ceftest.ParseLEEF(%q, ParseLEEFDelimiter): %v", line, err)
 	}
 	if l.Version != "2.0" || l.Vendor != "podtrail" || l.Delimiter != delim || l.SignatureID != flat(e.SignatureID()) {
 		t.Errorf("LEEF header %+v", l)
@@ -382,7 +383,7 @@ func checkLEEF(t *testing.T, e *Event, line string, delim byte) {
 	if len(l.Map()) != len(l.Fields) {
 		t.Errorf("LEEF attributes repeat a key: %q", l.Fields)
 	}
-	if _, attrs, _ := splitHeader(line[len("LEEF:"):], 6); strings.Count(attrs, string(delim)) != len(l.Fields)-1 {
+	if _, attrs, _ := ceftest.SplitHeader(line[len("LEEF:"):], 6); strings.Count(attrs, string(delim)) != len(l.Fields)-1 {
 		t.Errorf("LEEF attributes hold %d delimiters for %d attributes", strings.Count(attrs, string(delim)), len(l.Fields))
 	}
 }
@@ -447,14 +448,14 @@ func TestEscape(t *testing.T) {
 		if got := string(AppendLEEFValue(nil, c.in, '^')); got != c.leefCaret {
 			t.Errorf("AppendLEEFValue(%q, ^) = %q, want %q", c.in, got, c.leefCaret)
 		}
-		if got := UnescapeCEFValue(c.cef); got != c.in {
-			t.Errorf("UnescapeCEFValue(%q) = %q, want %q", c.cef, got, c.in)
+		if got := ceftest.UnescapeCEFValue(c.cef); got != c.in {
+			t.Errorf("ceftest.UnescapeCEFValue(%q) = %q, want %q", c.cef, got, c.in)
 		}
-		if got := UnescapeLEEFValue(c.leefCaret); got != c.in {
-			t.Errorf("UnescapeLEEFValue(%q) = %q, want %q", c.leefCaret, got, c.in)
+		if got := ceftest.UnescapeLEEFValue(c.leefCaret); got != c.in {
+			t.Errorf("ceftest.UnescapeLEEFValue(%q) = %q, want %q", c.leefCaret, got, c.in)
 		}
-		if got := UnescapeCEFHeader(c.header); got != flat(c.in) {
-			t.Errorf("UnescapeCEFHeader(%q) = %q, want %q", c.header, got, flat(c.in))
+		if got := ceftest.UnescapeCEFHeader(c.header); got != flat(c.in) {
+			t.Errorf("ceftest.UnescapeCEFHeader(%q) = %q, want %q", c.header, got, flat(c.in))
 		}
 	}
 }
@@ -475,19 +476,19 @@ func TestParseCEF(t *testing.T) {
 		{`CEF:0|a|b|c|d|e|1| k=v`, ``, "extension key"},
 		{`LEEF:2.0|a|b|c|d|^|k=v`, ``, "no CEF: prefix"},
 	} {
-		l, err := ParseCEF(c.in)
+		l, err := ceftest.ParseCEF(c.in)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("ParseCEF(%q) error %v, want %q", c.in, err, c.err)
+				t.Errorf("ceftest.ParseCEF(%q) error %v, want %q", c.in, err, c.err)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("ParseCEF(%q): %v", c.in, err)
+			t.Errorf("ceftest.ParseCEF(%q): %v", c.in, err)
 			continue
 		}
 		if got := fmt.Sprint(l.Fields); got != c.fields && !(c.fields == "[]" && l.Fields == nil) {
-			t.Errorf("ParseCEF(%q) fields %s, want %s", c.in, got, c.fields)
+			t.Errorf("ceftest.ParseCEF(%q) fields %s, want %s", c.in, got, c.fields)
 		}
 	}
 }
@@ -508,19 +509,19 @@ func TestParseLEEF(t *testing.T) {
 		{"LEEF:2.0|a|b|c|d|^|kv", 0, ``, "not key=value"},
 		{"LEEF:2.0|a|b|c", 0, ``, "header has"},
 	} {
-		l, err := ParseLEEF(c.in)
+		l, err := ceftest.ParseLEEF(c.in, ParseLEEFDelimiter)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("ParseLEEF(%q) error %v, want %q", c.in, err, c.err)
+				t.Errorf("ceftest.ParseLEEF(%q, ParseLEEFDelimiter) error %v, want %q", c.in, err, c.err)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("ParseLEEF(%q): %v", c.in, err)
+			t.Errorf("ceftest.ParseLEEF(%q, ParseLEEFDelimiter): %v", c.in, err)
 			continue
 		}
 		if l.Delimiter != c.delim || fmt.Sprint(l.Fields) != c.fields {
-			t.Errorf("ParseLEEF(%q) = %q %s, want %q %s", c.in, l.Delimiter, fmt.Sprint(l.Fields), c.delim, c.fields)
+			t.Errorf("ceftest.ParseLEEF(%q, ParseLEEFDelimiter) = %q %s, want %q %s", c.in, l.Delimiter, fmt.Sprint(l.Fields), c.delim, c.fields)
 		}
 	}
 }
@@ -536,7 +537,7 @@ func TestTruncate(t *testing.T) {
 		t.Fatalf("Name() cut inside a rune")
 	}
 	line := enc(CEF, 0).Append(nil, e)
-	l, err := ParseCEF(string(line))
+	l, err := ceftest.ParseCEF(string(line))
 	if err != nil {
 		t.Fatal(err)
 	}

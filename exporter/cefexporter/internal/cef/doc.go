@@ -7,7 +7,6 @@
 // and plain string values (Event.Set, Event.Add), Encoder appends the CEF or
 // LEEF line, Syslog appends the syslog header and Framing the transport
 // framing, all into caller-owned byte slices so that the hot path does not
-// allocate. ParseCEF and ParseLEEF read the lines back; they are what the
-// tests (and a SIEM-side check) use to prove that every value survives the
-// escaping.
+// allocate. The tests read the lines back with ceftest.ParseCEF and
+// ceftest.ParseLEEF to prove that every value survives the escaping.
 package cef

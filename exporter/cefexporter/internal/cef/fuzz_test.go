@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podtrail/podtrail/exporter/cefexporter/internal/cef/ceftest"
 	"github.com/podtrail/podtrail/internal/attr"
 )
 
@@ -25,11 +26,11 @@ func FuzzCEFValue(f *testing.F) {
 			t.Fatalf("escaped %q holds CR or LF: %q", a, ea)
 		}
 		ext := "k1=" + ea + " k2=" + string(AppendCEFValue(nil, b)) + " k3=end"
-		fields, err := parseCEFExtension(ext)
+		fields, err := ceftest.ParseCEFExtension(ext)
 		if err != nil {
 			t.Fatalf("parse %q: %v", ext, err)
 		}
-		if len(fields) != 3 || fields[0] != (Field{"k1", a}) || fields[1] != (Field{"k2", b}) || fields[2] != (Field{"k3", "end"}) {
+		if len(fields) != 3 || fields[0] != (ceftest.Field{Key: "k1", Value: a}) || fields[1] != (ceftest.Field{Key: "k2", Value: b}) || fields[2] != (ceftest.Field{Key: "k3", Value: "end"}) {
 			t.Fatalf("%q, %q read back as %q", a, b, fields)
 		}
 	})
@@ -44,7 +45,7 @@ func FuzzCEFHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		h := string(AppendCEFHeader(nil, s))
 		line := "CEF:0|" + h + "|" + h + "|v|" + h + "|" + h + "|5|k=v"
-		l, err := ParseCEF(line)
+		l, err := ceftest.ParseCEF(line)
 		if err != nil {
 			t.Fatalf("parse %q: %v", line, err)
 		}
@@ -75,7 +76,7 @@ func FuzzLEEFValue(f *testing.F) {
 		}
 		e := &Encoder{Format: LEEF, Delimiter: delim}
 		line := string(e.appendLEEF(nil, &Event{EventName: "x", Body: a, User: b}))
-		l, err := ParseLEEF(line)
+		l, err := ceftest.ParseLEEF(line, ParseLEEFDelimiter)
 		if err != nil {
 			t.Fatalf("parse %q: %v", line, err)
 		}
@@ -131,7 +132,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("LEEF:1.0|a|b|c|d|k=v\tk2=w")
 	f.Add("CEF:0|a\\|b|c|d|e|f|1|")
 	f.Fuzz(func(t *testing.T, s string) {
-		if l, err := ParseCEF(s); err == nil {
+		if l, err := ceftest.ParseCEF(s); err == nil {
 			var b []byte
 			b = append(b, "CEF:0|"...)
 			for _, h := range []string{l.Vendor, l.Product, l.DeviceVersion, l.SignatureID, l.Name, l.Severity} {
@@ -143,7 +144,7 @@ func FuzzParse(f *testing.F) {
 				w.key(fl.Key)
 				w.value(fl.Value)
 			}
-			l2, err := ParseCEF(string(w.b))
+			l2, err := ceftest.ParseCEF(string(w.b))
 			if err != nil {
 				t.Fatalf("re-encoded %q: %v", w.b, err)
 			}
@@ -152,14 +153,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%q re-encoded as %q: %+v != %+v", s, w.b, l, l2)
 			}
 		}
-		_, _ = ParseLEEF(s)
+		_, _ = ceftest.ParseLEEF(s, ParseLEEFDelimiter)
 		_, _ = ParseLEEFDelimiter(s)
-		_ = UnescapeCEFValue(s)
-		_ = UnescapeLEEFValue(s)
+		_ = ceftest.UnescapeCEFValue(s)
+		_ = ceftest.UnescapeLEEFValue(s)
 	})
 }
 
-func sameLine(a, b Line) bool {
+func sameLine(a, b ceftest.Line) bool {
 	if len(a.Fields) != len(b.Fields) {
 		return false
 	}

@@ -1,4 +1,7 @@
-package cef
+// Package ceftest reads CEF and LEEF lines back (ParseCEF, ParseLEEF): the
+// cef package's and the exporter's tests use it to prove that every value
+// survives the escaping. It is for tests only.
+package ceftest
 
 import (
 	"errors"
@@ -14,7 +17,7 @@ type Field struct {
 
 // Line is a parsed CEF or LEEF line, header fields and values unescaped.
 type Line struct {
-	Format        Format
+	Format        string // "CEF" or "LEEF"
 	Version       string // CEF "0", LEEF "2.0" or "1.0"
 	Vendor        string
 	Product       string
@@ -47,8 +50,8 @@ func (l *Line) Map() map[string]string {
 	return m
 }
 
-// splitHeader cuts s at its first n unescaped pipes: n fields and the rest.
-func splitHeader(s string, n int) ([]string, string, error) {
+// SplitHeader cuts s at its first n unescaped pipes: n fields and the rest.
+func SplitHeader(s string, n int) ([]string, string, error) {
 	fields := make([]string, 0, n)
 	start := 0
 	for i := 0; i < len(s) && len(fields) < n; i++ {
@@ -71,19 +74,19 @@ func ParseCEF(s string) (Line, error) {
 	if !strings.HasPrefix(s, "CEF:") {
 		return Line{}, errors.New("not a CEF line: no CEF: prefix")
 	}
-	h, ext, err := splitHeader(s[len("CEF:"):], 7)
+	h, ext, err := SplitHeader(s[len("CEF:"):], 7)
 	if err != nil {
 		return Line{}, fmt.Errorf("CEF %w", err)
 	}
-	l := Line{Format: CEF, Version: h[0], Vendor: h[1], Product: h[2], DeviceVersion: h[3],
+	l := Line{Format: "CEF", Version: h[0], Vendor: h[1], Product: h[2], DeviceVersion: h[3],
 		SignatureID: h[4], Name: h[5], Severity: h[6]}
-	l.Fields, err = parseCEFExtension(ext)
+	l.Fields, err = ParseCEFExtension(ext)
 	return l, err
 }
 
-// parseCEFExtension splits "k1=v1 k2=v2 ..." at its unescaped equals signs: a
+// ParseCEFExtension splits "k1=v1 k2=v2 ..." at its unescaped equals signs: a
 // key is the word before one, its value runs to the space before the next key.
-func parseCEFExtension(ext string) ([]Field, error) {
+func ParseCEFExtension(ext string) ([]Field, error) {
 	if ext == "" {
 		return nil, nil
 	}
@@ -123,8 +126,10 @@ func parseCEFExtension(ext string) ([]Field, error) {
 }
 
 // ParseLEEF parses LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|attrs
-// and LEEF:1.0|Vendor|Product|Version|EventID|attrs (tab-delimited).
-func ParseLEEF(s string) (Line, error) {
+// and LEEF:1.0|Vendor|Product|Version|EventID|attrs (tab-delimited);
+// delimiter reads the 2.0 header's delimiter field (cef.ParseLEEFDelimiter:
+// this package does not import cef, whose own tests use it).
+func ParseLEEF(s string, delimiter func(string) (byte, error)) (Line, error) {
 	if !strings.HasPrefix(s, "LEEF:") {
 		return Line{}, errors.New("not a LEEF line: no LEEF: prefix")
 	}
@@ -133,14 +138,14 @@ func ParseLEEF(s string) (Line, error) {
 	if strings.HasPrefix(rest, "1.0|") {
 		n = 5
 	}
-	h, attrs, err := splitHeader(rest, n)
+	h, attrs, err := SplitHeader(rest, n)
 	if err != nil {
 		return Line{}, fmt.Errorf("LEEF %w", err)
 	}
-	l := Line{Format: LEEF, Version: h[0], Vendor: h[1], Product: h[2], DeviceVersion: h[3],
+	l := Line{Format: "LEEF", Version: h[0], Vendor: h[1], Product: h[2], DeviceVersion: h[3],
 		SignatureID: h[4], Delimiter: '\t'}
 	if n == 6 {
-		if l.Delimiter, err = ParseLEEFDelimiter(h[5]); err != nil {
+		if l.Delimiter, err = delimiter(h[5]); err != nil {
 			return Line{}, err
 		}
 	}
@@ -155,28 +160,6 @@ func ParseLEEF(s string) (Line, error) {
 		l.Fields = append(l.Fields, Field{Key: k, Value: UnescapeLEEFValue(v)})
 	}
 	return l, nil
-}
-
-// ParseLEEFDelimiter reads a LEEF 2.0 delimiter field: one character, or its
-// code in hex as xHH or 0xHH (x09 is tab). It must be a valid delimiter.
-func ParseLEEFDelimiter(s string) (byte, error) {
-	c := byte(0)
-	switch {
-	case len(s) == 1:
-		c = s[0]
-	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "x"):
-		n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(s, "0"), "x"), 16, 8)
-		if err != nil {
-			return 0, fmt.Errorf("LEEF delimiter %q: %w", s, err)
-		}
-		c = byte(n)
-	default:
-		return 0, fmt.Errorf("LEEF delimiter %q: one character, or xHH", s)
-	}
-	if !ValidLEEFDelimiter(c) {
-		return 0, fmt.Errorf("LEEF delimiter %q: must not be a letter, digit, space, control character, '=', '\\' or '|'", s)
-	}
-	return c, nil
 }
 
 // UnescapeCEFHeader undoes AppendCEFHeader's \\ and \| (CR and LF are lost).
