@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -67,4 +68,26 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzVerify: any payload, signature and digest is an error or a
+// verification, never a panic; a payload the key signed verifies only for
+// the digest it names.
+func FuzzVerify(f *testing.F) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	const d = "sha256:5be1a7c3f0e3d5d1c0e1b2a3f4e5d6c7b8a9f0e1d2c3b4a5968778695a4b3c2d"
+	p := NewPayload("ghcr.io/acme/cart", d)
+	sig, _ := Sign(key, p)
+	f.Add(p, sig, d)
+	f.Add([]byte(`{"critical":{}}`), "", "")
+	f.Add([]byte("not json"), "MEUCIQ==", d)
+	f.Fuzz(func(t *testing.T, payload []byte, sig, digest string) {
+		if err := Verify(&key.PublicKey, payload, sig, digest); err == nil {
+			var want Payload
+			_ = json.Unmarshal(payload, &want)
+			if want.Critical.Image.DockerManifestDigest != digest {
+				t.Fatalf("verified a payload for %q naming %q", digest, want.Critical.Image.DockerManifestDigest)
+			}
+		}
+	})
 }
