@@ -431,25 +431,33 @@ start_bg etcd etcd --name e2e --data-dir "$WORK/etcd" \
 wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
 log "kube-apiserver"
-start_bg kube-apiserver kube-apiserver \
-	--etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
-	--endpoint-reconciler-type none \
-	--service-cluster-ip-range 10.96.0.0/16 \
-	--tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
-	--client-ca-file "$PKI/ca.crt" \
-	--token-auth-file "$PKI/tokens.csv" \
-	--authorization-mode Node,RBAC \
-	--enable-admission-plugins NodeRestriction \
-	--allow-privileged=true \
-	--service-account-issuer https://kubernetes.default.svc.cluster.local \
-	--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-	--kubelet-client-certificate "$PKI/apiserver-kubelet.crt" --kubelet-client-key "$PKI/apiserver-kubelet.key" \
-	--audit-policy-file "$WORK/audit-policy.yaml" \
-	--audit-log-path "$E2E_AUDIT_LOG" --audit-log-format json --audit-log-maxsize 0 \
-	--audit-webhook-config-file "$PKI/audit-webhook.kubeconfig" \
-	--audit-webhook-mode batch --audit-webhook-batch-max-wait 1s --audit-webhook-initial-backoff 1s \
-	--profiling=false --v 1
+# its audit backends (the webhook to podtrail, the log file podtrail tails);
+# start_apiserver noaudit starts it without them (lineage.sh)
+APISERVER_AUDIT=(--audit-policy-file "$WORK/audit-policy.yaml"
+	--audit-log-path "$E2E_AUDIT_LOG" --audit-log-format json --audit-log-maxsize 0
+	--audit-webhook-config-file "$PKI/audit-webhook.kubeconfig"
+	--audit-webhook-mode batch --audit-webhook-batch-max-wait 1s --audit-webhook-initial-backoff 1s)
+start_apiserver() {
+	local audit=("${APISERVER_AUDIT[@]}")
+	[[ ${1:-} != noaudit ]] || audit=()
+	start_bg kube-apiserver kube-apiserver \
+		--etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+		--endpoint-reconciler-type none \
+		--service-cluster-ip-range 10.96.0.0/16 \
+		--tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+		--client-ca-file "$PKI/ca.crt" \
+		--token-auth-file "$PKI/tokens.csv" \
+		--authorization-mode Node,RBAC \
+		--enable-admission-plugins NodeRestriction \
+		--allow-privileged=true \
+		--service-account-issuer https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+		--kubelet-client-certificate "$PKI/apiserver-kubelet.crt" --kubelet-client-key "$PKI/apiserver-kubelet.key" \
+		"${audit[@]}" \
+		--profiling=false --v 1
+}
+start_apiserver
 wait_for kube-apiserver 90 $KUBECTL get --raw /readyz
 
 log "kube-controller-manager, kube-scheduler"
@@ -561,6 +569,15 @@ if [[ $MODE == helm ]]; then
 else
 	stop_named podtrail-agent-2
 	stop_named podtrail-gateway-2
+fi
+
+# ---- 7b. phase 3: image lineage and provenance, blind spots (e2e/lineage.sh) ----
+
+if [[ $MODE != helm && ${PODTRAIL_E2E_LINEAGE:-0} == 1 ]]; then
+	# shellcheck source=e2e/lineage.sh
+	source "$HERE/lineage.sh"
+	lineage_phase
+	CHECK+=(-records3 "$OUT/records-3.json" -lineage-images "$LOGS/lineage-images.txt")
 fi
 
 # ---- 8. assertions ------------------------------------------------------------
