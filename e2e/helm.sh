@@ -144,8 +144,25 @@ helm_rollout() {
 }
 
 helm_uninstall() {
+	# the gateway's metrics (the names the PrometheusRule uses) and both
+	# pods' logs, before they go
+	curl -fsS "http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics" >"$OUT/gateway-metrics-$(basename "$E2E_RECORDS" .json).txt" 2>/dev/null ||
+		log "could not scrape the gateway's metrics"
+	mkdir -p "$LOGS/podtrail-pods"
+	cp -r "$WORK/pod-logs/"podtrail_* "$LOGS/podtrail-pods/" 2>/dev/null || true
 	log "helm uninstall podtrail-agent podtrail-gateway"
 	helm_ uninstall podtrail-agent -n "$HELM_NS" --wait --timeout 60s >>"$LOGS/helm.log" 2>&1 || log "helm uninstall podtrail-agent failed"
 	helm_ uninstall podtrail-gateway -n "$HELM_NS" --wait --timeout 60s >>"$LOGS/helm.log" 2>&1 || log "helm uninstall podtrail-gateway failed"
 	wait_for "podtrail's pods gone" 60 sh -c "[ -z \"\$($KUBECTL -n $HELM_NS get pods -o name 2>/dev/null)\" ]"
+}
+
+# helm_summary prints what the rollout shows: the gateway pod replaced, and
+# the check's verdicts on the pods created while it was (one record each) and
+# on duplicates, from check.txt.
+helm_summary() {
+	local before after
+	read -r before after <"$OUT/rollout.txt" 2>/dev/null || true
+	log "helm: image $(cat "$OUT/image.txt" 2>/dev/null)"
+	log "helm: rollout replaced the gateway pod $before by $after (helm upgrade, a changed pod annotation)"
+	grep -E "during-rollout-[0-9] \(uid|podtrail/podtrail-(gateway|agent)|no pod uid in two records|^[0-9]+ passed" "$OUT/check.txt" | sed 's/^/  /' >&2 || true
 }

@@ -588,4 +588,5 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 log "assertions: $(tail -1 "$OUT/check.txt")"
+[[ $MODE != helm ]] || helm_summary
 exit "$rc"
