@@ -35,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -122,7 +123,9 @@ func build(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := remote.Write(r, img); err != nil {
+		// credentials as docker and crane find them (~/.docker/config.json,
+		// credential helpers); anonymous for the e2e's loopback registry
+		if err := remote.Write(r, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
 			return fmt.Errorf("push %s: %w", r, err)
 		}
 		log.Printf("pushed %s@%s", r.Context(), d)
