@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package testbed runs the otelcol-podtrail collector as a user does — a
 // built binary, a config file, real files and a real OTLP/HTTP endpoint —
 // for correctness and load tests of the whole pipeline.

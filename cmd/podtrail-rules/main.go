@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command podtrail-rules checks, tests and measures podtrail detection rules
 // without a collector:
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package otelcolpodtrail tests the distribution as a user runs it: the
 // collector binary built from the ocb-generated sources, on the demo data.
 package otelcolpodtrail

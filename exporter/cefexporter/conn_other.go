@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
 package cefexporter

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package cefexporter implements the cef exporter: it sends podtrail's
 // pod-creation records and findings (and any other log record) to a SIEM as
 // ArcSight CEF or QRadar LEEF 2.0 lines in syslog messages (RFC 5424 or RFC

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package filestorageext is otelcol-podtrail's file_storage extension: the
 // contrib filestorage extension (v0.160.0, the same type, configuration and
 // files) that does not let a damaged database file take the collector down.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package attr names the log record attributes podtrail writes. Keys that
 // OpenTelemetry semantic conventions define are used as they are; podtrail's
 // own keys all start with "podtrail.".

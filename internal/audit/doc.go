@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package audit decodes kube-apiserver audit events (audit.k8s.io/v1 and
 // v1beta1) as the log backend writes them and as the webhook backend posts
 // them (EventList batches or single events), and as the managed clouds export

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package blindspot tells when podtrail has gone blind: a source that
 // stopped speaking (a cluster's audit stream, a node's runtime events),
 // records forced out early because the state was full, a rules or

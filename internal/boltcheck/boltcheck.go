@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package boltcheck tells whether bbolt can open a database file without
 // taking the process down.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package configtest checks, for a component's tests, that its configuration
 // refuses unknown keys at every level: a typo such as `tlss:` must fail the
 // collector's validate, not turn a setting off in silence.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package correlate joins what the API server, the scheduler, the kubelet and
 // the container runtime say about a pod into one podrecord.Record per pod.
 // It knows nothing of the collector: the pod_creation processor feeds it

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package cosign reads and checks cosign's image signatures in their
 // simple-signing form, with Go's crypto only: the payload
 // ({"critical":{"identity":{"docker-reference":...},"image":{"docker-manifest-digest":...},

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package imagemeta looks images up in their registries: for a repository
 // and digest a pod ran, the manifest (layers, annotations), the config
 // (platform, labels) and whether a cosign signature exists (the tag

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package imageref parses container image references the way container
 // runtimes resolve them, with github.com/google/go-containerregistry's
 // pkg/name, and normalises Docker Hub: nginx, docker.io/nginx,

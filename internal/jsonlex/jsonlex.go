@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package jsonlex is the JSON lexing podtrail's hand-written decoders share:
 // the audit event decoder (internal/audit) and the journal entry decoder
 // (the node_runtime receiver's internal/journal). It reads positions in one

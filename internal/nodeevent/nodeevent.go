@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package nodeevent is the log record form of a node runtime event
 // (noderuntime.Event): Append writes it (the node_runtime receiver), Decode
 // reads it back (the pod_creation processor). One place for both, so that

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package noderuntime extracts pod-lifecycle events from Kubernetes node
 // logs: the kubelet's klog output and the container runtimes' logs
 // (containerd's CRI plugin, CRI-O, the Docker engine, cri-dockerd), as

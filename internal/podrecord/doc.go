@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package podrecord builds the pod-creation record, podtrail's one record per
 // created pod, from kube-apiserver audit events: who asked (actor, service
 // account, impersonation, source address), through which channel (kubectl,

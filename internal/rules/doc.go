@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package rules evaluates detection rules written as expr-lang expressions
 // against a pod-creation record and an approved inventory, and returns
 // findings. It knows nothing of the collector. Rules files have lists and

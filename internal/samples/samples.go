@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package samples locates the shared corpus of real logs (../shared/samples
 // beside the checkout) for tests. Without it a test skips on a developer's
 // machine and fails when CI is set, so CI never passes by skipping.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package storagetest starts contrib's real file_storage extension for the
 // tests of components that keep state or checkpoints in a storage extension.
 package storagetest

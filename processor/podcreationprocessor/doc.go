@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package podcreationprocessor implements the pod_creation processor: it
 // turns the pod create audit events that the k8s_audit receiver emits into
 // one pod-creation record per pod, evaluates the AN0986 detection rules on

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package k8sauditreceiver implements the k8s_audit receiver: it takes
 // kube-apiserver audit events from the audit webhook backend (EventList
 // batches and single events over HTTP) and from audit log files, and emits one

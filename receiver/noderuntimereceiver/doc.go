@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package noderuntimereceiver implements the node_runtime receiver: it reads
 // Kubernetes node logs (kubelet, containerd, CRI-O, Docker engine,
 // cri-dockerd) from files, tailed by contrib's file consumer, and from the

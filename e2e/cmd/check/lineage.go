@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // Phase 3 (e2e/lineage.sh): image lineage and provenance with the gateway's

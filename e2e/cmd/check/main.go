@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command check holds the end-to-end test's assertions. It reads the OTLP
 // JSON files podtrail's gateway exported (records and findings) in the two
 // phases of the run (the first gateway saw the cluster from its start; the

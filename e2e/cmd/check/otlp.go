@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // Reading the collector's OTLP JSON files (one ExportLogsServiceRequest a

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command cri is the end-to-end test's CRI client (what crictl does, for the
 // two things the test needs), in the standard library only: gRPC is HTTP/2
 // without TLS (net/http's unencrypted HTTP/2) over containerd's socket, and

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command registry is a read-only OCI distribution registry on a loopback
 // address, serving images made of one static binary (cmd/sleeper). The test
 // machine reaches no registry, so containerd's mirrors for registry.k8s.io and

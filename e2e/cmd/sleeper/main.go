@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command sleeper is the one program of every image the end-to-end test runs:
 // the pod sandbox's pause container and the workloads' containers. Static,
 // no libc, so an image is this file alone.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command image builds the otelcol-podtrail container image without a Docker
 // engine, with go-containerregistry, and serves the registry the e2e's node
 // pulls it from (make e2e-helm, e2e/helm.sh).

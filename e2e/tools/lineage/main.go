@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command lineage serves the registry of the e2e's lineage phase
 // (e2e/lineage.sh) and fills it with go-containerregistry: an approved
 // image, one built on it with one layer more (under a lookalike repository

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package registrytest runs go-containerregistry's in-memory registry and
 // pushes the images the lineage tests need: an image, one built on it with
 // a layer more, a tag moved to other content, cosign signatures.

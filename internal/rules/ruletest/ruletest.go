@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package ruletest runs rule fixtures: pod-creation records in, the rule ids
 // expected to fire (or not) out. podtrail-rules test is its command line.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command show prints the pod-creation records and findings of an OTLP JSON
 // file (as the file exporter writes it) one line each, findings indented
 // under the record they belong to.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command rulesconfigmap prints the ConfigMap podtrail-rules that the gateway
 // mounts at /etc/podtrail/rules (helm/values-gateway.yaml): rules.yaml and
 // inventory.yaml of a rules directory, by default the pack in

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package cef turns podtrail's pod-creation records and findings into ArcSight
 // Common Event Format (CEF:0) and IBM QRadar Log Event Extended Format
 // (LEEF:2.0) lines, and frames them as syslog messages (RFC 5424 or RFC 3164;

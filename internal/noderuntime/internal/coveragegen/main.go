@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command coveragegen lists the log statements and kubelet event reasons
 // that state a pod-lifecycle fact (a sandbox requested, ready, failed,
 // stopped or removed; a container created, started, failed, exited or

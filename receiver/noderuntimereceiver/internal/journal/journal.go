@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package journal decodes the lines `journalctl --output=json` writes: one
 // JSON object per entry whose values are strings, null (a field journalctl
 // did not print), arrays of byte values (a field that is not valid UTF-8)

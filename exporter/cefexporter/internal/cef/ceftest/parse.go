@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package ceftest reads CEF and LEEF lines back (ParseCEF, ParseLEEF): the
 // cef package's and the exporter's tests use it to prove that every value
 // survives the escaping. It is for tests only.
