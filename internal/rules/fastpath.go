@@ -53,6 +53,10 @@ type evaluator struct {
 	vm  vm.VM
 	rec *podrecord.Record
 	env Env
+	// guard values (guard.go), valid when guardGen[k] == gen
+	guardGen []uint64
+	guardVal []bool
+	guardErr []error
 	// memo of record functions, valid when memoGen[k] == gen
 	gen     uint64
 	memoGen []uint64
@@ -72,7 +76,9 @@ type evaluator struct {
 
 func newEvaluator(e *Engine) *evaluator {
 	n := len(e.calls)
-	ev := &evaluator{e: e, memoGen: make([]uint64, n), memoB: make([]bool, n), memoS: make([]string, n),
+	g := len(e.guards)
+	ev := &evaluator{e: e, guardGen: make([]uint64, g), guardVal: make([]bool, g), guardErr: make([]error, g),
+		memoGen: make([]uint64, n), memoB: make([]bool, n), memoS: make([]string, n),
 		memoX: make([]any, n), boxSeq: make([]uint64, n), boxStr: make([]string, n), boxAny: make([]any, n),
 		scratch: make([]byte, 0, 256)}
 	ev.env = Env{Inventory: *e.inventory, CallBool: ev.callBool, CallString: ev.callString, CallAny: ev.callAny, In: fastIn}

@@ -117,8 +117,12 @@ func (f *Finding) Value(key string) string {
 }
 
 type compiled struct {
-	rule    Rule
-	cond    *vm.Program
+	rule Rule
+	cond *vm.Program
+	// guard indexes Engine.guards, -1 for none; rest is cond without it
+	// (guard.go).
+	guard   int
+	rest    *vm.Program
 	outKeys []string
 	outputs []*vm.Program
 }
@@ -131,11 +135,14 @@ type Engine struct {
 	inventory *Inventory
 	index     *index
 	calls     []callSite
-	pool      sync.Pool
-	hash      string
-	lists     int
-	macros    int
-	sources   []Source // the rules files compiled, for Baseline
+	// guards are the macros conditions start with (guard.go)
+	guards     []*vm.Program
+	guardNames []string
+	pool       sync.Pool
+	hash       string
+	lists      int
+	macros     int
+	sources    []Source // the rules files compiled, for Baseline
 }
 
 // Load reads and compiles a rules file against an inventory file. Every
@@ -289,6 +296,7 @@ func compileSources(srcs []Source, inv *Inventory, fast bool) (*Engine, error) {
 			errs = append(errs, fmt.Errorf("%s: condition: %w", where, err))
 			continue
 		}
+		cr.guard, cr.rest = c.guardOf(e, cond)
 		cr.outKeys = sortedKeys(r.Output)
 		ok := true
 		for _, k := range cr.outKeys {
@@ -487,12 +495,12 @@ func (e *Engine) Evaluate(r *podrecord.Record) (findings []Finding, errs []error
 	fired := ev.fired[:0]
 	for i := range e.rules {
 		c := &e.rules[i]
-		out, err := ev.vm.Run(c.cond, env)
+		ok, err := ev.match(c, env)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rule %s: %w", c.rule.ID, err))
 			continue
 		}
-		if ok, _ := out.(bool); ok {
+		if ok {
 			fired = append(fired, i)
 		}
 	}
@@ -542,11 +550,11 @@ func (e *Engine) Match(r *podrecord.Record, dst []int) ([]int, error) {
 	defer e.release(ev)
 	env := ev.begin(r)
 	for i := range e.rules {
-		out, err := ev.vm.Run(e.rules[i].cond, env)
+		fired, err := ev.match(&e.rules[i], env)
 		if err != nil {
 			return dst, fmt.Errorf("rule %s: %w", e.rules[i].rule.ID, err)
 		}
-		if fired, _ := out.(bool); fired {
+		if fired {
 			dst = append(dst, i)
 		}
 	}
@@ -636,11 +644,10 @@ func (e *Engine) NewSession(r *podrecord.Record) *Session {
 // Match evaluates the condition of the i-th enabled rule (EnabledRules).
 // Record functions computed for an earlier Match are reused until Forget.
 func (s *Session) Match(i int) (bool, error) {
-	out, err := s.ev.vm.Run(s.e.rules[i].cond, s.env)
+	fired, err := s.ev.match(&s.e.rules[i], s.env)
 	if err != nil {
 		return false, fmt.Errorf("rule %s: %w", s.e.rules[i].rule.ID, err)
 	}
-	fired, _ := out.(bool)
 	return fired, nil
 }
 
