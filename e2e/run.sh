@@ -573,7 +573,7 @@ fi
 
 # ---- 7b. phase 3: image lineage and provenance, blind spots (e2e/lineage.sh) ----
 
-if [[ $MODE != helm && ${PODTRAIL_E2E_LINEAGE:-0} == 1 ]]; then
+if [[ $MODE != helm && ${PODTRAIL_E2E_LINEAGE:-1} == 1 ]]; then
 	# shellcheck source=e2e/lineage.sh
 	source "$HERE/lineage.sh"
 	lineage_phase
