@@ -48,6 +48,13 @@ func (cfg *Config) selects() bool { return cfg.Events == EventsPodCreation }
 // WebhookConfig is the HTTP server the apiserver's --audit-webhook-config-file points at.
 type WebhookConfig struct {
 	confighttp.ServerConfig `mapstructure:",squash"`
+	WebhookOptions          `mapstructure:",squash"`
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// WebhookOptions are the webhook's options beside confighttp's.
+type WebhookOptions struct {
 	// Path the apiserver posts to.
 	Path string `mapstructure:"path"`
 	// RetryAfter is the Retry-After the receiver answers with when the
@@ -81,8 +88,6 @@ type WebhookConfig struct {
 	// BatchSize is how many events of a body go to the pipeline in one
 	// ConsumeLogs (fewer when they hold more than 16 MiB).
 	BatchSize int `mapstructure:"batch_size"`
-	// prevent unkeyed literal initialization
-	_ struct{}
 }
 
 // FileConfig is contrib's file consumer configuration (include, exclude,
@@ -113,17 +118,9 @@ func (w *WebhookConfig) Unmarshal(conf *confmap.Conf) error {
 	if err := w.ServerConfig.Unmarshal(conf); err != nil {
 		return err
 	}
-	own := webhookOwn{
-		Path: w.Path, RetryAfter: w.RetryAfter, Format: w.Format, FirehoseAccessKey: w.FirehoseAccessKey,
-		MaxConcurrentRequests: w.MaxConcurrentRequests, MaxConnections: w.MaxConnections,
-		MaxEventSize: w.MaxEventSize, MaxCloudBodySize: w.MaxCloudBodySize, BatchSize: w.BatchSize,
-	}
-	if err := conf.Unmarshal(&own, confmap.WithIgnoreUnused()); err != nil {
+	if err := conf.Unmarshal(&w.WebhookOptions, confmap.WithIgnoreUnused()); err != nil {
 		return err
 	}
-	w.Path, w.RetryAfter, w.Format, w.FirehoseAccessKey = own.Path, own.RetryAfter, own.Format, own.FirehoseAccessKey
-	w.MaxConcurrentRequests, w.MaxConnections = own.MaxConcurrentRequests, own.MaxConnections
-	w.MaxEventSize, w.MaxCloudBodySize, w.BatchSize = own.MaxEventSize, own.MaxCloudBodySize, own.BatchSize
 	var strict webhookKeys
 	if err := conf.Unmarshal(&strict); err != nil {
 		return fmt.Errorf("webhook: %w", err)
@@ -134,20 +131,7 @@ func (w *WebhookConfig) Unmarshal(conf *confmap.Conf) error {
 // webhookKeys is every option of the webhook section, for the strict decode.
 type webhookKeys struct {
 	Server strictServerConfig `mapstructure:",squash"`
-	Own    webhookOwn         `mapstructure:",squash"`
-}
-
-// webhookOwn are the webhook's options beside confighttp's.
-type webhookOwn struct {
-	Path                  string              `mapstructure:"path"`
-	RetryAfter            time.Duration       `mapstructure:"retry_after"`
-	Format                string              `mapstructure:"format"`
-	FirehoseAccessKey     configopaque.String `mapstructure:"firehose_access_key"`
-	MaxConcurrentRequests int                 `mapstructure:"max_concurrent_requests"`
-	MaxConnections        int                 `mapstructure:"max_connections"`
-	MaxEventSize          int64               `mapstructure:"max_event_size"`
-	MaxCloudBodySize      int64               `mapstructure:"max_cloud_body_size"`
-	BatchSize             int                 `mapstructure:"batch_size"`
+	Own    WebhookOptions     `mapstructure:",squash"`
 }
 
 // strictServerConfig has confighttp.ServerConfig's fields without its
@@ -183,11 +167,11 @@ func defaultWebhookConfig() WebhookConfig {
 	sc.WriteTimeout = defaultWriteTimeout
 	sc.IdleTimeout = defaultIdleTimeout //nolint:staticcheck // the field confighttp reads; keepalive::idle_timeout folds into it
 	sc.MaxRequestBodySize = defaultMaxRequestBodySize
-	return WebhookConfig{
-		ServerConfig: sc, Path: "/audit", RetryAfter: 5 * time.Second, Format: string(audit.FormAuto),
+	return WebhookConfig{ServerConfig: sc, WebhookOptions: WebhookOptions{
+		Path: "/audit", RetryAfter: 5 * time.Second, Format: string(audit.FormAuto),
 		MaxConcurrentRequests: defaultMaxConcurrentRequests, MaxEventSize: defaultMaxEventSize,
 		MaxCloudBodySize: defaultMaxCloudBodySize, BatchSize: defaultBatchSize,
-	}
+	}}
 }
 
 // File defaults: lines up to defaultMaxLogSize (an apiserver event is at
