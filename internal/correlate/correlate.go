@@ -123,6 +123,9 @@ type Stats struct {
 	// DeleteWaits counts the records of pods deleted once placed on a node
 	// before the node told their start, held for its lines (Config.DigestWait).
 	DeleteWaits uint64
+	// PullFailuresNoPod counts the pull failures that named no pod, only
+	// the image, joined to the pods their node was starting with that image.
+	PullFailuresNoPod uint64
 	// Updates counts update records (Record.Update): digests the kubelet
 	// reported after the record was emitted.
 	Updates uint64
@@ -262,6 +265,9 @@ type Correlator struct {
 	// order of digestBy (DigestWait is the same for all), from waitHead.
 	waiting  []*entry
 	waitHead int
+	// pullWait lists, per node, the pending entries whose sandbox the node
+	// started: where a pull failure that names no pod is joined (pullfail.go).
+	pullWait map[string][]*entry
 	// now is the processing time of the public call under way.
 	now time.Time
 	// started is the processing time of the first call: a pod the scheduler

@@ -24,6 +24,16 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 	case noderuntime.KindImagePulled, noderuntime.KindImagePresent:
 		c.images.observe(ev)
 		return nil
+	case noderuntime.KindImagePullFailed:
+		if ev.PodUID == "" && ev.PodName == "" && ev.SandboxID == "" && ev.ContainerID == "" {
+			// Only the image: one of the pods the node is starting.
+			if c.pullFailedNoPod(ev) > 0 {
+				c.stats.PullFailuresNoPod++
+			} else {
+				c.stats.Ignored++
+			}
+			return nil
+		}
 	}
 	if ev.PodUID == "" && ev.PodName == "" && ev.SandboxID == "" && ev.ContainerID == "" {
 		c.stats.Ignored++
@@ -92,6 +102,7 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 			o.mirror = strings.Clone(ev.PodUID)
 		}
 	case noderuntime.KindSandboxRequested:
+		c.addPullWaiter(ev.Node, e)
 		if r.Sandbox.RequestedAt.IsZero() || ev.Time.Before(r.Sandbox.RequestedAt) {
 			r.Sandbox.RequestedAt = ev.Time
 		}
@@ -100,6 +111,7 @@ func (c *Correlator) addNode(ev *noderuntime.Event, now time.Time) []*podrecord.
 			r.Sandbox.Error = strings.Clone(ev.Error)
 		}
 	case noderuntime.KindSandboxReady:
+		c.addPullWaiter(ev.Node, e)
 		if id := ev.SandboxID; id != "" {
 			if i := slices.Index(o.sandboxes, id); i >= 0 {
 				id = o.sandboxes[i]
