@@ -705,7 +705,27 @@ func main() {
 		}
 		res.check(len(failed) == 0, "phase %d: no failed create read as a creation: every record of a create answered with an error says forbidden (outcome %q) or failed (outcome %q) %v",
 			phase+1, n.outcomeForbidden, n.outcomeFailed, failed)
+		// a delete joined by name to another pod of the same name (a
+		// StatefulSet's replacement) says it was deleted before it was created
+		before := []string{}
+		for _, r := range recs {
+			req, err1 := time.Parse(time.RFC3339Nano, r.str("podtrail.requested_at"))
+			del, err2 := time.Parse(time.RFC3339Nano, r.str("podtrail.deleted_at"))
+			if err1 == nil && err2 == nil && del.Before(req) {
+				before = append(before, fmt.Sprintf("%s uid %s requested %s deleted %s", r.key(), r.uid(), r.str("podtrail.requested_at"), r.str("podtrail.deleted_at")))
+			}
+		}
+		res.check(len(before) == 0, "phase %d: no record's pod deleted before it was requested %v", phase+1, before)
 	}
+	// phase 1's gateway read every audit event from the cluster's start (the
+	// log file from its beginning): no pod was there before it
+	pre := []string{}
+	for _, r := range recsA {
+		if n.originPre != "" && r.str("podtrail.origin") == n.originPre {
+			pre = append(pre, fmt.Sprintf("%s uid %s deleted_at %q", r.key(), r.uid(), r.str("podtrail.deleted_at")))
+		}
+	}
+	res.check(len(pre) == 0, "phase 1: no record reads as pre-existing (origin %q): the gateway saw the cluster from its start %v", n.originPre, pre)
 
 	section("phase 1: scenarios")
 	for _, w := range ws1 {
