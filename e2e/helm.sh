@@ -146,7 +146,8 @@ helm_rollout() {
 helm_uninstall() {
 	# the gateway's metrics (the names the PrometheusRule uses) and both
 	# pods' logs, before they go
-	curl -fsS "http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics" >"$OUT/gateway-metrics-$(basename "$E2E_RECORDS" .json).txt" 2>/dev/null ||
+	HELM_INSTALLATION=$((${HELM_INSTALLATION:-0} + 1))
+	curl -fsS "http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics" >"$OUT/gateway-metrics-$HELM_INSTALLATION.txt" 2>/dev/null ||
 		log "could not scrape the gateway's metrics"
 	mkdir -p "$LOGS/podtrail-pods"
 	cp -r "$WORK/pod-logs/"podtrail_* "$LOGS/podtrail-pods/" 2>/dev/null || true
