@@ -92,7 +92,9 @@ func TestNodeSilence(t *testing.T) {
 	cfg.Correlation.Expect = []string{"audit", "node"}
 	cfg.Correlation.Window = 300 * time.Millisecond
 	cfg.BlindSpots.NodeSilence = 200 * time.Millisecond
-	p, sink := newTestProcessor(t, cfg, nil)
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	p, sink := newTestProcessor(t, cfg, tel)
 	ctx := context.Background()
 	user := map[string]any{"username": "alice@example.com"}
 	onNode := func(id, name, node string) plog.Logs {
@@ -117,6 +119,7 @@ func TestNodeSilence(t *testing.T) {
 	require.NoError(t, p.ConsumeLogs(ctx, onNode("a2", "web-a", "node-a")))
 	require.NoError(t, p.ConsumeLogs(ctx, onNode("a3", "web-a2", "node-a")))
 	waitBlindSpots(t, sink, "PT-0902 blind node-a")
+	require.Equal(t, int64(1), gauge(t, tel, "otelcol_pod_creation_blind_spots"), "open blind spots")
 	time.Sleep(400 * time.Millisecond) // the second pod's record: no second finding
 	require.Len(t, blindSpots(sink), 1)
 	lr := blindSpotRecords(sink)[0]
@@ -125,6 +128,7 @@ func TestNodeSilence(t *testing.T) {
 	require.NoError(t, p.ConsumeLogs(ctx, nodeEv("node-a")))
 	waitBlindSpots(t, sink, "PT-0902 blind node-a", "PT-0902 recovered node-a")
 	require.Equal(t, int64(2), blindSpotRecords(sink)[1].Attributes().AsRaw()[attr.BlindSpotCount])
+	require.Equal(t, int64(0), gauge(t, tel, "otelcol_pod_creation_blind_spots"))
 }
 
 // TestEvictionBlindSpot: records forced out as partial because

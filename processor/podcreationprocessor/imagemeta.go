@@ -4,10 +4,13 @@ package podcreationprocessor
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/podtrail/podtrail/internal/attr"
@@ -15,6 +18,7 @@ import (
 	"github.com/podtrail/podtrail/internal/imageref"
 	"github.com/podtrail/podtrail/internal/noderuntime"
 	"github.com/podtrail/podtrail/internal/podrecord"
+	"github.com/podtrail/podtrail/processor/podcreationprocessor/internal/metadata"
 )
 
 // keyImageMetadata is attr.ImageMetadata: what the registries said of a
@@ -177,4 +181,34 @@ func putImageMeta(lr plog.LogRecord, r *podrecord.Record) {
 	if worst != "" {
 		lr.Attributes().PutStr(keyImageMetadata, worst)
 	}
+}
+
+// lineageTelemetry registers the meters of the image metadata lookup and
+// the blind spots (metadata.yaml: pod_creation_image_lookups,
+// pod_creation_image_cache_hits, pod_creation_blind_spots).
+func (p *podCreationProcessor) lineageTelemetry(tb *metadata.TelemetryBuilder) error {
+	return errors.Join(
+		tb.RegisterPodCreationImageLookupsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			if p.images != nil {
+				s := p.images.Stats()
+				o.Observe(int64(s.OK), metric.WithAttributes(attribute.String("status", podrecord.ImageMetaOK)))
+				o.Observe(int64(s.NotFound), metric.WithAttributes(attribute.String("status", podrecord.ImageMetaNotFound)))
+				o.Observe(int64(s.Unavailable), metric.WithAttributes(attribute.String("status", podrecord.ImageMetaUnavailable)))
+			}
+			return nil
+		}),
+		tb.RegisterPodCreationImageCacheHitsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			if p.images != nil {
+				o.Observe(int64(p.images.Stats().CacheHits))
+			}
+			return nil
+		}),
+		tb.RegisterPodCreationBlindSpotsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			p.mu.Lock()
+			n := p.blind.Active()
+			p.mu.Unlock()
+			o.Observe(int64(n))
+			return nil
+		}),
+	)
 }

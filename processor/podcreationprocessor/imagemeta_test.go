@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -79,7 +80,9 @@ func TestImageMetadata(t *testing.T) {
 	cfg.Rules.InventoryFiles = []string{inv}
 	cfg.ImageMetadata.Enabled = true
 	cfg.ImageMetadata.Wait = 5 * time.Second
-	p, sink := newTestProcessor(t, cfg, nil)
+	tel := componenttest.NewTelemetry()
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+	p, sink := newTestProcessor(t, cfg, tel)
 	ctx := context.Background()
 	user := map[string]any{"username": "alice@example.com"}
 	pods := []struct{ name, image string }{
@@ -139,6 +142,8 @@ func TestImageMetadata(t *testing.T) {
 	s := p.images.Stats()
 	t.Logf("lookups %d ok %d unavailable %d cache hits %d", s.Lookups, s.OK, s.Unavailable, s.CacheHits)
 	require.Equal(t, uint64(4), s.OK)
+	require.Equal(t, int64(s.OK+s.Unavailable), sum(t, tel, "otelcol_pod_creation_image_lookups"))
+	require.Equal(t, int64(s.CacheHits), sum(t, tel, "otelcol_pod_creation_image_cache_hits"))
 }
 
 type imageT = v1.Image

@@ -65,5 +65,6 @@ func (p *podCreationProcessor) newTelemetry(tb *metadata.TelemetryBuilder) error
 			}
 			return nil
 		}),
+		p.lineageTelemetry(tb), // imagemeta.go
 	)
 }

@@ -28,11 +28,14 @@ type TelemetryBuilder struct {
 	meter                         metric.Meter
 	mu                            sync.Mutex
 	registrations                 []metric.Registration
+	PodCreationBlindSpots         metric.Int64ObservableGauge
 	PodCreationDeliveryFailures   metric.Int64Counter
 	PodCreationDuplicates         metric.Int64Counter
 	PodCreationErrors             metric.Int64Counter
 	PodCreationFindings           metric.Int64Counter
 	PodCreationFindingsSuppressed metric.Int64ObservableCounter
+	PodCreationImageCacheHits     metric.Int64ObservableCounter
+	PodCreationImageLookups       metric.Int64ObservableCounter
 	PodCreationLate               metric.Int64Counter
 	PodCreationNoRecord           metric.Int64Counter
 	PodCreationPartial            metric.Int64Counter
@@ -58,12 +61,57 @@ func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
 }
 
+// RegisterPodCreationBlindSpotsCallback sets callback for observable PodCreationBlindSpots metric.
+func (builder *TelemetryBuilder) RegisterPodCreationBlindSpotsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.PodCreationBlindSpots, obs: o})
+		return nil
+	}, builder.PodCreationBlindSpots)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 // RegisterPodCreationFindingsSuppressedCallback sets callback for observable PodCreationFindingsSuppressed metric.
 func (builder *TelemetryBuilder) RegisterPodCreationFindingsSuppressedCallback(cb metric.Int64Callback) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		cb(ctx, &observerInt64{inst: builder.PodCreationFindingsSuppressed, obs: o})
 		return nil
 	}, builder.PodCreationFindingsSuppressed)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterPodCreationImageCacheHitsCallback sets callback for observable PodCreationImageCacheHits metric.
+func (builder *TelemetryBuilder) RegisterPodCreationImageCacheHitsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.PodCreationImageCacheHits, obs: o})
+		return nil
+	}, builder.PodCreationImageCacheHits)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterPodCreationImageLookupsCallback sets callback for observable PodCreationImageLookups metric.
+func (builder *TelemetryBuilder) RegisterPodCreationImageLookupsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.PodCreationImageLookups, obs: o})
+		return nil
+	}, builder.PodCreationImageLookups)
 	if err != nil {
 		return err
 	}
@@ -176,6 +224,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.PodCreationBlindSpots, err = builder.meter.Int64ObservableGauge(
+		"otelcol_pod_creation_blind_spots",
+		metric.WithDescription("Blind spots open now (blind_spots): a silent audit stream or node, evictions, rules files that do not load. [Alpha]"),
+		metric.WithUnit("{blind_spots}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.PodCreationDeliveryFailures, err = builder.meter.Int64Counter(
 		"otelcol_pod_creation_delivery_failures",
 		metric.WithDescription("Deliveries of records the next consumer refused; the records wait and are delivered again, by path (consume: an input's batch, expiry: the window, eviction or a retry). [Alpha]"),
@@ -204,6 +258,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_pod_creation_findings_suppressed",
 		metric.WithDescription("Findings kept back by rules.suppression and counted into a summary finding (podtrail.finding.count). [Alpha]"),
 		metric.WithUnit("{findings}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.PodCreationImageCacheHits, err = builder.meter.Int64ObservableCounter(
+		"otelcol_pod_creation_image_cache_hits",
+		metric.WithDescription("Records' image digests answered from the image metadata cache, in this process. [Alpha]"),
+		metric.WithUnit("{lookups}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.PodCreationImageLookups, err = builder.meter.Int64ObservableCounter(
+		"otelcol_pod_creation_image_lookups",
+		metric.WithDescription("Image metadata lookups done in the registries (image_metadata), by status (ok, not_found, unavailable), in this process. [Alpha]"),
+		metric.WithUnit("{lookups}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.PodCreationLate, err = builder.meter.Int64Counter(
