@@ -102,6 +102,9 @@ func TestSIEMMappings(t *testing.T) {
 		t.Fatal(err)
 	}
 	procs := cfg["processors"].(map[string]any)
+	// a blind spot: the demo's audit file read, the stream is quiet; its
+	// finding has no pod and goes through the mappings as any other
+	procs["pod_creation"].(map[string]any)["blind_spots"] = map[string]any{"audit_silence": "3s"}
 	for _, m := range []string{"ecs", "cim", "ocsf"} {
 		data, err := os.ReadFile(distPath(t, "siem", m+".yaml"))
 		if err != nil {
@@ -123,13 +126,16 @@ func TestSIEMMappings(t *testing.T) {
 	// the GKE create one, each with its findings.
 	WaitFor(t, 60*time.Second, "the three outputs", func() bool {
 		for _, m := range []string{"ecs", "cim", "ocsf"} {
-			n := 0
+			n, blind := 0, 0
 			for _, r := range readOTLPRecords(t, filepath.Join(dir, m+".json")) {
 				if r.EventName() == attr.EventPodCreation {
 					n++
 				}
+				if _, ok := r.Attributes().Get(attr.BlindSpotKind); ok {
+					blind++
+				}
 			}
-			if n < 13 {
+			if n < 13 || blind < 1 {
 				return false
 			}
 		}
@@ -181,7 +187,7 @@ func TestSIEMMappings(t *testing.T) {
 		targets := mappingTargets(t, distPath(t, "siem", m+".yaml"))
 		var rec, fin plog.LogRecord
 		var gotRec, gotFin bool
-		records, findings, gkeOut := 0, 0, 0
+		records, findings, gkeOut, blindSpots := 0, 0, 0, 0
 		for _, r := range readOTLPRecords(t, filepath.Join(dir, m+".json")) {
 			lr := r.LogRecord
 			a := lr.Attributes()
@@ -206,6 +212,17 @@ func TestSIEMMappings(t *testing.T) {
 				t.Errorf("%s: resource %v, want %v", what, res, demoRes)
 			}
 			mapped := mappedAttrs(a.AsRaw(), targets)
+			if _, ok := a.Get(attr.BlindSpotKind); ok {
+				// a blind spot has no pod: its id is the rule, the state and since when
+				idKey := map[string]string{"ecs": "event.id", "cim": "id", "ocsf": "finding_info.uid"}[m]
+				if id := fmt.Sprint(mapped[idKey]); !strings.HasPrefix(id, "PT-0901:blind:") || strings.Contains(id, "<nil>") {
+					t.Errorf("%s: blind spot %s = %q", what, idKey, id)
+				}
+				if m == "ecs" && mapped["event.action"] != "podtrail-blind-spot" {
+					t.Errorf("%s: blind spot event.action = %v", what, mapped["event.action"])
+				}
+				blindSpots++
+			}
 			for _, e := range schemas[m](lr, mapped) {
 				t.Errorf("%s: %s", what, e)
 			}
@@ -225,6 +242,9 @@ func TestSIEMMappings(t *testing.T) {
 		t.Logf("%s: %d records and %d findings checked against the schema (%d of GKE cluster gke-prod)", m, records, findings, gkeOut)
 		if records != 13 || findings < 20 || gkeOut < 2 {
 			t.Errorf("%s: %d records, %d findings, %d of the GKE cluster (a record and its findings)", m, records, findings, gkeOut)
+		}
+		if blindSpots == 0 {
+			t.Errorf("%s: no blind-spot finding checked", m)
 		}
 		if !gotRec || !gotFin {
 			t.Fatalf("%s: record %v, PT-0002 finding %v", m, gotRec, gotFin)
