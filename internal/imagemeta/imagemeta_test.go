@@ -3,18 +3,28 @@
 package imagemeta
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/podtrail/podtrail/internal/cosign"
 	"github.com/podtrail/podtrail/internal/imagemeta/registrytest"
@@ -240,5 +250,58 @@ func BenchmarkLookup(b *testing.B) {
 		if m := l.fetch(b.Context(), repo, d); m.Status != podrecord.ImageMetaOK {
 			b.Fatal(m.Error)
 		}
+	}
+}
+
+// TestInsecureRegistries: a registry named by a host that is not loopback
+// is reached over HTTPS unless insecure_registries lists it, then over
+// plain HTTP.
+func TestInsecureRegistries(t *testing.T) {
+	reg := registrytest.Start(nil)
+	defer reg.Close()
+	d := must(registrytest.Push(reg.Host+"/acme/x:1", must(registrytest.Image([]string{"x"}, nil))))
+	_, port, _ := strings.Cut(reg.Host, ":")
+	host := "registry.internal.example:" + port // resolved to the test registry by the transport
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, reg.Host)
+	}
+	o := opts()
+	o.Transport = tr
+	o.Timeout = 2 * time.Second
+	if m := newLookup(t, o).Get(host+"/acme/x", d, time.Now().Add(5*time.Second)); m.Status != podrecord.ImageMetaUnavailable {
+		t.Fatalf("HTTPS to a plain HTTP registry: %+v", m)
+	}
+	o.Insecure = []string{host}
+	if m := newLookup(t, o).Get(host+"/acme/x", d, time.Now().Add(5*time.Second)); m.Status != podrecord.ImageMetaOK {
+		t.Fatalf("listed in insecure_registries: %+v", m)
+	}
+}
+
+// TestIndex: a digest of a multi-platform index is read through the
+// manifest of the collector's architecture (linux/<GOARCH>): its layers
+// and platform, the index digest kept as the digest, the platform
+// manifest's as Manifest.
+func TestIndex(t *testing.T) {
+	reg := registrytest.Start(nil)
+	defer reg.Close()
+	mine := must(registrytest.Image([]string{"mine-1", "mine-2"}, nil))
+	other := must(registrytest.Image([]string{"other"}, nil))
+	otherArch := "s390x"
+	if runtime.GOARCH == otherArch {
+		otherArch = "arm64"
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: other, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: otherArch}}},
+		mutate.IndexAddendum{Add: mine, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}})
+	repo := reg.Host + "/acme/multi"
+	ref, _ := name.ParseReference(repo + ":1")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	d := must(idx.Digest()).String()
+	m := newLookup(t, opts()).Get(repo, d, time.Now().Add(5*time.Second))
+	if m.Status != podrecord.ImageMetaOK || m.Digest != d || m.Manifest != must(mine.Digest()).String() || len(m.Layers) != 2 {
+		t.Fatalf("index: %+v", m)
 	}
 }
