@@ -305,3 +305,27 @@ func TestIndex(t *testing.T) {
 		t.Fatalf("index: %+v", m)
 	}
 }
+
+// TestRateLimit: lookups start at most rate_limit a second: each takes
+// the next slot, 1/rate_limit after the one before (the schedule, not the
+// clock, is checked; the time the ten took is printed).
+func TestRateLimit(t *testing.T) {
+	o := opts()
+	o.RateLimit = 50
+	l, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	start := time.Now()
+	for range 10 {
+		if !l.pace() {
+			t.Fatal("stopped")
+		}
+	}
+	took := time.Since(start)
+	if span := l.next.Sub(start); span < 10*20*time.Millisecond {
+		t.Fatalf("10 slots at 50/s span %v, want at least 200ms", span)
+	}
+	t.Logf("10 lookups paced at 50/s started over %v", took)
+}
