@@ -121,7 +121,9 @@ gateway_uid() { $KUBECTL -n "$HELM_NS" get pod podtrail-gateway-0 -o 'jsonpath={
 # The gateway rolled by a changed value while pods are created: the pods the
 # old gateway holds (file_storage on the hostPath), the audit events and node
 # events sent while no gateway runs (the agent's disk queue, the apiserver's
-# retries, the audit log file) must give one record each, none twice.
+# retries, the audit log file) must give one record each, none twice. The
+# pods listed for the check (pods.json) are listed again after the rollout,
+# so that the check waits for the records of the pods made during it.
 helm_rollout() {
 	local before after i
 	before=$(gateway_uid)
@@ -139,6 +141,9 @@ helm_rollout() {
 	wait_for "the rolled gateway Ready" 120 pods_ready app.kubernetes.io/instance=podtrail-gateway
 	after=$(gateway_uid)
 	for i in 1 2 3; do wait_running apps "during-rollout-$i"; done
+	# the API's pods at the end of phase 1 are these too: the check waits for
+	# and asserts their records (one each) as for the scenarios' pods
+	$KUBECTL get pods -A -o json >"$OUT/pods.json"
 	log "rollout: gateway pod uid $before -> $after, revision $(helm_ history podtrail-gateway -n "$HELM_NS" --max 1 -o json | tr -d '[]{}"' | tr ',' ' ')"
 	echo "$before $after" >"$OUT/rollout.txt"
 }
