@@ -52,6 +52,10 @@ const (
 	EventAudit       = "k8s.audit.event"
 	EventPodCreation = "podtrail.pod_creation"
 	EventFinding     = "podtrail.finding"
+	// EventAuditHeartbeat: the k8s_audit receiver's sign that audit events
+	// arrive while none is of the selection (Config.Heartbeat), with
+	// AuditUnselected.
+	EventAuditHeartbeat = "podtrail.audit.heartbeat"
 	// EventNodePrefix starts the event names of node runtime records (the
 	// node_runtime receiver): EventNodePrefix + kind, e.g.
 	// "podtrail.node.sandbox_ready", "podtrail.node.container_started".
@@ -117,6 +121,10 @@ const (
 	// AuditSize is the event's size in bytes, when it is known (the webhook
 	// reads to its end; the file input stops at max_log_size).
 	AuditSize = "podtrail.audit.size"
+	// AuditUnselected, on an EventAuditHeartbeat record, is how many audit
+	// events outside the selection arrived since the last record the
+	// receiver sent.
+	AuditUnselected = "podtrail.audit.unselected"
 )
 
 // podtrail's own keys on pod-creation records (EventPodCreation), beside

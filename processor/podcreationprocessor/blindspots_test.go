@@ -4,6 +4,7 @@ package podcreationprocessor
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/noderuntime"
+	"github.com/podtrail/podtrail/internal/samples"
 )
 
 // blindSpots are the blind-spot findings in sink, as "rule state subject".
@@ -171,4 +174,46 @@ func TestRulesUnreadableBlindSpot(t *testing.T) {
 	require.Contains(t, str(lr, attr.BlindSpotDetail), "nmae")
 	write("R3", "pod.allowed")
 	waitBlindSpots(t, sink, "PT-0904 blind ", "PT-0904 recovered ")
+}
+
+// TestAuditSilenceHeartbeat: behind a k8s_audit receiver with its default
+// selection, a cluster whose apiserver writes audit events but changes no
+// pod is heard through the receiver's heartbeats: no audit-silence finding
+// while they come, and one once the stream stops.
+func TestAuditSilenceHeartbeat(t *testing.T) {
+	cfg := auditOnly()
+	cfg.Cluster.Name = "prod-eu-1"
+	cfg.BlindSpots.AuditSilence = 700 * time.Millisecond
+	p, sink := newTestProcessor(t, cfg, nil)
+	ep := freeEndpoint(t)
+	startReceiver(t, map[string]any{"heartbeat": "100ms", "webhook": map[string]any{"endpoint": ep}}, p)
+	others := unselectedLive(t, 40)
+	for _, ev := range others[:25] { // 2.5 s of a quiet cluster: leases, lists, gets
+		resp, err := http.Post("http://"+ep+"/audit", "application/json", strings.NewReader(ev))
+		require.NoError(t, err)
+		resp.Body.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Empty(t, blindSpots(sink), "a quiet cluster is not a silent audit stream")
+	require.Empty(t, byEvent(sink, attr.EventAuditHeartbeat), "heartbeats are not handed on")
+	waitBlindSpots(t, sink, "PT-0901 blind prod-eu-1")
+}
+
+// unselectedLive returns n events of the live audit log outside the
+// receiver's selection (none about pods).
+func unselectedLive(t *testing.T, n int) []string {
+	t.Helper()
+	data := samples.Read(t, "k8s-audit-live", "levels", "audit.log")
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		ev, err := audit.Decode([]byte(line))
+		if err != nil || audit.Selected(ev) {
+			continue
+		}
+		if out = append(out, line); len(out) == n {
+			break
+		}
+	}
+	require.Len(t, out, n)
+	return out
 }

@@ -345,8 +345,13 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 		p.wantImage(&ev)
 		return p.corr.AddNode(&ev, now)
 	}
-	if lr.EventName() == attr.EventAudit {
+	switch lr.EventName() {
+	case attr.EventAudit:
 		p.blind.Audit(p.cfg.Cluster.Name, now)
+	case attr.EventAuditHeartbeat:
+		// audit events arrive, none of the receiver's selection
+		p.blind.Audit(p.cfg.Cluster.Name, now)
+		return nil
 	}
 	partial := auditPartial(a) // an event salvaged in part (oversize): always read
 	if partial == "" && !relevantAudit(a) {

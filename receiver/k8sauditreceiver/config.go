@@ -33,6 +33,12 @@ type Config struct {
 	// others are read only as far as their stage, verb or resource and
 	// counted in otelcol_k8s_audit_unselected.
 	Events string `mapstructure:"events"`
+	// Heartbeat: with events pod_creation, when audit events arrive but
+	// none of the selection for this long, one podtrail.audit.heartbeat
+	// log record says how many did (attr.AuditUnselected), so that a
+	// processor downstream (blind_spots.audit_silence) tells a quiet
+	// cluster from a silent audit stream. 0: none.
+	Heartbeat time.Duration `mapstructure:"heartbeat"`
 }
 
 // The values of Config.Events.
@@ -199,6 +205,9 @@ func (cfg *Config) Validate() error {
 	case EventsPodCreation, EventsAll:
 	default:
 		errs = append(errs, fmt.Errorf("events %q: want %s or %s", cfg.Events, EventsPodCreation, EventsAll))
+	}
+	if cfg.Heartbeat < 0 {
+		errs = append(errs, errors.New("heartbeat must not be negative (0: no heartbeat)"))
 	}
 	if w := cfg.Webhook.Get(); w != nil {
 		if !strings.HasPrefix(w.Path, "/") {

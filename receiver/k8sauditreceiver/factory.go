@@ -4,6 +4,7 @@ package k8sauditreceiver
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -21,9 +22,10 @@ func NewFactory() receiver.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Webhook: configoptional.Default(defaultWebhookConfig()),
-		File:    configoptional.Default(defaultFileConfig()),
-		Events:  EventsPodCreation,
+		Webhook:   configoptional.Default(defaultWebhookConfig()),
+		File:      configoptional.Default(defaultFileConfig()),
+		Events:    EventsPodCreation,
+		Heartbeat: 30 * time.Second,
 	}
 }
 

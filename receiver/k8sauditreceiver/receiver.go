@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza/adapter"
@@ -86,6 +87,13 @@ type auditReceiver struct {
 	fileSplit   bool
 	fragments   fragmentTracker
 	storage     storage.Client
+	// heartbeat: when the last log record was sent, and how many events
+	// outside the selection arrived since (Config.Heartbeat).
+	heartbeat struct {
+		sync.Mutex
+		sent       time.Time
+		unselected int64
+	}
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*auditReceiver, error) {
@@ -562,6 +570,9 @@ func (r *auditReceiver) consume(ctx context.Context, input string, ld plog.Logs,
 	ctx = r.obsrep.StartLogsOp(ctx)
 	err := r.next.ConsumeLogs(ctx, ld)
 	r.obsrep.EndLogsOp(ctx, "k8s_audit/"+input, n, err)
+	if err == nil {
+		r.sent()
+	}
 	for form, k := range forms {
 		if err != nil {
 			r.tel.K8sAuditRejected.Add(ctx, int64(k), metric.WithAttributes(attribute.String("input", input),
@@ -600,13 +611,58 @@ func notSelected(sel bool, it audit.Item) bool {
 	return sel && !audit.Selected(it.Event)
 }
 
-// unselected counts the events outside the selection, by form.
+// unselected counts the events outside the selection, by form, and sends
+// a heartbeat when none of the selection went out for Config.Heartbeat.
 func (r *auditReceiver) unselected(ctx context.Context, input string, forms map[audit.Form]int) {
+	total := 0
 	for form, n := range forms {
 		if n > 0 {
+			total += n
 			r.tel.K8sAuditUnselected.Add(ctx, int64(n), metric.WithAttributes(attribute.String("input", input), attribute.String("form", string(form))))
 		}
 	}
+	if total == 0 || r.cfg.Heartbeat <= 0 {
+		return
+	}
+	hb := &r.heartbeat
+	t := time.Now()
+	hb.Lock()
+	hb.unselected += int64(total)
+	if hb.sent.IsZero() {
+		hb.sent = t // the first events: a heartbeat after Heartbeat of them
+	}
+	n := hb.unselected
+	due := t.Sub(hb.sent) >= r.cfg.Heartbeat
+	if due {
+		hb.sent, hb.unselected = t, 0
+	}
+	hb.Unlock()
+	if !due {
+		return
+	}
+	ld, lrs := newLogs(input)
+	lr := lrs.AppendEmpty()
+	lr.SetEventName(attr.EventAuditHeartbeat)
+	ts := pcommon.NewTimestampFromTime(t)
+	lr.SetTimestamp(ts)
+	lr.SetObservedTimestamp(ts)
+	lr.SetSeverityNumber(plog.SeverityNumberDebug)
+	lr.Attributes().PutInt(attr.AuditUnselected, n)
+	if err := r.next.ConsumeLogs(ctx, ld); err != nil {
+		r.set.Logger.Debug("audit heartbeat refused", zap.Error(err))
+	}
+}
+
+// sent notes that audit event records went out: no heartbeat is due.
+func (r *auditReceiver) sent() {
+	if r.cfg.Heartbeat <= 0 {
+		return
+	}
+	hb := &r.heartbeat
+	t := time.Now()
+	hb.Lock()
+	hb.sent, hb.unselected = t, 0
+	hb.Unlock()
 }
 
 // skip counts records of a cloud export that are not audit events.
