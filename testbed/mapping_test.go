@@ -263,7 +263,7 @@ func TestSIEMMappings(t *testing.T) {
 	}
 }
 
-// vocabulary checks what issue 19 asks of each mapping beyond the schema:
+// vocabulary checks what each SIEM mapping must carry beyond the schema:
 // the cluster on every output; on a finding, its ATT&CK technique and
 // tactic in the SIEM's own fields whenever the rule names a technique, the
 // alert's kind, severity and target.

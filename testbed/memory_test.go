@@ -62,7 +62,7 @@ type MemoryRun struct {
 	PeakBytesPerPod   float64 `json:"peak_bytes_per_pending_pod_over_baseline,omitempty"`
 }
 
-// TestPendingMemory is the memory goal of issue 8: the collector's resident
+// TestPendingMemory is the pending-pod memory measurement: the collector's resident
 // memory while it holds -memory.pods pending pods (each count a fresh
 // collector process), against a baseline of the same collector with none.
 // The pods are the allowed pod creates of the real v1.33 audit log (shared

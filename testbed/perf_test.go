@@ -107,7 +107,7 @@ service:
       exporters: [file]
 `
 
-// TestAuditThroughput is the audit-path comparison of issue 8: the real
+// TestAuditThroughput is the audit-path comparison: the real
 // v1.33 audit log (shared samples, three audit levels), repeated with new
 // UUIDs to -perf.events events, through podtrail's pipeline and the
 // contrib-only one, each a separate collector process started from the

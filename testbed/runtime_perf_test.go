@@ -277,7 +277,7 @@ func withPprof(t *testing.T, config, name string) string {
 	return config + fmt.Sprintf("\nextensions:\n  pprof:\n    endpoint: %s\n    save_to_file: %s\n", freePort(t), file)
 }
 
-// TestRuntimeThroughput is the runtime-log path comparison of issue 8: the
+// TestRuntimeThroughput is the runtime-log path comparison: the
 // shared samples' kubelet, containerd and systemd syslog lines
 // (WriteRuntimeLoad), repeated with new pods to -perf.events lines, through
 // podtrail's node_runtime receiver and through the contrib-only pipeline

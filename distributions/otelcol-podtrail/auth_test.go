@@ -39,7 +39,7 @@ const (
 	nextAgentToken = "podtrail-next-agent-token-77d0a2"
 )
 
-// forgedAudit is what issue 18's attacker sent a gateway's OTLP port: one
+// forgedAudit is what an attacker who reaches a gateway's OTLP port sends: one
 // audit event as the k8s_audit receiver turns it into a log record (the
 // event's JSON as body, the attributes pod_creation selects on), claiming
 // that the DaemonSet controller created kube-system/<name>. pod_creation

@@ -275,7 +275,7 @@ func TestGatewayAndAgent(t *testing.T) {
 		t.Fatalf("the webhook accepted a client without a certificate: %d", resp.StatusCode)
 	}
 
-	// Forged audit records at the gateway's OTLP port (issue 18): refused
+	// Forged audit records at the gateway's OTLP port: refused
 	// without the agents' token, with a wrong one, and in clear; with the
 	// token (what an agent sends) the same record is taken.
 	otlpAddr := "127.0.0.1:" + gwPorts["4317"]
