@@ -12,6 +12,7 @@ import (
 
 	"github.com/expr-lang/expr"
 
+	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -232,11 +233,11 @@ func newFunctions() []*function {
 
 		// names
 		strFn("baseName", "the name without what controllers append: kube-proxy-x7b2q → kube-proxy, web-796cf5c97c-kx68n → web",
-			retString, func(_ *index, s string) any { return baseName(s) }),
+			retString, func(_ *index, s string) any { return lookalike.BaseName(s) }),
 		strFn("isControllerSuffix", "every character is of the generated-name alphabet bcdfghjklmnpqrstvwxz2456789",
-			retBool, func(_ *index, s string) any { return IsControllerSuffix(s) }),
+			retBool, func(_ *index, s string) any { return lookalike.IsControllerSuffix(s) }),
 		strFn("hasGeneratedSuffix", "the name ends in -<5 characters of the generated-name alphabet>",
-			retBool, func(_ *index, s string) any { return HasGeneratedSuffix(s) }),
+			retBool, func(_ *index, s string) any { return lookalike.HasGeneratedSuffix(s) }),
 		{
 			name: "controllerSuffix", ret: retBool,
 			doc:   "s is what a controller of kind appends: random|pod|DaemonSet|Job (5 of the alphabet), hash|ReplicaSet|Deployment (6–10 of 456789bcdf), ordinal|StatefulSet, schedule|CronJob (8+ digits)",
@@ -249,13 +250,13 @@ func newFunctions() []*function {
 				if !contains(suffixKinds, kind) {
 					return impl{}, fmt.Errorf("unknown kind %q (one of %s)", kind, strings.Join(suffixKinds, ", "))
 				}
-				return impl{b: func(_ *evaluator, a any) bool { return ControllerSuffix(a.(string), kind) }}, nil
+				return impl{b: func(_ *evaluator, a any) bool { return lookalike.ControllerSuffix(a.(string), kind) }}, nil
 			},
 		},
 		strFn("skeleton", "the confusable skeleton (partial UTS #39, case folded): equal skeletons read alike",
-			retString, func(_ *index, s string) any { return Skeleton(s) }),
+			retString, func(_ *index, s string) any { return lookalike.Skeleton(s) }),
 		strFn("mixedScript", "the letters come from more than one script (Latin and Cyrillic, ...)",
-			retBool, func(_ *index, s string) any { return MixedScript(s) }),
+			retBool, func(_ *index, s string) any { return lookalike.MixedScript(s) }),
 		{
 			name: "confusable", ret: retBool,
 			doc:   "a and b differ but have the same skeleton",
@@ -265,7 +266,7 @@ func newFunctions() []*function {
 				if err != nil {
 					return impl{}, err
 				}
-				return impl{b: func(_ *evaluator, a any) bool { return Confusable(a.(string), b) }}, nil
+				return impl{b: func(_ *evaluator, a any) bool { return lookalike.Confusable(a.(string), b) }}, nil
 			},
 		},
 		{
@@ -279,11 +280,11 @@ func newFunctions() []*function {
 				}
 				skels := make([]string, len(names))
 				for i, n := range names {
-					skels[i] = Skeleton(n)
+					skels[i] = lookalike.Skeleton(n)
 				}
 				return impl{b: func(ev *evaluator, a any) bool {
 					s := a.(string)
-					ev.scratch = appendSkeleton(ev.scratch[:0], s)
+					ev.scratch = lookalike.AppendSkeleton(ev.scratch[:0], s)
 					for i, k := range skels {
 						if string(ev.scratch) == k && s != names[i] {
 							return true
@@ -302,7 +303,7 @@ func newFunctions() []*function {
 				if err != nil {
 					return impl{}, err
 				}
-				return impl{x: func(_ *evaluator, a any) any { return Distance(a.(string), b) }}, nil
+				return impl{x: func(_ *evaluator, a any) any { return lookalike.Distance(a.(string), b) }}, nil
 			},
 		},
 		{
@@ -314,7 +315,7 @@ func newFunctions() []*function {
 				if err != nil {
 					return impl{}, err
 				}
-				return impl{x: func(_ *evaluator, a any) any { return JaroWinkler(a.(string), b) }}, nil
+				return impl{x: func(_ *evaluator, a any) any { return lookalike.JaroWinkler(a.(string), b) }}, nil
 			},
 		},
 		{
@@ -333,7 +334,7 @@ func newFunctions() []*function {
 				return impl{b: func(_ *evaluator, a any) bool {
 					s := a.(string)
 					for _, n := range names {
-						if s != n && withinDistance(s, n, maxD) {
+						if s != n && lookalike.WithinDistance(s, n, maxD) {
 							return true
 						}
 					}
@@ -357,7 +358,7 @@ func newFunctions() []*function {
 				return impl{b: func(_ *evaluator, a any) bool {
 					s := a.(string)
 					for _, n := range names {
-						if s != n && maxJaroWinkler(len(s), len(n)) >= t && JaroWinkler(s, n) >= t {
+						if s != n && lookalike.MaxJaroWinkler(len(s), len(n)) >= t && lookalike.JaroWinkler(s, n) >= t {
 							return true
 						}
 					}
@@ -377,7 +378,7 @@ func newFunctions() []*function {
 				return impl{s: func(_ *evaluator, a any) string {
 					best, score := "", -1.0
 					for _, n := range names {
-						if j := JaroWinkler(a.(string), n); j > score {
+						if j := lookalike.JaroWinkler(a.(string), n); j > score {
 							best, score = n, j
 						}
 					}
@@ -621,3 +622,8 @@ func exprFunctions(ix *index, fns []*function) []expr.Option {
 		new(func(string) ImageRef)))
 	return opts
 }
+
+// LongInputs is how many calls of the rule functions' distance, similarity
+// and confusable comparisons (in this process, any Engine) met a string
+// longer than they compare: lookalike.LongInputs.
+func LongInputs() uint64 { return lookalike.LongInputs() }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/podtrail/podtrail/internal/imageref"
+	"github.com/podtrail/podtrail/internal/lookalike"
 )
 
 // ImageRef is a parsed container image reference (package imageref): what
@@ -55,14 +56,14 @@ type repoRef struct {
 type repoParts struct {
 	host, path, last          string
 	knownHost                 bool
-	hostKey, pathKey, lastKey nameKey // nearMissKnown
+	hostKey, pathKey, lastKey lookalike.NameKey // nearMissKnown
 }
 
 func partsOf(repo string) repoParts {
 	h, p, _ := strings.Cut(repo, "/")
 	last := lastComponent(p)
 	return repoParts{host: h, path: p, last: last, knownHost: contains(KnownRegistries, h),
-		hostKey: keyOf(h), pathKey: keyOf(p), lastKey: keyOf(last)}
+		hostKey: lookalike.KeyOf(h), pathKey: lookalike.KeyOf(p), lastKey: lookalike.KeyOf(last)}
 }
 
 // refOf turns an inventory repository pattern into a repoRef.
@@ -121,18 +122,18 @@ func repoLookalike(repo string, img *repoParts, ref *repoRef) bool {
 	}
 	if ref.prefix {
 		org := firstComponents(img.path, ref.depth)
-		return org != ref.path && (nearMiss(org, ref.path) || Confusable(org, ref.path) || decorated(org, ref.path))
+		return org != ref.path && (lookalike.NearMiss(org, ref.path) || lookalike.Confusable(org, ref.path) || decorated(org, ref.path))
 	}
-	return nearMissKnown(img.path, img.pathKey, ref.path, ref.pathKey) || Confusable(img.path, ref.path) ||
+	return lookalike.NearMissKnown(img.path, img.pathKey, ref.path, ref.pathKey) || lookalike.Confusable(img.path, ref.path) ||
 		nameLookalike(img.last, img.lastKey, ref.last, ref.lastKey)
 }
 
 // nameLookalike: a is b (from elsewhere), a near miss of it, or a homoglyph.
-func nameLookalike(a string, ka nameKey, b string, kb nameKey) bool {
+func nameLookalike(a string, ka lookalike.NameKey, b string, kb lookalike.NameKey) bool {
 	if len(b) < 3 {
 		return false
 	}
-	return a == b || nearMissKnown(a, ka, b, kb) || Confusable(a, b)
+	return a == b || lookalike.NearMissKnown(a, ka, b, kb) || lookalike.Confusable(a, b)
 }
 
 // hostLookalike: the image's host imitates the reference's (not both known
@@ -145,7 +146,7 @@ func hostLookalike(img, ref *repoParts) bool {
 	if hasSepSuffix(h1, h2, '.') {
 		return false // a subdomain: us.gcr.io, mirror.gcr.io
 	}
-	return nearMissKnown(h1, img.hostKey, h2, ref.hostKey) || Confusable(h1, h2) || hasSepPrefix(h1, h2, '.') ||
+	return lookalike.NearMissKnown(h1, img.hostKey, h2, ref.hostKey) || lookalike.Confusable(h1, h2) || hasSepPrefix(h1, h2, '.') ||
 		hasSepPrefix(h1, h2, '-') || hasSepSuffix(h1, h2, '-')
 }
 
@@ -156,7 +157,7 @@ func decorated(a, b string) bool {
 		return hasSepSuffix(a, b, '-') || hasSepSuffix(a, b, '_')
 	}
 	rest := a[len(b):]
-	return rest != "" && (rest[0] == '-' || rest[0] == '_' || rest[0] == '.' || isDigits(rest))
+	return rest != "" && (rest[0] == '-' || rest[0] == '_' || rest[0] == '.' || lookalike.IsDigits(rest))
 }
 
 func lastComponent(p string) string {

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/podtrail/podtrail/internal/imageref"
+	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -311,7 +312,7 @@ func (inv *Inventory) Imitates(r *podrecord.Record) string {
 	if name == "" {
 		return ""
 	}
-	base := baseName(name)
+	base := lookalike.BaseName(name)
 	for _, list := range [][]Workload{inv.Workloads, DefaultSystemWorkloads} {
 		for _, w := range list {
 			if !resembles(name, base, w) {
@@ -339,7 +340,7 @@ func resembles(name, base string, w Workload) bool {
 			return true
 		}
 	}
-	return nearMiss(base, workload)
+	return lookalike.NearMiss(base, workload)
 }
 
 func ownedBy(r *podrecord.Record, w *Workload) bool {
@@ -349,7 +350,7 @@ func ownedBy(r *podrecord.Record, w *Workload) bool {
 	switch r.Owner.Kind {
 	case "ReplicaSet", "Job":
 		// Deployment → ReplicaSet <name>-<hash>; CronJob → Job <name>-<schedule time>
-		base := baseName(r.Owner.Name)
+		base := lookalike.BaseName(r.Owner.Name)
 		return base == w.Name || r.Owner.Name == w.Name || controllerNamed(w, base)
 	case "Node":
 		return w.Kind == "Node"

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -122,11 +123,11 @@ func learnedWorkload(r *podrecord.Record) (Workload, bool) {
 		case kind == "ReplicaSet" && h != "" && strings.HasSuffix(name, "-"+h):
 			kind, name = "Deployment", strings.TrimSuffix(name, "-"+h)
 		case kind == "ReplicaSet" && h == "":
-			if i := strings.LastIndexByte(name, '-'); i > 0 && ControllerSuffix(name[i+1:], "hash") {
+			if i := strings.LastIndexByte(name, '-'); i > 0 && lookalike.ControllerSuffix(name[i+1:], "hash") {
 				kind, name = "Deployment", name[:i]
 			}
 		case kind == "Job":
-			if i := strings.LastIndexByte(name, '-'); i > 0 && ControllerSuffix(name[i+1:], "schedule") {
+			if i := strings.LastIndexByte(name, '-'); i > 0 && lookalike.ControllerSuffix(name[i+1:], "schedule") {
 				kind, name = "CronJob", name[:i]
 			}
 		}

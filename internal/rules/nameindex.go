@@ -2,7 +2,11 @@
 
 package rules
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/podtrail/podtrail/internal/lookalike"
+)
 
 // The workload loops of the record functions look at every workload; an
 // inventory of a few dozen system workloads (the generic inventory) makes
@@ -11,10 +15,10 @@ import "strings"
 // answer: by exact name, by name length (a near miss is within two
 // characters of it), by confusable skeleton, by namespace.
 
-// distinctName is a distinct workload name with what nearMissKnown needs.
+// distinctName is a distinct workload name with what lookalike.NearMissKnown needs.
 type distinctName struct {
 	name string
-	key  nameKey
+	key  lookalike.NameKey
 }
 
 type nameIndex struct {
@@ -37,7 +41,7 @@ func (ix *index) buildNames() {
 		w := &ix.workloads[i]
 		if len(n.byName[w.Name]) == 0 {
 			d := distinctName{w.Name, w.nameKey}
-			if w.nameKey.ascii {
+			if w.nameKey.ASCII() {
 				for len(n.byLen) <= len(w.Name) {
 					n.byLen = append(n.byLen, nil)
 				}
@@ -60,16 +64,16 @@ func (ix *index) buildNames() {
 }
 
 // appendNear appends the workloads whose name s is a near miss of
-// (nearMiss(s, name)): the distinct names of a length within two of s's
+// (lookalike.NearMiss(s, name)): the distinct names of a length within two of s's
 // (for ASCII s), all others otherwise.
-func (ix *index) appendNear(dst []int, s string, k nameKey) []int {
+func (ix *index) appendNear(dst []int, s string, k lookalike.NameKey) []int {
 	n := &ix.names
 	near := func(d *distinctName) {
-		if d.name != s && nearMissKnown(s, k, d.name, d.key) {
+		if d.name != s && lookalike.NearMissKnown(s, k, d.name, d.key) {
 			dst = append(dst, n.byName[d.name]...)
 		}
 	}
-	if k.ascii {
+	if k.ASCII() {
 		for l := max(len(s)-2, 0); l <= len(s)+2 && l < len(n.byLen); l++ {
 			for j := range n.byLen[l] {
 				near(&n.byLen[l][j])
@@ -204,4 +208,10 @@ func (s *prefixSet) match(host, p string) bool {
 		}
 	}
 	return false
+}
+
+// hasDashPrefix: s is prefix, a dash, and more (strings.HasPrefix(s,
+// prefix+"-") without building the string).
+func hasDashPrefix(s, prefix string) bool {
+	return len(s) > len(prefix) && s[len(prefix)] == '-' && s[:len(prefix)] == prefix
 }

@@ -6,6 +6,7 @@ import (
 	"path"
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -16,7 +17,7 @@ import (
 
 func refResembles(ix *index, r *podrecord.Record) (first int, own bool) {
 	name := podName(r)
-	base := baseName(name)
+	base := lookalike.BaseName(name)
 	first = -1
 	for i := range ix.workloads {
 		w := &ix.workloads[i]
@@ -34,11 +35,11 @@ func refResembles(ix *index, r *podrecord.Record) (first int, own bool) {
 
 func refHomoglyph(ix *index, r *podrecord.Record, own bool) any {
 	name := podName(r)
-	base := baseName(name)
+	base := lookalike.BaseName(name)
 	if name == "" || own {
 		return none
 	}
-	full, baseSkel := Skeleton(name), Skeleton(base)
+	full, baseSkel := lookalike.Skeleton(name), lookalike.Skeleton(base)
 	for i := range ix.workloads {
 		w := &ix.workloads[i]
 		if base == w.Name || hasDashPrefix(name, w.Name) || len(w.Name) < 3 {
@@ -68,7 +69,7 @@ func refLabelValue(ix *index, r *podrecord.Record, own bool) any {
 			if len(w.Name) < 5 || v == w.Name {
 				continue
 			}
-			if nearMiss(v, w.Name) || Confusable(v, w.Name) {
+			if lookalike.NearMiss(v, w.Name) || lookalike.Confusable(v, w.Name) {
 				if ownedBy(r, &w.Workload) {
 					return none
 				}
@@ -81,7 +82,7 @@ func refLabelValue(ix *index, r *podrecord.Record, own bool) any {
 
 func refMismatch(ix *index, r *podrecord.Record) any {
 	name := podName(r)
-	base := baseName(name)
+	base := lookalike.BaseName(name)
 	if name == "" {
 		return none
 	}
@@ -112,7 +113,7 @@ func TestNameIndexAgrees(t *testing.T) {
 		recs = append(recs, r)
 		for i := range ix.workloads {
 			w := ix.workloads[i].Name
-			for _, name := range []string{w + "-x7b2q", w[:len(w)-1] + "-x7b2q", "x" + w, w + "s-6d4cf56db6-x7b2q", Skeleton(w) + "-debug",
+			for _, name := range []string{w + "-x7b2q", w[:len(w)-1] + "-x7b2q", "x" + w, w + "s-6d4cf56db6-x7b2q", lookalike.Skeleton(w) + "-debug",
 				w[1:], w + "-" + w} {
 				c := *r
 				c.Name = name
@@ -175,17 +176,4 @@ func TestGlobSetAgrees(t *testing.T) {
 			}
 		}
 	}
-}
-
-// FuzzNearMissKnown: the character and length filters never rule out a
-// near miss nearMiss finds.
-func FuzzNearMissKnown(f *testing.F) {
-	for _, s := range [][2]string{{"kube-proxy", "kube-prxoy"}, {"coredns", "cordns"}, {"aws-node", "aws-n0de"}, {"ab", "ba"}, {"kubе", "kube"}, {"", "x"}} {
-		f.Add(s[0], s[1])
-	}
-	f.Fuzz(func(t *testing.T, a, b string) {
-		if got, want := nearMissKnown(a, keyOf(a), b, keyOf(b)), nearMiss(a, b); got != want {
-			t.Fatalf("nearMissKnown(%q, %q) = %v, nearMiss %v", a, b, got, want)
-		}
-	})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/podtrail/podtrail/internal/imageref"
+	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -69,7 +70,7 @@ type workload struct {
 	skel                      string
 	inv                       bool // from the inventory, not a default
 	images                    globSet
-	nameKey, saKey            nameKey // of Name, ServiceAccount (nearMissKnown)
+	nameKey, saKey            lookalike.NameKey // of Name, ServiceAccount (nearMissKnown)
 	labels                    []labelPair
 }
 
@@ -90,9 +91,9 @@ func newIndex(inv *Inventory) *index {
 	add := func(w Workload, fromInv bool) {
 		id, saID := w.Namespace+"/"+w.Name, w.Namespace+"/"+w.ServiceAccount
 		ix.workloads = append(ix.workloads, workload{Workload: w, id: id, saID: saID, idBox: id, saBox: saID,
-			skel: Skeleton(w.Name), inv: fromInv, msgSA: id + ": service account is not " + w.ServiceAccount,
+			skel: lookalike.Skeleton(w.Name), inv: fromInv, msgSA: id + ": service account is not " + w.ServiceAccount,
 			msgLabels: id + ": lacks its labels", msgName: id + ": name outside " + w.NamePattern,
-			images: newGlobSet(compileRepoGlobs(w.Images)), nameKey: keyOf(w.Name), saKey: keyOf(w.ServiceAccount), labels: pairsOf(w.Labels)})
+			images: newGlobSet(compileRepoGlobs(w.Images)), nameKey: lookalike.KeyOf(w.Name), saKey: lookalike.KeyOf(w.ServiceAccount), labels: pairsOf(w.Labels)})
 		if len(w.Images) > 0 && fromInv {
 			ix.wlImages = append(ix.wlImages, len(ix.workloads)-1)
 		}
@@ -185,7 +186,7 @@ func newIndex(inv *Inventory) *index {
 
 // resembles is resembles (inventory.go) with what the index knows of the
 // workload's name.
-func (w *workload) resembles(name, base string, baseKey nameKey) bool {
+func (w *workload) resembles(name, base string, baseKey lookalike.NameKey) bool {
 	wn := w.Name
 	if base == wn || name == wn || hasDashPrefix(name, wn) {
 		return true
@@ -195,7 +196,7 @@ func (w *workload) resembles(name, base string, baseKey nameKey) bool {
 			return true
 		}
 	}
-	return nearMissKnown(base, baseKey, wn, w.nameKey)
+	return lookalike.NearMissKnown(base, baseKey, wn, w.nameKey)
 }
 
 // pairsOf lists a label map's pairs, sorted, so that checking a pod's
@@ -241,7 +242,7 @@ func (ev *evaluator) names(ix *index) *nameInfo {
 	if ni.name == "" {
 		return ni
 	}
-	ni.base = baseName(ni.name)
+	ni.base = lookalike.BaseName(ni.name)
 	// the workloads the name resembles (resembles): named as the base or
 	// the name, a dash prefix of the name, matched by their name_pattern,
 	// or a near miss of the base
@@ -256,7 +257,7 @@ func (ev *evaluator) names(ix *index) *nameInfo {
 			c = append(c, k)
 		}
 	}
-	c = ix.appendNear(c, ni.base, keyOf(ni.base))
+	c = ix.appendNear(c, ni.base, lookalike.KeyOf(ni.base))
 	ni.resembles = lowest(c)
 	ni.cands = appendSortedSet(ni.cands, c)
 	for _, i := range c {
@@ -290,9 +291,9 @@ func (ix *index) homoglyphOf(r *podrecord.Record, ni *nameInfo, scratch *[]byte)
 	if name == "" || ni.own {
 		return none
 	}
-	buf := appendSkeleton((*scratch)[:0], name)
+	buf := lookalike.AppendSkeleton((*scratch)[:0], name)
 	nameSkel := len(buf)
-	buf = appendSkeleton(buf, base)
+	buf = lookalike.AppendSkeleton(buf, base)
 	*scratch = buf
 	full, baseSkel := buf[:nameSkel], buf[nameSkel:]
 	// the workloads whose skeleton is the base's, or a dash prefix of the
@@ -334,10 +335,10 @@ func (ix *index) similarWorkload(r *podrecord.Record, ni *nameInfo, threshold fl
 	}
 	for i := range ix.workloads {
 		w := &ix.workloads[i]
-		if len(w.Name) < 6 || base == w.Name || hasDashPrefix(name, w.Name) || maxJaroWinkler(len(base), len(w.Name)) < threshold {
+		if len(w.Name) < 6 || base == w.Name || hasDashPrefix(name, w.Name) || lookalike.MaxJaroWinkler(len(base), len(w.Name)) < threshold {
 			continue
 		}
-		if JaroWinkler(base, w.Name) >= threshold {
+		if lookalike.JaroWinkler(base, w.Name) >= threshold {
 			if ownedBy(r, &w.Workload) {
 				return none
 			}
@@ -391,13 +392,13 @@ func (ix *index) serviceAccountLookalike(r *podrecord.Record) any {
 			return none
 		}
 	}
-	saKey := keyOf(sa)
+	saKey := lookalike.KeyOf(sa)
 	for _, i := range inNS {
 		w := &ix.workloads[i]
 		if w.ServiceAccount == "" || len(w.ServiceAccount) < 4 {
 			continue
 		}
-		if nearMissKnown(sa, saKey, w.ServiceAccount, w.saKey) || Confusable(sa, w.ServiceAccount) {
+		if lookalike.NearMissKnown(sa, saKey, w.ServiceAccount, w.saKey) || lookalike.Confusable(sa, w.ServiceAccount) {
 			return w.saBox
 		}
 	}
@@ -448,11 +449,11 @@ func (ix *index) labelValueLookalike(r *podrecord.Record, ni *nameInfo, scratch 
 		}
 		// near misses, and names of the same skeleton (Confusable)
 		var cb [16]int
-		c := ix.appendNear(cb[:0], v, keyOf(v))
-		if len(v) > maxConfusableBytes {
-			longInputs.Add(1)
+		c := ix.appendNear(cb[:0], v, lookalike.KeyOf(v))
+		if len(v) > lookalike.MaxConfusableBytes {
+			lookalike.CountLongInput()
 		} else {
-			*scratch = appendSkeleton((*scratch)[:0], v)
+			*scratch = lookalike.AppendSkeleton((*scratch)[:0], v)
 			c = append(c, ix.names.bySkel[string(*scratch)]...)
 		}
 		first := -1
@@ -563,7 +564,7 @@ func nameFitsOwner(r *podrecord.Record) bool {
 			return false
 		}
 		if h, ok := r.Labels["pod-template-hash"]; ok && r.Owner.Kind == "ReplicaSet" {
-			if !ControllerSuffix(h, "hash") || !strings.HasSuffix(owner, h) || len(owner) <= len(h) || owner[len(owner)-len(h)-1] != '-' {
+			if !lookalike.ControllerSuffix(h, "hash") || !strings.HasSuffix(owner, h) || len(owner) <= len(h) || owner[len(owner)-len(h)-1] != '-' {
 				return false
 			}
 		}
@@ -571,14 +572,14 @@ func nameFitsOwner(r *podrecord.Record) bool {
 			if i := strings.LastIndexByte(h, '-'); i >= 0 {
 				h = h[i+1:]
 			}
-			if !ControllerSuffix(h, "hash") {
+			if !lookalike.ControllerSuffix(h, "hash") {
 				return false
 			}
 		}
 		return true
 	case "StatefulSet":
 		return len(name) > len(owner)+1 && strings.HasPrefix(name, owner) && name[len(owner)] == '-' &&
-			ControllerSuffix(name[len(owner)+1:], "ordinal")
+			lookalike.ControllerSuffix(name[len(owner)+1:], "ordinal")
 	case "Node":
 		n := r.Node
 		return n == "" || len(name) > len(n)+1 && strings.HasSuffix(name, n) && name[len(name)-len(n)-1] == '-'
@@ -591,8 +592,8 @@ func nameFitsOwner(r *podrecord.Record) bool {
 // them when indexed.
 func generatedFrom(name, owner string, indexed bool) bool {
 	prefixLen := len(owner) + 1
-	if prefixLen > maxGenerateNameBase {
-		prefixLen = maxGenerateNameBase
+	if prefixLen > lookalike.MaxGenerateNameBase {
+		prefixLen = lookalike.MaxGenerateNameBase
 	}
 	if len(name) <= prefixLen {
 		return false
@@ -605,12 +606,12 @@ func generatedFrom(name, owner string, indexed bool) bool {
 		return false
 	}
 	rest := name[prefixLen:]
-	if ControllerSuffix(rest, "random") {
+	if lookalike.ControllerSuffix(rest, "random") {
 		return true
 	}
 	if indexed {
-		if i := strings.IndexByte(rest, '-'); i > 0 && isDigits(rest[:i]) {
-			return ControllerSuffix(rest[i+1:], "random")
+		if i := strings.IndexByte(rest, '-'); i > 0 && lookalike.IsDigits(rest[:i]) {
+			return lookalike.ControllerSuffix(rest[i+1:], "random")
 		}
 	}
 	return false
@@ -683,7 +684,7 @@ func (ix *index) identityLookalike(r *podrecord.Record) any {
 		return none
 	}
 	for i, id := range ix.identities {
-		if Confusable(u, id) || len(id) >= 8 && nearMiss(u, id) {
+		if lookalike.Confusable(u, id) || len(id) >= 8 && lookalike.NearMiss(u, id) {
 			return ix.identityBoxes[i]
 		}
 	}

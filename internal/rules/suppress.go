@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -139,7 +140,7 @@ func ownerKey(r *podrecord.Record) string {
 	case "":
 		return ""
 	case "ReplicaSet", "Job":
-		return r.Owner.Kind + "/" + baseName(r.Owner.Name)
+		return r.Owner.Kind + "/" + lookalike.BaseName(r.Owner.Name)
 	}
 	return r.Owner.Kind + "/" + r.Owner.Name
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package rules
+package lookalike
 
 import (
 	"strings"
@@ -39,14 +39,14 @@ import (
 func Skeleton(s string) string {
 	if isASCII(s) {
 		var buf [64]byte
-		return string(appendSkeleton(buf[:0], s))
+		return string(AppendSkeleton(buf[:0], s))
 	}
-	return string(appendSkeleton(nil, s))
+	return string(AppendSkeleton(nil, s))
 }
 
-// appendSkeleton appends the skeleton of s to dst. For ASCII s it does not
+// AppendSkeleton appends the skeleton of s to dst. For ASCII s it does not
 // allocate beyond growing dst.
-func appendSkeleton(dst []byte, s string) []byte {
+func AppendSkeleton(dst []byte, s string) []byte {
 	if isASCII(s) {
 		for i := 0; i < len(s); i++ {
 			dst = appendASCIISkeleton(dst, s[i])
@@ -159,7 +159,7 @@ func Confusable(a, b string) bool {
 	if a == b {
 		return false
 	}
-	if len(a) > maxConfusableBytes || len(b) > maxConfusableBytes {
+	if len(a) > MaxConfusableBytes || len(b) > MaxConfusableBytes {
 		longInputs.Add(1)
 		return false
 	}
@@ -167,7 +167,7 @@ func Confusable(a, b string) bool {
 		return sameASCIISkeleton(a, b)
 	}
 	var ba, bb [64]byte
-	return string(appendSkeleton(ba[:0], a)) == string(appendSkeleton(bb[:0], b))
+	return string(AppendSkeleton(ba[:0], a)) == string(AppendSkeleton(bb[:0], b))
 }
 
 // asciiSkeleton[b] is the skeleton of the ASCII byte b.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package rules
+package lookalike
 
 import (
 	"testing"
@@ -35,8 +35,8 @@ func TestSkeletonUTS39(t *testing.T) {
 	// were met
 	s := "kube-prоxy-ꓚꓳꓣꓰ-ᏴᎬᎪᏒ"
 	buf := make([]byte, 0, 128)
-	buf = appendSkeleton(buf[:0], s)
-	if n := testing.AllocsPerRun(50, func() { buf = appendSkeleton(buf[:0], s) }); n != 0 {
+	buf = AppendSkeleton(buf[:0], s)
+	if n := testing.AllocsPerRun(50, func() { buf = AppendSkeleton(buf[:0], s) }); n != 0 {
 		t.Errorf("appendSkeleton allocates %v times", n)
 	}
 	if !utf8.Valid(buf) {
