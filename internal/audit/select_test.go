@@ -23,9 +23,20 @@ func TestSelection(t *testing.T) {
 		[]byte(`{"auditID":"d","stage":"ResponseComplete","verb":"get","objectRef":{"resource":"pods"}}`),
 		[]byte(`{"auditID":"e","stage":"ResponseComplete","verb":"create","objectRef":{"resource":"secrets"}}`),
 		[]byte(`{"auditID":"f","stage":"ResponseComplete","verb":"create"}`), // no objectRef
+		// RequestReceived: only of a pod create, its fields in any order
 		[]byte(`{"auditID":"g","stage":"RequestReceived","verb":"create","objectRef":{"resource":"pods"}}`),
+		[]byte(`{"auditID":"h","objectRef":{"resource":"pods","namespace":"n"},"verb":"create","stage":"RequestReceived"}`),
+		[]byte(`{"auditID":"i","verb":"create","stage":"RequestReceived","objectRef":{"resource":"pods","subresource":"binding","name":"p"}}`),
+		[]byte(`{"auditID":"j","stage":"RequestReceived","objectRef":{"resource":"pods"},"verb":"delete"}`),
+		[]byte(`{"auditID":"k","objectRef":{"resource":"deployments","apiGroup":"apps"},"stage":"RequestReceived","verb":"create"}`),
+		[]byte(`{"auditID":"l","verb":"get","stage":"RequestReceived","objectRef":{"resource":"pods"}}`),
+		[]byte(`{"auditID":"m","stage":"ResponseStarted","verb":"create","objectRef":{"resource":"pods"}}`),
+		[]byte(`{"auditID":"o","stage":"RequestReceived","requestURI":"/api/v1/namespaces/n/pods?fieldManager=kubectl-run","verb":"create","objectRef":{"resource":"pods"}}`),
+		[]byte(`{"auditID":"p","stage":"RequestReceived","requestURI":"/api/v1/namespaces/n/pods/p/binding","verb":"create","objectRef":{"resource":"pods","subresource":"binding"}}`),
+		[]byte(`{"auditID":"q","stage":"RequestReceived","requestURI":"/api/v1/namespaces/n/serviceaccounts","verb":"create","objectRef":{"resource":"serviceaccounts"}}`),
+		[]byte(`{"auditID":"n","stage":"Panic","verb":"create","objectRef":{"resource":"pods","namespace":"n"}}`),
 	)
-	var in, out int
+	var in, out, received int
 	sel := &Decoder{SelectPodCreation: true}
 	for _, l := range lines {
 		want, err := Decode(l)
@@ -36,6 +47,9 @@ func TestSelection(t *testing.T) {
 		switch {
 		case Selected(want):
 			in++
+			if want.Stage == StageRequestReceived {
+				received++
+			}
 			if err != nil || got.AuditID != want.AuditID || got.Verb != want.Verb || got.Stage != want.Stage {
 				t.Errorf("selected event %s: got %v, %v", want.AuditID, got, err)
 			}
@@ -46,7 +60,11 @@ func TestSelection(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d events: %d selected, %d not", len(lines), in, out)
+	t.Logf("%d events: %d selected (%d RequestReceived of pod creates), %d not", len(lines), in, received, out)
+	// the live log's six pod creates (three levels) and g, h, o above
+	if received != 9 {
+		t.Errorf("%d RequestReceived stages of pod creates selected, want 9", received)
+	}
 	if in == 0 || out == 0 {
 		t.Fatalf("the sample must hold events of both kinds: %d in, %d out", in, out)
 	}
@@ -81,4 +99,33 @@ func BenchmarkDecodeLiveAuditLogSelected(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(lines))/b.Elapsed().Seconds(), "events/s")
 	b.Logf("%d of %d events selected", n, len(lines))
+}
+
+// TestSelectedStages: which stages of which requests the selection takes.
+func TestSelectedStages(t *testing.T) {
+	pods := &ObjectReference{Resource: "pods", Namespace: "n"}
+	tests := []struct {
+		stage, verb string
+		ref         *ObjectReference
+		want        bool
+	}{
+		{StageRequestReceived, "create", pods, true}, // paired with its final stage (audit_stage_gap)
+		{StageResponseComplete, "create", pods, true},
+		{StagePanic, "create", pods, true},
+		{StageResponseStarted, "create", pods, false},
+		{StageRequestReceived, "delete", pods, false},
+		{StageRequestReceived, "create", &ObjectReference{Resource: "pods", Subresource: "binding"}, false},
+		{StageRequestReceived, "create", &ObjectReference{Resource: "pods", Subresource: "eviction"}, false},
+		{StageRequestReceived, "create", &ObjectReference{Resource: "deployments", APIGroup: "apps"}, false},
+		{StageRequestReceived, "create", &ObjectReference{Resource: "pods", APIGroup: "metrics.k8s.io"}, false},
+		{StageRequestReceived, "create", nil, false},
+		{StageResponseComplete, "patch", &ObjectReference{Resource: "pods", Subresource: "status"}, true},
+		{StageResponseComplete, "get", pods, false},
+	}
+	for _, tt := range tests {
+		ev := &Event{Stage: tt.stage, Verb: tt.verb, ObjectRef: tt.ref}
+		if got := Selected(ev); got != tt.want {
+			t.Errorf("%s %s %+v: Selected %v, want %v", tt.stage, tt.verb, tt.ref, got, tt.want)
+		}
+	}
 }

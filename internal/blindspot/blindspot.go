@@ -33,10 +33,22 @@ const (
 	// RulesUnreadable: a rules or inventory file failed to load; the last
 	// good set runs. Clears at the next successful load.
 	RulesUnreadable Kind = "rules_unreadable"
+	// StageGap: the audit pipeline lost the event that says who created
+	// which pod with which outcome: a pod create's RequestReceived stage
+	// arrived and its final stage (ResponseComplete) did not within
+	// Config.StageGap, or the request ended in a Panic stage. One
+	// condition per cluster, with a count of such requests; see
+	// Tracker.Received for when it clears.
+	StageGap Kind = "audit_stage_gap"
 )
 
+// MaxStagePending bounds the pod creates whose final stage is awaited,
+// and apart the final stages that came before their RequestReceived: a
+// request past it is not followed (StageStats.Untracked).
+const MaxStagePending = 16384
+
 // Sources a Kind is about (podtrail.blind_spot.source).
-var sourceOf = map[Kind]string{AuditSilence: "audit", NodeSilence: "node_runtime", Evicted: "correlation", RulesUnreadable: "rules"}
+var sourceOf = map[Kind]string{AuditSilence: "audit", NodeSilence: "node_runtime", Evicted: "correlation", RulesUnreadable: "rules", StageGap: "audit"}
 
 // Source is the source a kind of blind spot is about.
 func (k Kind) Source() string { return sourceOf[k] }
@@ -58,6 +70,11 @@ type Config struct {
 	EvictionClear time.Duration
 	// Rules: report rules or inventory files that fail to load.
 	Rules bool
+	// StageGap is how long a pod create's final audit stage may follow
+	// its RequestReceived stage. The apiserver ends a request within its
+	// --request-timeout (1m by default) and its audit backends deliver
+	// within seconds; a longer wait means the final stage was lost.
+	StageGap time.Duration
 }
 
 // Validate checks the durations.
@@ -72,6 +89,9 @@ func (c Config) Validate() error {
 	if c.EvictionClear < 0 {
 		errs = append(errs, errors.New("eviction_clear must not be negative (0: off)"))
 	}
+	if c.StageGap < 0 {
+		errs = append(errs, errors.New("audit_stage_gap must not be negative (0: off)"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -79,7 +99,8 @@ func (c Config) Validate() error {
 type Alert struct {
 	Kind      Kind
 	Recovered bool
-	// Cluster is the cluster whose audit stream went quiet (AuditSilence).
+	// Cluster is the cluster whose audit stream went quiet (AuditSilence)
+	// or lost stages (StageGap).
 	Cluster string
 	// Node is the node that went quiet (NodeSilence).
 	Node string
@@ -92,8 +113,64 @@ type Alert struct {
 	// At is when the condition was found, or cleared.
 	At time.Time
 	// Count: evictions during an Evicted condition; records emitted
-	// without the node's events during a NodeSilence.
+	// without the node's events during a NodeSilence; requests that lost
+	// their final stage during a StageGap.
 	Count int
+	// Request is the first request of a StageGap that lost its final
+	// stage (nil otherwise).
+	Request *Request
+}
+
+// Request is a pod create as its RequestReceived (or Panic) stage tells.
+type Request struct {
+	AuditID   string
+	Namespace string
+	// Name, or GenerateName when the name is made by the apiserver;
+	// neither at the Metadata level for a generateName pod.
+	Name, GenerateName string
+	User               string
+	// Received is the request's requestReceivedTimestamp (zero: unknown).
+	Received time.Time
+	// Panic: the request ended in a Panic stage.
+	Panic bool
+}
+
+// Pod is the request's pod as namespace/name, namespace/generateName*, or
+// namespace/ when neither is known.
+func (r *Request) Pod() string {
+	switch {
+	case r.Name != "":
+		return r.Namespace + "/" + r.Name
+	case r.GenerateName != "":
+		return r.Namespace + "/" + r.GenerateName + "*"
+	}
+	return r.Namespace + "/"
+}
+
+// String is the request for a finding's detail.
+func (r *Request) String() string {
+	s := "auditID=" + r.AuditID + " pod=" + r.Pod()
+	if r.User != "" {
+		s += " user=" + r.User
+	}
+	if !r.Received.IsZero() {
+		s += " received=" + r.Received.UTC().Format(time.RFC3339Nano)
+	}
+	if r.Panic {
+		s += " stage=Panic"
+	}
+	return s
+}
+
+// StageStats are the stage-gap tracker's numbers.
+type StageStats struct {
+	// Pending: pod creates whose final stage is awaited.
+	Pending int
+	// Untracked: RequestReceived stages not followed because
+	// MaxStagePending were pending. Final stages are remembered for
+	// StageGap (against a RequestReceived that comes after its final
+	// stage, or again), at most MaxStagePending of them.
+	Untracked int
 }
 
 // Source is the source the alert is about: audit, node_runtime,
@@ -106,7 +183,7 @@ func (a *Alert) Subject() string {
 	switch a.Kind {
 	case NodeSilence:
 		return a.Node
-	case AuditSilence:
+	case AuditSilence, StageGap:
 		return a.Cluster
 	}
 	return a.Kind.Source()
@@ -129,11 +206,149 @@ type Tracker struct {
 	rules   silence
 	alerts  []Alert
 	active  int
+
+	pending   map[string]*pendingStage // by auditID
+	done      map[string]time.Time     // final stages before their RequestReceived, by auditID
+	gaps      map[string]*gapState     // by cluster
+	untracked int
+}
+
+type pendingStage struct {
+	req     Request
+	cluster string
+	at      time.Time // when the RequestReceived stage arrived
+}
+
+type gapState struct {
+	open     bool
+	since    time.Time
+	count    int
+	lastGap  time.Time
+	complete bool // a final stage of a pod create arrived since the last gap
 }
 
 // New makes a tracker started at now.
 func New(cfg Config, now time.Time) *Tracker {
-	return &Tracker{cfg: cfg, started: now, audit: map[string]*silence{}, nodes: map[string]*silence{}}
+	return &Tracker{cfg: cfg, started: now, audit: map[string]*silence{}, nodes: map[string]*silence{},
+		pending: map[string]*pendingStage{}, done: map[string]time.Time{}, gaps: map[string]*gapState{}}
+}
+
+// StageGaps reports whether the tracker pairs audit stages (StageGap on).
+func (t *Tracker) StageGaps() bool { return t.cfg.StageGap > 0 }
+
+// Received notes the RequestReceived stage of a pod create of cluster,
+// arrived at now: its final stage is awaited for Config.StageGap. A
+// request seen before (a webhook's retry) is noted once.
+//
+// The gap condition of a cluster opens at its first request whose final
+// stage did not come (at a Tick) or that ended in a Panic; more while it is
+// open only add to its count. It clears at the first Tick at which a pod
+// create's final stage has arrived since the last gap and no gap came for
+// StageGap: the final stages flow again.
+func (t *Tracker) Received(cluster string, req Request, now time.Time) {
+	if t.cfg.StageGap <= 0 || req.AuditID == "" {
+		return
+	}
+	if _, ok := t.done[req.AuditID]; ok { // its final stage came first, or this is a retry
+		return
+	}
+	if t.pending[req.AuditID] != nil {
+		return
+	}
+	if len(t.pending) >= MaxStagePending {
+		t.untracked++
+		return
+	}
+	t.pending[req.AuditID] = &pendingStage{req: req, cluster: cluster, at: now}
+}
+
+// Final notes the final stage (ResponseComplete, or Panic with panic set)
+// of a pod create of cluster. req names the request for a Panic whose
+// RequestReceived stage was not seen (only AuditID is needed otherwise).
+func (t *Tracker) Final(cluster string, req Request, panic bool, now time.Time) {
+	if t.cfg.StageGap <= 0 || req.AuditID == "" {
+		return
+	}
+	p := t.pending[req.AuditID]
+	if p != nil {
+		delete(t.pending, req.AuditID)
+		req, cluster = p.req, p.cluster
+	}
+	if len(t.done) < MaxStagePending { // a RequestReceived after it, or again (a retry), is not awaited
+		t.done[req.AuditID] = now
+	}
+	if panic {
+		req.Panic = true
+		since := now
+		if p != nil {
+			since = p.at
+		}
+		t.gap(cluster, req, since, now)
+		return
+	}
+	if g := t.gaps[cluster]; g != nil && g.open {
+		g.complete = true
+	}
+}
+
+// gap notes a request of cluster that lost its final stage.
+func (t *Tracker) gap(cluster string, req Request, since, now time.Time) {
+	g := t.gaps[cluster]
+	if g == nil {
+		g = &gapState{}
+		t.gaps[cluster] = g
+	}
+	g.lastGap, g.complete = now, false
+	if g.open {
+		g.count++
+		return
+	}
+	g.open, g.since, g.count = true, since, 1
+	t.active++
+	r := req
+	t.alerts = append(t.alerts, Alert{Kind: StageGap, Cluster: cluster, Since: since, At: now, Count: 1, Detail: r.String(), Request: &r})
+}
+
+// tickStages finds the requests whose final stage is overdue by now and
+// the gap conditions that clear.
+func (t *Tracker) tickStages(now time.Time) {
+	if t.cfg.StageGap <= 0 {
+		return
+	}
+	var late []*pendingStage
+	for id, p := range t.pending {
+		if now.Sub(p.at) >= t.cfg.StageGap {
+			late = append(late, p)
+			delete(t.pending, id)
+		}
+	}
+	sort.Slice(late, func(i, j int) bool {
+		if !late[i].at.Equal(late[j].at) {
+			return late[i].at.Before(late[j].at)
+		}
+		return late[i].req.AuditID < late[j].req.AuditID
+	})
+	for _, p := range late {
+		t.gap(p.cluster, p.req, p.at, now)
+	}
+	for id, at := range t.done {
+		if now.Sub(at) >= t.cfg.StageGap {
+			delete(t.done, id)
+		}
+	}
+	for _, c := range sortedKeys(t.gaps) {
+		g := t.gaps[c]
+		if g.open && g.complete && now.Sub(g.lastGap) >= t.cfg.StageGap {
+			t.alerts = append(t.alerts, Alert{Kind: StageGap, Recovered: true, Cluster: c, Since: g.since, At: now, Count: g.count})
+			g.open, g.complete, g.count = false, false, 0
+			t.active--
+		}
+	}
+}
+
+// StageStats are the stage-gap tracker's numbers now.
+func (t *Tracker) StageStats() StageStats {
+	return StageStats{Pending: len(t.pending), Untracked: t.untracked}
 }
 
 // Config is the tracker's configuration.
@@ -262,6 +477,7 @@ func (t *Tracker) Tick(now time.Time) []Alert {
 			}
 		}
 	}
+	t.tickStages(now)
 	if s := &t.evict; s.blind && now.Sub(s.last) >= t.cfg.EvictionClear {
 		t.alerts = append(t.alerts, Alert{Kind: Evicted, Recovered: true, Since: s.since, At: now, Count: s.count})
 		s.blind, s.count = false, 0
@@ -293,6 +509,11 @@ func (t *Tracker) Open() []Alert {
 			out = append(out, Alert{Kind: NodeSilence, Node: n, Since: s.since, Count: s.count})
 		}
 	}
+	for _, c := range sortedKeys(t.gaps) {
+		if g := t.gaps[c]; g.open {
+			out = append(out, Alert{Kind: StageGap, Cluster: c, Since: g.since, Count: g.count})
+		}
+	}
 	if t.evict.blind {
 		out = append(out, Alert{Kind: Evicted, Since: t.evict.since, Count: t.evict.count})
 	}
@@ -302,7 +523,7 @@ func (t *Tracker) Open() []Alert {
 	return out
 }
 
-func sortedKeys(m map[string]*silence) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)

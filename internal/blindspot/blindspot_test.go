@@ -29,7 +29,16 @@ func label(a Alert) string {
 }
 
 func TestTracker(t *testing.T) {
-	cfg := Config{AuditSilence: 60 * time.Second, NodeSilence: 30 * time.Second, EvictionClear: 120 * time.Second, Rules: true}
+	cfg := Config{AuditSilence: 60 * time.Second, NodeSilence: 30 * time.Second, EvictionClear: 120 * time.Second, Rules: true, StageGap: 30 * time.Second}
+	recv := func(id string) func(*Tracker, time.Time) {
+		return func(tr *Tracker, now time.Time) { tr.Received("prod", Request{AuditID: id, Namespace: "shop"}, now) }
+	}
+	final := func(id string) func(*Tracker, time.Time) {
+		return func(tr *Tracker, now time.Time) { tr.Final("prod", Request{AuditID: id}, false, now) }
+	}
+	panicked := func(id string) func(*Tracker, time.Time) {
+		return func(tr *Tracker, now time.Time) { tr.Final("prod", Request{AuditID: id, Namespace: "shop"}, true, now) }
+	}
 	audit := func(tr *Tracker, now time.Time) { tr.Audit("prod", now) }
 	node := func(n string) func(*Tracker, time.Time) {
 		return func(tr *Tracker, now time.Time) { tr.Node(n, now) }
@@ -81,6 +90,46 @@ func TestTracker(t *testing.T) {
 			{7, func(tr *Tracker, now time.Time) { tr.RulesLoaded(errors.New("rules.yaml: line 3"), now) }, nil},
 			{9, func(tr *Tracker, now time.Time) { tr.RulesLoaded(nil, now) }, []string{"rules_unreadable:rules:recovered"}},
 			{11, func(tr *Tracker, now time.Time) { tr.RulesLoaded(nil, now) }, nil},
+		}},
+		{"stages complete: no gap", []step{
+			{1, recv("r1"), nil},
+			{2, final("r1"), nil},
+			{3, final("r2"), nil}, // final before its RequestReceived (another batch)
+			{4, recv("r2"), nil},
+			{4, recv("r1"), nil}, // a webhook's retry of a completed request: no longer followed
+			{5, recv("r3"), nil}, // policy keeps RequestReceived, request takes 20 s
+			{25, final("r3"), nil},
+			{300, idle, nil},
+		}},
+		{"stage gap: one finding for many, recovered when final stages flow", []step{
+			{1, recv("r1"), nil},
+			{2, recv("r2"), nil},
+			{2, recv("r2"), nil}, // retry
+			{30, idle, nil},
+			{31, idle, []string{"audit_stage_gap:prod"}},
+			{32, idle, nil}, // r2: counted, not another finding
+			{40, recv("r3"), nil},
+			{41, final("r3"), nil}, // complete, but the last gap is 9 s old
+			{61, idle, nil},
+			{62, idle, []string{"audit_stage_gap:prod:recovered"}},
+			{200, idle, nil},
+		}},
+		{"stage gap: no final stage since, stays open", []step{
+			{1, recv("r1"), nil},
+			{31, idle, []string{"audit_stage_gap:prod"}},
+			{500, idle, nil},
+			{501, final("x"), []string{"audit_stage_gap:prod:recovered"}},
+			{502, idle, nil},
+		}},
+		{"stage gap: a Panic stage is one at once", []step{
+			{1, recv("r1"), nil},
+			{2, panicked("r1"), []string{"audit_stage_gap:prod"}},
+			{3, panicked("r9"), nil}, // no RequestReceived seen: counted
+			{20, recv("r4"), nil},
+			{20, final("r4"), nil}, // the last gap is 17 s old
+			{32, idle, nil},
+			{33, idle, []string{"audit_stage_gap:prod:recovered"}},
+			{120, idle, nil},
 		}},
 	}
 	for _, tt := range tests {
@@ -157,5 +206,46 @@ func TestValidate(t *testing.T) {
 	}
 	if err := (Config{AuditSilence: time.Minute}).Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestStageGapFields(t *testing.T) {
+	tr := New(Config{StageGap: 30 * time.Second}, t0)
+	tr.Received("prod", Request{AuditID: "a1", Namespace: "shop", GenerateName: "web-", User: "alice", Received: at(0)}, at(1))
+	tr.Received("prod", Request{AuditID: "a2", Namespace: "shop", Name: "cart"}, at(2))
+	if s := tr.StageStats(); s.Pending != 2 {
+		t.Fatalf("stats: %+v", s)
+	}
+	a := tr.Tick(at(40))
+	if len(a) != 1 || a[0].Since != at(1) || a[0].At != at(40) || a[0].Count != 1 || a[0].Source() != "audit" || a[0].Subject() != "prod" {
+		t.Fatalf("gap: %+v", a)
+	}
+	if want := "auditID=a1 pod=shop/web-* user=alice received=2026-12-06T12:00:00Z"; a[0].Detail != want || a[0].Request.AuditID != "a1" {
+		t.Fatalf("detail %q, want %q", a[0].Detail, want)
+	}
+	if open := tr.Open(); len(open) != 1 || open[0].Count != 2 || tr.Active() != 1 {
+		t.Fatalf("open: %+v", open)
+	}
+	tr.Final("prod", Request{AuditID: "a3"}, false, at(41))
+	a = tr.Tick(at(71))
+	if len(a) != 1 || !a[0].Recovered || a[0].Count != 2 || a[0].Since != at(1) || tr.Active() != 0 {
+		t.Fatalf("recovered: %+v", a)
+	}
+	if s := tr.StageStats(); s.Pending != 0 || len(tr.done) != 0 {
+		t.Fatalf("left: %+v, done %d", s, len(tr.done))
+	}
+	// bounded: past MaxStagePending a request is not followed
+	for i := 0; i < MaxStagePending+5; i++ {
+		tr.Received("prod", Request{AuditID: string(rune('a'+i%26)) + time.Duration(i).String()}, at(100))
+	}
+	if s := tr.StageStats(); s.Pending != MaxStagePending || s.Untracked != 5 {
+		t.Fatalf("bound: %+v", s)
+	}
+	// off: nothing kept
+	off := New(Config{}, t0)
+	off.Received("prod", Request{AuditID: "x"}, at(1))
+	off.Final("prod", Request{AuditID: "x"}, true, at(1))
+	if len(off.Tick(at(999))) != 0 || off.StageStats().Pending != 0 || off.StageGaps() {
+		t.Fatal("off keeps state")
 	}
 }
