@@ -354,6 +354,13 @@ func TestHelmAgent(t *testing.T) {
 			if !toleratesEveryTaint(r.pod) {
 				t.Errorf("does not tolerate every taint: %v", list(r.pod, "tolerations"))
 			}
+			// The node's events reach the gateway in the order they were
+			// read: one consumer of the disk queue.
+			for name, exp := range dig(r.config, "exporters").(map[string]any) {
+				if q := dig(exp, "sending_queue"); dig(q, "enabled") == true && fmt.Sprint(dig(q, "num_consumers")) != "1" {
+					t.Errorf("exporter %s: sending_queue.num_consumers %v, want 1 (order)", name, dig(q, "num_consumers"))
+				}
+			}
 			if str(r.container, "env", "[K8S_NODE_NAME]", "valueFrom", "fieldRef", "fieldPath") != "spec.nodeName" {
 				t.Error("K8S_NODE_NAME is not the downward API's spec.nodeName")
 			}
