@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -41,7 +42,7 @@ type Baseline struct {
 	Held []HeldRecord
 	// Proposal holds only what the inventory lacks; merged after it,
 	// the learned records are approved.
-	Proposal *Inventory
+	Proposal *inventory.Inventory
 	// Diff lists each proposed entry, one line each ("+ workload ..."),
 	// and the images left out as lookalikes ("? image ...").
 	Diff []string
@@ -87,7 +88,7 @@ func (e *Engine) Baseline(records []*podrecord.Record, opts BaselineOptions) (*B
 		channels = []string{"helm", "argocd", "flux", "terraform", "ci"}
 	}
 	b := &Baseline{}
-	l := NewLearner()
+	l := inventory.NewLearner()
 	var learned []*podrecord.Record
 	trusted := map[string]bool{}
 	for _, r := range records {
@@ -117,23 +118,23 @@ func (e *Engine) Baseline(records []*podrecord.Record, opts BaselineOptions) (*B
 		learned = append(learned, r)
 		l.Observe(r)
 		if person := r.Actor.Kind == podrecord.ActorUser || r.Actor.Kind == podrecord.ActorServiceAccount; person &&
-			contains(channels, r.Channel) && r.Actor.Username != "" && !e.index.trustedIdentity(r) {
+			slices.Contains(channels, r.Channel) && r.Actor.Username != "" && !e.index.trustedIdentity(r) {
 			trusted[r.Actor.Username] = true
 		}
 	}
 	b.Proposal = e.newOnly(l.Proposal(nil), learned, opts.Pin)
 	b.Proposal.TrustedIdentities = slices.Sorted(maps.Keys(trusted))
 	b.Proposal.Images, b.Lookalikes = e.groupImages(b.Proposal.Images)
-	b.Diff = b.Proposal.diffLines()
+	b.Diff = diffLines(b.Proposal)
 	for _, l := range b.Lookalikes {
 		b.Diff = append(b.Diff, "? image     "+l+" (left out: a lookalike; approve it only after checking)")
 	}
 
 	// Before and after, on the records learned from.
-	merged := &Inventory{}
-	merged.merge(e.inventory)
-	merged.merge(b.Proposal)
-	merged.finish()
+	merged := &inventory.Inventory{}
+	merged.Merge(e.inventory)
+	merged.Merge(b.Proposal)
+	merged.Finish()
 	after, err := e.withInventory(merged)
 	if err != nil {
 		return nil, err
@@ -148,7 +149,7 @@ func (e *Engine) Baseline(records []*podrecord.Record, opts BaselineOptions) (*B
 // official image), so that a decorated organisation is a lookalike of it
 // (PT-0022); and leaves out the repositories that imitate another learned
 // or approved one.
-func (e *Engine) groupImages(ims []Image) ([]Image, []string) {
+func (e *Engine) groupImages(ims []inventory.Image) ([]inventory.Image, []string) {
 	byOrg := map[string][]int{}
 	for i, im := range ims {
 		if len(im.Tags)+len(im.Digests) > 0 {
@@ -161,11 +162,11 @@ func (e *Engine) groupImages(ims []Image) ([]Image, []string) {
 		}
 		byOrg[host+"/"+org] = append(byOrg[host+"/"+org], i)
 	}
-	var out []Image
+	var out []inventory.Image
 	grouped := map[int]bool{}
 	for _, org := range slices.Sorted(maps.Keys(byOrg)) {
 		if idx := byOrg[org]; len(idx) >= 2 {
-			out = append(out, Image{Repository: org + "/*"})
+			out = append(out, inventory.Image{Repository: org + "/*"})
 			for _, i := range idx {
 				grouped[i] = true
 			}
@@ -185,7 +186,7 @@ func (e *Engine) groupImages(ims []Image) ([]Image, []string) {
 	for _, r := range e.index.refs {
 		refs = append(refs, r.repoRef)
 	}
-	var kept []Image
+	var kept []inventory.Image
 	var lookalikes []string
 	for _, im := range out {
 		if strings.ContainsAny(im.Repository, "*?[") {
@@ -213,7 +214,7 @@ func (e *Engine) groupImages(ims []Image) ([]Image, []string) {
 }
 
 // withInventory compiles the engine's rules again against inv.
-func (e *Engine) withInventory(inv *Inventory) (*Engine, error) {
+func (e *Engine) withInventory(inv *inventory.Inventory) (*Engine, error) {
 	return compileSources(e.sources, inv, true)
 }
 
@@ -235,9 +236,9 @@ func countFindings(e *Engine, recs []*podrecord.Record, atLeast string) int {
 // images entry decides (or, decided, a tag or digest it does not allow,
 // with pin), namespaces' creators the namespace does not allow (people and
 // service accounts only: controllers and nodes are judged by their owner).
-func (e *Engine) newOnly(p *Inventory, learned []*podrecord.Record, pin bool) *Inventory {
+func (e *Engine) newOnly(p *inventory.Inventory, learned []*podrecord.Record, pin bool) *inventory.Inventory {
 	ix := e.index
-	out := &Inventory{}
+	out := &inventory.Inventory{}
 	for _, w := range p.Workloads {
 		known := false
 		for _, i := range ix.names.byName[w.Name] {
@@ -269,14 +270,14 @@ func (e *Engine) newOnly(p *Inventory, learned []*podrecord.Record, pin bool) *I
 				}
 			}
 			if !allowed {
-				out.Images = append(out.Images, Image{Repository: im.Repository, Tags: tags, Digests: digests})
+				out.Images = append(out.Images, inventory.Image{Repository: im.Repository, Tags: tags, Digests: digests})
 			}
 			continue
 		}
 		if pin {
 			out.Images = append(out.Images, im)
 		} else {
-			out.Images = append(out.Images, Image{Repository: im.Repository})
+			out.Images = append(out.Images, inventory.Image{Repository: im.Repository})
 		}
 	}
 	// creators and channels, of people and service accounts only
@@ -301,7 +302,7 @@ func (e *Engine) newOnly(p *Inventory, learned []*podrecord.Record, pin bool) *I
 	}
 	for _, name := range slices.Sorted(maps.Keys(uses)) {
 		u := uses[name]
-		n := Namespace{Name: name, Creators: slices.Sorted(maps.Keys(u.creators))}
+		n := inventory.Namespace{Name: name, Creators: slices.Sorted(maps.Keys(u.creators))}
 		// a namespace that lists channels keeps them; one that does not
 		// would be restricted to the channels seen
 		if ns := ix.ns[name]; ns != nil && len(ns.Channels) > 0 || ns == nil {
@@ -313,7 +314,7 @@ func (e *Engine) newOnly(p *Inventory, learned []*podrecord.Record, pin bool) *I
 }
 
 // diffLines lists the entries of a proposal, one line each.
-func (inv *Inventory) diffLines() []string {
+func diffLines(inv *inventory.Inventory) []string {
 	var out []string
 	for _, w := range inv.Workloads {
 		l := fmt.Sprintf("+ workload  %s/%s %s", w.Namespace, w.Name, w.Kind)
@@ -346,7 +347,7 @@ func (inv *Inventory) diffLines() []string {
 }
 
 // YAML writes the proposal as an inventory file headed by what it was
-// learned from and what was held back, which loads with ParseInventory.
+// learned from and what was held back, which loads with inventory.Parse.
 func (b *Baseline) YAML() ([]byte, error) {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "# podtrail inventory PROPOSAL (podtrail-rules baseline): learned from %d of %d pod-creation records,\n", b.Learned, b.Records)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -36,10 +37,10 @@ func TestBaselineOptions(t *testing.T) {
 		t.Errorf("%d records, %d learned, held %+v", b.Records, b.Learned, b.Held)
 	}
 	p := b.Proposal
-	if !slices.ContainsFunc(p.Images, func(im Image) bool {
+	if !slices.ContainsFunc(p.Images, func(im inventory.Image) bool {
 		return im.Repository == "docker.io/library/nginx" && slices.Equal(im.Tags, []string{"1.28"})
 	}) ||
-		!slices.ContainsFunc(p.Images, func(im Image) bool {
+		!slices.ContainsFunc(p.Images, func(im inventory.Image) bool {
 			return im.Repository == "ghcr.io/acme/web" && slices.Equal(im.Tags, []string{"2"})
 		}) {
 		t.Errorf("images %+v", p.Images)
@@ -54,7 +55,7 @@ func TestBaselineOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseInventory("site.yaml", data); err != nil || !strings.Contains(string(data), "#   risky/x by "+ci.Username+": HIGH high") {
+	if _, err := inventory.Parse("site.yaml", data); err != nil || !strings.Contains(string(data), "#   risky/x by "+ci.Username+": HIGH high") {
 		t.Errorf("%v\n%s", err, data)
 	}
 	b, _ = e.Baseline(recs, BaselineOptions{Hold: "critical"})
@@ -62,7 +63,7 @@ func TestBaselineOptions(t *testing.T) {
 		t.Errorf("hold critical: %d learned, %d held", b.Learned, len(b.Held))
 	}
 	// unpinned: two repositories of one organisation are its glob
-	if !slices.ContainsFunc(b.Proposal.Images, func(im Image) bool { return im.Repository == "ghcr.io/acme/*" }) {
+	if !slices.ContainsFunc(b.Proposal.Images, func(im inventory.Image) bool { return im.Repository == "ghcr.io/acme/*" }) {
 		t.Errorf("images %+v", b.Proposal.Images)
 	}
 }

@@ -5,6 +5,7 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,7 +109,7 @@ func (x *Exception) exprText(fieldType func(string) (reflect.Type, error)) (stri
 		return "", fmt.Errorf("%d fields, %d comps", len(fields), len(comps))
 	}
 	for _, c := range comps {
-		if !contains(ExceptionComps, c) {
+		if !slices.Contains(ExceptionComps, c) {
 			return "", fmt.Errorf("unknown comp %q (one of %s)", c, strings.Join(ExceptionComps, " "))
 		}
 	}

@@ -5,6 +5,7 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
@@ -35,7 +36,7 @@ func checkName(name string, fns map[string]*function) error {
 		return fmt.Errorf("names starting with %s are reserved", reservedPrefix)
 	case name == "pod" || name == "inventory" || name == "image" || fns[name] != nil:
 		return fmt.Errorf("already names a field or function")
-	case contains(keywords, name):
+	case slices.Contains(keywords, name):
 		return fmt.Errorf("is a keyword")
 	}
 	for _, b := range builtin.Builtins {

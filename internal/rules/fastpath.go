@@ -5,6 +5,7 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
@@ -12,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -24,8 +26,8 @@ import (
 // slices and structs without copying them to the heap (through a pointer
 // every field read would allocate).
 type Env struct {
-	Pod       podrecord.Record `expr:"pod"`
-	Inventory Inventory        `expr:"inventory"`
+	Pod       podrecord.Record    `expr:"pod"`
+	Inventory inventory.Inventory `expr:"inventory"`
 
 	CallBool   func(any, any) bool   `expr:"__callb"`
 	CallString func(any, any) string `expr:"__calls"`
@@ -246,7 +248,7 @@ func (p *fastPath) binary(node *ast.Node, n *ast.BinaryNode) {
 	case "in":
 		if m, key, ok := mapIndex(n.Left); ok {
 			if set, ok := constStrings(n.Right); ok {
-				p.mapOp(node, m, key, func(v string) bool { return contains(set, v) }, "in", set)
+				p.mapOp(node, m, key, func(v string) bool { return slices.Contains(set, v) }, "in", set)
 			}
 			return
 		}

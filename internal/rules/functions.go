@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -143,7 +144,7 @@ func newFunctions() []*function {
 					if r.Node == "" || n <= 0 || r.Name[n] != '-' || r.Name[n+1:] != r.Node {
 						return false
 					}
-					return contains(names, r.Name[:n])
+					return slices.Contains(names, r.Name[:n])
 				}}, nil
 			},
 		},
@@ -247,7 +248,7 @@ func newFunctions() []*function {
 				if err != nil {
 					return impl{}, err
 				}
-				if !contains(suffixKinds, kind) {
+				if !slices.Contains(suffixKinds, kind) {
 					return impl{}, fmt.Errorf("unknown kind %q (one of %s)", kind, strings.Join(suffixKinds, ", "))
 				}
 				return impl{b: func(_ *evaluator, a any) bool { return lookalike.ControllerSuffix(a.(string), kind) }}, nil
@@ -400,7 +401,7 @@ func newFunctions() []*function {
 				return impl{b: func(_ *evaluator, a any) bool {
 					l, _ := a.([]string)
 					for _, x := range l {
-						if contains(vals, x) {
+						if slices.Contains(vals, x) {
 							return true
 						}
 					}

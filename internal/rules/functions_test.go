@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -92,7 +93,7 @@ rules:
     condition: cidrMatch(pod.source_ips, ["10.0.0.0/8", "fc00::/7"])
   - id: first
     condition: len(pod.source_ips) > 0 && cidrMatch(pod.source_ips[0], "192.168.1.0/24")
-`), &Inventory{})
+`), &inventory.Inventory{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -35,7 +36,7 @@ func FuzzCompile(f *testing.F) {
 	f.Add("lists: {l: [a, b]}\nmacros: {m: 'pod.name in l', n: 'm || false'}\nrules: [{id: C, condition: n}]\n")
 	f.Add("macros: {a: b, b: a}\nrules: [{id: D, condition: a}]\n")
 	f.Add("lists: {nets: ['10.0.0.0/8']}\nrules: [{id: E, condition: 'cidrMatch(pod.source_ips, nets) && glob(pod.name, [\"a*\"])'}]\n")
-	inv := &Inventory{Workloads: []Workload{{Namespace: "ns", Name: "web", Kind: "Deployment", Labels: map[string]string{"app": "web"}}}}
+	inv := &inventory.Inventory{Workloads: []inventory.Workload{{Namespace: "ns", Name: "web", Kind: "Deployment", Labels: map[string]string{"app": "web"}}}}
 	r := &podrecord.Record{Namespace: "ns", Name: "web-x7b2q", Labels: map[string]string{"app": "web"}, SourceIPs: []string{"10.0.0.1"},
 		Containers: ctr("nginx")}
 	f.Fuzz(func(t *testing.T, rules string) {
@@ -63,7 +64,7 @@ func FuzzParseInventory(f *testing.F) {
 	f.Add("images: [{repository: \"ghcr.io/acme/*\", digests: [\"sha256:00\"]}]\n")
 	f.Add("workloads: [{namespace: a, name: b, name_pattern: 'b-*', labels: {x: y}, service_account: s}]\ntrusted_identities: [ci]\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		inv, err := ParseInventory("inventory.yaml", []byte(data))
+		inv, err := inventory.Parse("inventory.yaml", []byte(data))
 		if err != nil {
 			return
 		}

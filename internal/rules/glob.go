@@ -88,3 +88,9 @@ func matchAny(gs []glob, s string) bool {
 	}
 	return false
 }
+
+// validGlob: p is a pattern path.Match takes.
+func validGlob(p string) bool {
+	_, err := path.Match(p, "")
+	return err == nil
+}

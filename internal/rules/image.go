@@ -4,6 +4,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/podtrail/podtrail/internal/imageref"
@@ -62,7 +63,7 @@ type repoParts struct {
 func partsOf(repo string) repoParts {
 	h, p, _ := strings.Cut(repo, "/")
 	last := lastComponent(p)
-	return repoParts{host: h, path: p, last: last, knownHost: contains(KnownRegistries, h),
+	return repoParts{host: h, path: p, last: last, knownHost: slices.Contains(KnownRegistries, h),
 		hostKey: lookalike.KeyOf(h), pathKey: lookalike.KeyOf(p), lastKey: lookalike.KeyOf(last)}
 }
 

@@ -5,6 +5,7 @@ package rules
 import (
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -16,7 +17,7 @@ const testDigest = "sha256:dbeb97c24f107f57a887833791df5761c5c671279fcffcfa4d562
 func TestImageApprovedNormalised(t *testing.T) {
 	spellings := []string{"nginx", "docker.io/nginx", "docker.io/library/nginx", "index.docker.io/library/nginx", "index.docker.io/nginx"}
 	for _, entry := range spellings {
-		inv, err := ParseInventory("inv.yaml", []byte("images:\n  - repository: "+entry+"\n    tags: [\"1.27\"]\n    digests: ["+testDigest+"]\n"))
+		inv, err := inventory.Parse("inv.yaml", []byte("images:\n  - repository: "+entry+"\n    tags: [\"1.27\"]\n    digests: ["+testDigest+"]\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +44,7 @@ func TestImageApprovedNormalised(t *testing.T) {
 // globs see normalised references; a registry host may be a glob, a
 // repository glob may end in /** (any depth).
 func TestImageFunctionsNormalised(t *testing.T) {
-	inv, err := ParseInventory("inv.yaml", []byte(`
+	inv, err := inventory.Parse("inv.yaml", []byte(`
 images:
   - repository: registry.k8s.io/**
   - repository: calico/*
@@ -117,7 +118,7 @@ rules:
 // tag, a digest, a bad glob) fails the load.
 func TestInventoryImageErrors(t *testing.T) {
 	for _, repo := range []string{"nginx:1.27", "ghcr.io/acme/app@" + testDigest, `"ghcr.io/[acme"`, `""`} {
-		if _, err := ParseInventory("inv.yaml", []byte("images: [{repository: "+repo+"}]\n")); err == nil {
+		if _, err := inventory.Parse("inv.yaml", []byte("images: [{repository: "+repo+"}]\n")); err == nil {
 			t.Errorf("%s: loaded", repo)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -152,46 +153,25 @@ func hashSources(rules, inventory []Source, strict *bool) string {
 // repeats), namespaces entries of one name become one entry (creators,
 // channels and images joined, require_digest if any says so), strict if
 // any is strict, or as strict says when set.
-func ParseInventories(srcs []Source, strict *bool) (*Inventory, error) {
-	out := &Inventory{}
+func ParseInventories(srcs []Source, strict *bool) (*inventory.Inventory, error) {
+	out := &inventory.Inventory{}
 	for _, s := range srcs {
-		inv, err := parseInventory(s.Name, s.Data)
+		inv, err := inventory.Decode(s.Name, s.Data)
 		if err != nil {
 			return nil, err
 		}
-		out.merge(inv)
+		out.Merge(inv)
 	}
 	if strict != nil {
 		out.Strict = *strict
 	}
-	out.finish()
+	out.Finish()
 	return out, nil
-}
-
-func (inv *Inventory) merge(o *Inventory) {
-	inv.Strict = inv.Strict || o.Strict
-	inv.SystemNamespaces = appendNew(inv.SystemNamespaces, o.SystemNamespaces...)
-	inv.Workloads = append(inv.Workloads, o.Workloads...)
-	inv.Images = append(inv.Images, o.Images...)
-	inv.TrustedIdentities = appendNew(inv.TrustedIdentities, o.TrustedIdentities...)
-	inv.SigningKeys = mergeSigningKeys(inv.SigningKeys, o.SigningKeys)
-	for _, ns := range o.Namespaces {
-		i := slices.IndexFunc(inv.Namespaces, func(n Namespace) bool { return n.Name == ns.Name })
-		if i < 0 {
-			inv.Namespaces = append(inv.Namespaces, ns)
-			continue
-		}
-		n := &inv.Namespaces[i]
-		n.Creators = appendNew(n.Creators, ns.Creators...)
-		n.Channels = appendNew(n.Channels, ns.Channels...)
-		n.Images = appendNew(n.Images, ns.Images...)
-		n.RequireDigest = n.RequireDigest || ns.RequireDigest
-	}
 }
 
 func appendNew(dst []string, items ...string) []string {
 	for _, s := range items {
-		if !contains(dst, s) {
+		if !slices.Contains(dst, s) {
 			dst = append(dst, s)
 		}
 	}
@@ -261,7 +241,7 @@ func decodeKnown(n *yaml.Node, v any, known ...string) error {
 		return fmt.Errorf("line %d: a list, a string or a mapping of %s", n.Line, strings.Join(known, ", "))
 	}
 	for i := 0; i < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; !contains(known, k) {
+		if k := n.Content[i].Value; !slices.Contains(known, k) {
 			return fmt.Errorf("line %d: field %s not found (one of %s)", n.Content[i].Line, k, strings.Join(known, ", "))
 		}
 	}
@@ -469,7 +449,7 @@ func (ex *ruleEntry) apply(r Rule, where string) error {
 	modes := map[string]string{}
 	if r.Append {
 		for _, k := range r.given() {
-			if !contains(overridable[k], "append") {
+			if !slices.Contains(overridable[k], "append") {
 				return fmt.Errorf("%s: %s cannot be appended (override: {%s: replace})", where, k, k)
 			}
 			modes[k] = "append"
@@ -480,7 +460,7 @@ func (ex *ruleEntry) apply(r Rule, where string) error {
 		switch {
 		case !ok:
 			return fmt.Errorf("%s: override: %s cannot be overridden (one of %s)", where, k, strings.Join(sortedKeys(overridable), ", "))
-		case !contains(allowed, m):
+		case !slices.Contains(allowed, m):
 			return fmt.Errorf("%s: override: %s: %q is not %s", where, k, m, strings.Join(allowed, " or "))
 		}
 		modes[k] = m
@@ -492,7 +472,7 @@ func (ex *ruleEntry) apply(r Rule, where string) error {
 		}
 	}
 	for k := range modes {
-		if k == "enabled" && r.Enabled == nil || k != "enabled" && !contains(given, k) {
+		if k == "enabled" && r.Enabled == nil || k != "enabled" && !slices.Contains(given, k) {
 			return fmt.Errorf("%s: override: %s, which the entry does not give", where, k)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -147,7 +148,7 @@ func TestExceptionErrors(t *testing.T) {
 		{"- {name: a, fields: [pod.namespace], valeus: [[x]]}", "valeus"},
 	} {
 		src := "rules:\n  - id: X\n    condition: pod.allowed\n    exceptions:\n      " + tt.exceptions + "\n"
-		inv, _ := ParseInventory("inv.yaml", nil)
+		inv, _ := inventory.Parse("inv.yaml", nil)
 		_, err := Compile("rules.yaml", []byte(src), inv)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `rules.yaml:2: rule "X"`) && !strings.Contains(err.Error(), "line 5: field") {
 			t.Errorf("%s: %v, want an error naming the rule and saying %q", tt.exceptions, err, tt.want)
@@ -258,7 +259,7 @@ func TestLayering(t *testing.T) {
 		{name: "a new rule", local: "rules:\n  - id: D\n    title: D\n    condition: pod.allowed\n", want: []string{"A", "B", "C", "D"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			inv, _ := ParseInventory("inv.yaml", nil)
+			inv, _ := inventory.Parse("inv.yaml", nil)
 			srcs := []Source{{"rules.yaml", []byte(baseRules)}}
 			if tt.local != "" {
 				srcs = append(srcs, Source{"local.yaml", []byte(tt.local)})
@@ -303,7 +304,7 @@ func TestLayeringErrors(t *testing.T) {
 		{"macros:\n  person: {condition: pod.allowed, append: true}\n", "an appended condition begins with and, or"},
 		{"macros:\n  person: {condition: and x, override: {items: append}}\n", "override: items is not condition"},
 	} {
-		inv, _ := ParseInventory("inv.yaml", nil)
+		inv, _ := inventory.Parse("inv.yaml", nil)
 		_, err := compileSources([]Source{{"rules.yaml", []byte(baseRules)}, {"local.yaml", []byte(tt.local)}}, inv, true)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: %v, want an error saying %q", tt.local, err, tt.want)
@@ -314,7 +315,7 @@ func TestLayeringErrors(t *testing.T) {
 // TestLayeredErrorsNameTheLayers: an error in a rule a later file changed
 // names the file that defines it and the one that changed it.
 func TestLayeredErrorsNameTheLayers(t *testing.T) {
-	inv, _ := ParseInventory("inv.yaml", nil)
+	inv, _ := inventory.Parse("inv.yaml", nil)
 	_, err := compileSources([]Source{{"rules.yaml", []byte(baseRules)},
 		{"local.yaml", []byte("\nrules:\n  - id: B\n    condition: and pod.nmae == \"x\"\n    override: {condition: append}\n")}}, inv, true)
 	if err == nil || !strings.Contains(err.Error(), `rules.yaml:18: rule "B" (changed at local.yaml:3): condition: type podrecord.Record has no field nmae`) {

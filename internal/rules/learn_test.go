@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/podtrail/podtrail/internal/inventory"
 )
 
 // TestLearnerProposal learns from the demo's records, writes the proposal,
@@ -17,7 +19,7 @@ import (
 // applied.
 func TestLearnerProposal(t *testing.T) {
 	recs := demoRecords(t)
-	l := NewLearner()
+	l := inventory.NewLearner()
 	for _, r := range recs {
 		l.Observe(r)
 	}
@@ -26,7 +28,7 @@ func TestLearnerProposal(t *testing.T) {
 	if err := l.WriteFile(file, base); err != nil {
 		t.Fatal(err)
 	}
-	learned, err := LoadInventory(file)
+	learned, err := inventory.Load(file)
 	if err != nil {
 		t.Fatalf("the proposal does not load as an inventory: %v", err)
 	}
@@ -73,7 +75,7 @@ func TestLearnerProposal(t *testing.T) {
 }
 
 func TestLearnerIgnores(t *testing.T) {
-	l := NewLearner()
+	l := inventory.NewLearner()
 	for _, r := range demoRecords(t) {
 		if r.Allowed {
 			continue

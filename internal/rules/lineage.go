@@ -6,11 +6,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/podtrail/podtrail/internal/cosign"
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -34,13 +35,11 @@ import (
 type lineage struct {
 	// entries are the images entries with layers or digests: what an image
 	// may be built on.
-	entries []*Image
+	entries []*inventory.Image
 	// approved are the digests every images entry lists: an image with one
 	// of them is an approved image itself, not one built on it.
 	approved map[string]bool
 	keys     map[string]signingKey
-	// err is the first bad signing key, reported by validateLineage.
-	err error
 }
 
 type signingKey struct {
@@ -50,7 +49,7 @@ type signingKey struct {
 	id string
 }
 
-func newLineage(inv *Inventory) *lineage {
+func newLineage(inv *inventory.Inventory) *lineage {
 	ln := &lineage{approved: map[string]bool{}, keys: map[string]signingKey{}}
 	for i := range inv.Images {
 		im := &inv.Images[i]
@@ -61,50 +60,15 @@ func newLineage(inv *Inventory) *lineage {
 			ln.entries = append(ln.entries, im)
 		}
 	}
-	names := make([]string, 0, len(inv.SigningKeys))
-	for n := range inv.SigningKeys {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		pemText := inv.SigningKeys[n]
+	for n, pemText := range inv.SigningKeys {
 		pub, err := cosign.ParsePublicKey(pemText)
 		if err != nil {
-			if ln.err == nil {
-				ln.err = fmt.Errorf("signing_keys[%s]: %w", n, err)
-			}
-			continue
+			continue // inventory.Decode refuses it; an Inventory built in code may have it
 		}
 		h := sha256.Sum256([]byte(strings.TrimSpace(pemText)))
 		ln.keys[n] = signingKey{pub: pub, id: n + "@" + hex.EncodeToString(h[:8])}
 	}
 	return ln
-}
-
-// validateLineage checks one inventory file's lineage declarations.
-func validateLineage(inv *Inventory) error {
-	for i := range inv.Images {
-		for j, l := range inv.Images[i].Layers {
-			if !validDigest(l) {
-				return fmt.Errorf("images[%d] (%s): layers[%d]: %q is not a sha256 digest", i, inv.Images[i].Repository, j, l)
-			}
-		}
-		for _, k := range inv.Images[i].SignedBy {
-			if k == "" {
-				return fmt.Errorf("images[%d] (%s): signed_by: empty key name", i, inv.Images[i].Repository)
-			}
-		}
-	}
-	return newLineage(&Inventory{SigningKeys: inv.SigningKeys}).err
-}
-
-func validDigest(d string) bool {
-	h, ok := strings.CutPrefix(d, "sha256:")
-	if !ok || len(h) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(h)
-	return err == nil
 }
 
 // isApproved: one of the image's digests is listed by an images entry.
@@ -131,7 +95,7 @@ func (ln *lineage) extends(m *podrecord.ImageMeta) string {
 				return im.Repository
 			}
 		}
-		if m.BaseDigest != "" && contains(im.Digests, m.BaseDigest) {
+		if m.BaseDigest != "" && slices.Contains(im.Digests, m.BaseDigest) {
 			return im.Repository
 		}
 	}
@@ -177,11 +141,11 @@ func (ix *index) approvedTagMoved(r *podrecord.Record) string {
 			continue
 		}
 		for im := range ix.deciding(ref.Repository) {
-			if len(im.Digests) == 0 || !contains(im.Tags, ref.Tag) {
+			if len(im.Digests) == 0 || !slices.Contains(im.Tags, ref.Tag) {
 				continue
 			}
-			if contains(im.Digests, d) || contains(im.Digests, c.ImageID) ||
-				m != nil && (contains(im.Digests, m.Manifest) || contains(im.Digests, m.Config)) {
+			if slices.Contains(im.Digests, d) || slices.Contains(im.Digests, c.ImageID) ||
+				m != nil && (slices.Contains(im.Digests, m.Manifest) || slices.Contains(im.Digests, m.Config)) {
 				continue
 			}
 			return ref.Repository + ":" + ref.Tag + " resolves to " + d
@@ -231,7 +195,7 @@ func (ix *index) imageSigners(r *podrecord.Record) string {
 			continue
 		}
 		for n := range ix.lineage.keys {
-			if !contains(names, n) && ix.lineage.verifiedBy(m, []string{n}) != "" {
+			if !slices.Contains(names, n) && ix.lineage.verifiedBy(m, []string{n}) != "" {
 				names = append(names, n)
 			}
 		}
@@ -306,20 +270,4 @@ func lineageFunctions() []*function {
 		podRecStr("imageMetadata", "what the registries said of the pod's images: \"\" (not looked up), ok, pending, not_found or unavailable (the worst container's)",
 			func(_ *index, ev *evaluator) string { return imageMetadata(ev.rec) }),
 	}
-}
-
-// mergeSigningKeys adds a later inventory file's keys (a name defined
-// again takes the later key).
-func mergeSigningKeys(a, b map[string]string) map[string]string {
-	if len(b) == 0 {
-		return a
-	}
-	out := make(map[string]string, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/podtrail/podtrail/internal/cosign"
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -199,7 +200,7 @@ func TestLineageInventory(t *testing.T) {
 		if err := os.WriteFile(f, []byte(tt.body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadInventory(f)
+		_, err := inventory.Load(f)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), f) {
 			t.Errorf("%q: %v, want %q", tt.body, err, tt.want)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -40,7 +41,7 @@ func TestLongInputsInRules(t *testing.T) {
     condition: nearAny(pod.name, [pod.generate_name, pod.service_account], 2)
   - id: C
     condition: confusable(pod.name, pod.generate_name)
-`), &Inventory{})
+`), &inventory.Inventory{})
 	if err != nil {
 		t.Fatal(err)
 	}

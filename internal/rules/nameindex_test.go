@@ -21,11 +21,11 @@ func refResembles(ix *index, r *podrecord.Record) (first int, own bool) {
 	first = -1
 	for i := range ix.workloads {
 		w := &ix.workloads[i]
-		if resembles(name, base, w.Workload) {
+		if w.Resembles(name, base) {
 			if first < 0 {
 				first = i
 			}
-			if ownedBy(r, &w.Workload) {
+			if w.Owns(r) {
 				return first, true
 			}
 		}
@@ -46,7 +46,7 @@ func refHomoglyph(ix *index, r *podrecord.Record, own bool) any {
 			continue
 		}
 		if baseSkel == w.skel || len(full) > len(w.skel) && full[:len(w.skel)] == w.skel && full[len(w.skel)] == '-' {
-			if ownedBy(r, &w.Workload) {
+			if w.Owns(r) {
 				return none
 			}
 			return w.idBox
@@ -70,7 +70,7 @@ func refLabelValue(ix *index, r *podrecord.Record, own bool) any {
 				continue
 			}
 			if lookalike.NearMiss(v, w.Name) || lookalike.Confusable(v, w.Name) {
-				if ownedBy(r, &w.Workload) {
+				if w.Owns(r) {
 					return none
 				}
 				return w.idBox
@@ -88,7 +88,7 @@ func refMismatch(ix *index, r *podrecord.Record) any {
 	}
 	for i := range ix.workloads {
 		w := &ix.workloads[i]
-		if !w.inv || !ownedBy(r, &w.Workload) || !resembles(name, base, w.Workload) {
+		if !w.inv || !w.Owns(r) || !w.Resembles(name, base) {
 			continue
 		}
 		switch {

@@ -5,10 +5,12 @@ package rules
 import (
 	"iter"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/podtrail/podtrail/internal/imageref"
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
@@ -16,11 +18,11 @@ import (
 // index is what the record functions need from an inventory, computed once
 // per compiled set so that evaluating a record allocates nothing.
 type index struct {
-	inv       *Inventory
+	inv       *inventory.Inventory
 	workloads []workload // the inventory's, then DefaultSystemWorkloads
 	refs      []imageRef // the inventory's repositories, DefaultSystemImages, KnownRegistries
 	known     map[string]bool
-	ns        map[string]*Namespace
+	ns        map[string]*inventory.Namespace
 	// identities are the trusted identities and namespace creators without
 	// wildcards: the names a lookalike username imitates.
 	identities    []string
@@ -62,7 +64,7 @@ type nameInfo struct {
 }
 
 type workload struct {
-	Workload
+	inventory.Workload
 	id, saID     string // namespace/name, namespace/service_account
 	idBox, saBox any    // the same, boxed once (see podStr)
 	// workloadMismatch's answers, boxed once
@@ -85,10 +87,10 @@ type imageRef struct {
 // none is the empty result of a string function, boxed without allocating.
 var none any = ""
 
-func newIndex(inv *Inventory) *index {
-	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*Namespace{}, nsImages: map[string]*globSet{},
+func newIndex(inv *inventory.Inventory) *index {
+	ix := &index{inv: inv, known: map[string]bool{}, ns: map[string]*inventory.Namespace{}, nsImages: map[string]*globSet{},
 		strict: inv.Strict, exactRepos: map[string][]int{}, globsByHost: map[string][]int{}, lineage: newLineage(inv)}
-	add := func(w Workload, fromInv bool) {
+	add := func(w inventory.Workload, fromInv bool) {
 		id, saID := w.Namespace+"/"+w.Name, w.Namespace+"/"+w.ServiceAccount
 		ix.workloads = append(ix.workloads, workload{Workload: w, id: id, saID: saID, idBox: id, saBox: saID,
 			skel: lookalike.Skeleton(w.Name), inv: fromInv, msgSA: id + ": service account is not " + w.ServiceAccount,
@@ -102,7 +104,7 @@ func newIndex(inv *Inventory) *index {
 		add(w, true)
 		ix.known[w.Namespace] = true
 	}
-	for _, w := range DefaultSystemWorkloads {
+	for _, w := range inventory.DefaultSystemWorkloads {
 		add(w, false)
 	}
 	ix.buildNames()
@@ -141,7 +143,7 @@ func newIndex(inv *Inventory) *index {
 			nsGlobs[n.Name] = append(nsGlobs[n.Name], compileRepoGlobs(n.Images)...)
 		}
 		for _, c := range n.Creators {
-			if !strings.ContainsAny(c, "*?[") && !contains(ix.identities, c) {
+			if !strings.ContainsAny(c, "*?[") && !slices.Contains(ix.identities, c) {
 				ix.identities = append(ix.identities, c)
 			}
 		}
@@ -151,7 +153,7 @@ func newIndex(inv *Inventory) *index {
 		ix.nsImages[name] = &set
 	}
 	for _, c := range inv.TrustedIdentities {
-		if !strings.ContainsAny(c, "*?[") && !contains(ix.identities, c) {
+		if !strings.ContainsAny(c, "*?[") && !slices.Contains(ix.identities, c) {
 			ix.identities = append(ix.identities, c)
 		}
 	}
@@ -159,7 +161,7 @@ func newIndex(inv *Inventory) *index {
 		ix.identityBoxes = append(ix.identityBoxes, id)
 	}
 	for _, im := range inv.Images {
-		// normalised by ParseInventory; an Inventory built in code may not be
+		// normalised by inventory.Decode; an Inventory built in code may not be
 		repo, err := imageref.NormalizeRepository(im.Repository)
 		if err != nil {
 			repo = strings.ToLower(im.Repository)
@@ -184,7 +186,7 @@ func newIndex(inv *Inventory) *index {
 	return ix
 }
 
-// resembles is resembles (inventory.go) with what the index knows of the
+// resembles is inventory.Workload.Resembles with what the index knows of the
 // workload's name.
 func (w *workload) resembles(name, base string, baseKey lookalike.NameKey) bool {
 	wn := w.Name
@@ -219,7 +221,7 @@ func hasPairs(have map[string]string, want []labelPair) bool {
 	return true
 }
 
-// compileRepoGlobs compiles repository globs, normalised (ParseInventory
+// compileRepoGlobs compiles repository globs, normalised (inventory.Decode
 // did; an Inventory built in code may not have).
 func compileRepoGlobs(repos []string) []glob {
 	out := make([]glob, 0, len(repos))
@@ -261,7 +263,7 @@ func (ev *evaluator) names(ix *index) *nameInfo {
 	ni.resembles = lowest(c)
 	ni.cands = appendSortedSet(ni.cands, c)
 	for _, i := range c {
-		if ownedBy(ev.rec, &ix.workloads[i].Workload) {
+		if ix.workloads[i].Owns(ev.rec) {
 			ni.own = true
 			break
 		}
@@ -319,7 +321,7 @@ func (ix *index) homoglyphOf(r *podrecord.Record, ni *nameInfo, scratch *[]byte)
 	if first < 0 {
 		return none
 	}
-	if w := &ix.workloads[first]; !ownedBy(r, &w.Workload) {
+	if w := &ix.workloads[first]; !w.Owns(r) {
 		return w.idBox
 	}
 	return none
@@ -339,7 +341,7 @@ func (ix *index) similarWorkload(r *podrecord.Record, ni *nameInfo, threshold fl
 			continue
 		}
 		if lookalike.JaroWinkler(base, w.Name) >= threshold {
-			if ownedBy(r, &w.Workload) {
+			if w.Owns(r) {
 				return none
 			}
 			return w.idBox
@@ -357,7 +359,7 @@ func (ix *index) serviceAccountBorrowed(r *podrecord.Record) any {
 	}
 	for _, i := range ix.names.byNS[r.Namespace] {
 		w := &ix.workloads[i]
-		if w.ServiceAccount == sa && !ownedBy(r, &w.Workload) {
+		if w.ServiceAccount == sa && !w.Owns(r) {
 			if ix.ownedByAny(r, sa) {
 				return none
 			}
@@ -371,7 +373,7 @@ func (ix *index) serviceAccountBorrowed(r *podrecord.Record) any {
 func (ix *index) ownedByAny(r *podrecord.Record, sa string) bool {
 	for _, i := range ix.names.byNS[r.Namespace] {
 		w := &ix.workloads[i]
-		if w.ServiceAccount == sa && ownedBy(r, &w.Workload) {
+		if w.ServiceAccount == sa && w.Owns(r) {
 			return true
 		}
 	}
@@ -413,7 +415,7 @@ func (ix *index) labelMimicry(r *podrecord.Record) any {
 		if len(w.labels) == 0 || !hasPairs(r.Labels, w.labels) {
 			continue
 		}
-		if !ownedBy(r, &w.Workload) {
+		if !w.Owns(r) {
 			return w.idBox
 		}
 	}
@@ -463,7 +465,7 @@ func (ix *index) labelValueLookalike(r *podrecord.Record, ni *nameInfo, scratch 
 			}
 		}
 		if first >= 0 {
-			if w := &ix.workloads[first]; !ownedBy(r, &w.Workload) {
+			if w := &ix.workloads[first]; !w.Owns(r) {
 				return w.idBox
 			}
 			return none
@@ -627,7 +629,7 @@ func (ix *index) workloadMismatch(r *podrecord.Record, ni *nameInfo) any {
 	}
 	for _, i := range ni.cands { // the workloads the name resembles
 		w := &ix.workloads[i]
-		if !w.inv || !ownedBy(r, &w.Workload) {
+		if !w.inv || !w.Owns(r) {
 			continue
 		}
 		switch {
@@ -658,7 +660,7 @@ func (ix *index) initiatorAllowed(r *podrecord.Record) bool {
 		if ns.Name != r.Namespace {
 			continue
 		}
-		if len(ns.Channels) > 0 && !contains(ns.Channels, in.Channel) {
+		if len(ns.Channels) > 0 && !slices.Contains(ns.Channels, in.Channel) {
 			return false
 		}
 		return len(ns.Creators) == 0 || matchAny(ix.creators[i], in.Username)
@@ -680,7 +682,7 @@ func (ix *index) trustedIdentity(r *podrecord.Record) bool {
 // miss of when 8 characters or longer, without being trusted itself.
 func (ix *index) identityLookalike(r *podrecord.Record) any {
 	u := r.Actor.Username
-	if u == "" || contains(ix.identities, u) || ix.trustedIdentity(r) {
+	if u == "" || slices.Contains(ix.identities, u) || ix.trustedIdentity(r) {
 		return none
 	}
 	for i, id := range ix.identities {
@@ -693,8 +695,8 @@ func (ix *index) identityLookalike(r *podrecord.Record) any {
 
 // deciding yields the inventory entries that decide an image's repository:
 // the exact entries when there are any, else the glob entries that match.
-func (ix *index) deciding(repo string) iter.Seq[*Image] {
-	return func(yield func(*Image) bool) {
+func (ix *index) deciding(repo string) iter.Seq[*inventory.Image] {
+	return func(yield func(*inventory.Image) bool) {
 		if exact := ix.exactRepos[repo]; len(exact) > 0 {
 			for _, i := range exact {
 				if !yield(&ix.inv.Images[i]) {
@@ -727,7 +729,7 @@ func (ix *index) approved(ref ImageRef) bool {
 		return false
 	}
 	for im := range ix.deciding(ref.Repository) {
-		if allows(*im, ref) {
+		if im.Allows(ref) {
 			return true
 		}
 	}
@@ -741,7 +743,7 @@ func (ix *index) creatorAllowed(r *podrecord.Record) bool {
 		if ns.Name != r.Namespace {
 			continue
 		}
-		if len(ns.Channels) > 0 && !contains(ns.Channels, r.Channel) {
+		if len(ns.Channels) > 0 && !slices.Contains(ns.Channels, r.Channel) {
 			return false
 		}
 		return len(ns.Creators) == 0 || matchAny(ix.creators[i], r.Actor.Username)
@@ -795,7 +797,7 @@ func (ix *index) workloadImages(r *podrecord.Record) *globSet {
 		return nil
 	}
 	for _, k := range ix.wlImages {
-		if w := &ix.workloads[k]; ownedBy(r, &w.Workload) {
+		if w := &ix.workloads[k]; w.Owns(r) {
 			return &w.images
 		}
 	}
@@ -843,7 +845,7 @@ func (ix *index) digestMismatch(r *podrecord.Record) string {
 		for im := range ix.deciding(ref.Repository) {
 			if len(im.Digests) > 0 {
 				pinned = true
-				listed = listed || contains(im.Digests, ref.Digest)
+				listed = listed || slices.Contains(im.Digests, ref.Digest)
 			}
 		}
 		if pinned && !listed {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -132,7 +134,7 @@ type compiled struct {
 type Engine struct {
 	rules     []compiled
 	all       []Rule
-	inventory *Inventory
+	inventory *inventory.Inventory
 	index     *index
 	calls     []callSite
 	// guards are the macros conditions start with (guard.go)
@@ -157,7 +159,7 @@ func Load(rulesFile, inventoryFile string) (*Engine, error) {
 // inv (the content of inventoryFile); the files only name the sources in
 // errors.
 func LoadBytes(rulesFile string, rules []byte, inventoryFile string, inv []byte) (*Engine, error) {
-	i, err := ParseInventory(inventoryFile, inv)
+	i, err := inventory.Parse(inventoryFile, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +181,7 @@ func contentHash(rules, inv []byte) string {
 }
 
 // Compile compiles rules (the content of file, which names it in errors).
-func Compile(file string, data []byte, inv *Inventory) (*Engine, error) {
+func Compile(file string, data []byte, inv *inventory.Inventory) (*Engine, error) {
 	return compile(file, data, inv, true)
 }
 
@@ -201,7 +203,7 @@ func DecodeStrict(file string, data []byte, v any) (*yaml.Node, error) {
 
 // compile compiles with the fast path (fastpath.go) or, for tests that
 // compare the two, without.
-func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, error) {
+func compile(file string, data []byte, inv *inventory.Inventory, fast bool) (*Engine, error) {
 	e, err := compileSources([]Source{{Name: file, Data: data}}, inv, fast)
 	if err != nil {
 		return nil, err
@@ -212,7 +214,7 @@ func compile(file string, data []byte, inv *Inventory, fast bool) (*Engine, erro
 
 // compileSources layers the rules files (layer.go) and compiles the
 // result. Every problem of every rule is reported.
-func compileSources(srcs []Source, inv *Inventory, fast bool) (*Engine, error) {
+func compileSources(srcs []Source, inv *inventory.Inventory, fast bool) (*Engine, error) {
 	set := mergeFiles(srcs)
 	errs := set.errs
 	fileLists, listWhere, fileMacros, macroWhere := set.flat()
@@ -277,7 +279,7 @@ func compileSources(srcs []Source, inv *Inventory, fast bool) (*Engine, error) {
 		if r.Severity == "" {
 			r.Severity = "medium"
 		}
-		if !contains(severities, r.Severity) {
+		if !slices.Contains(severities, r.Severity) {
 			errs = append(errs, fmt.Errorf("%s: severity %q is not one of %s", where, r.Severity, strings.Join(severities, ", ")))
 			continue
 		}
@@ -483,7 +485,7 @@ func (e *Engine) Rules() []Rule { return append([]Rule(nil), e.all...) }
 func (e *Engine) Hash() string { return e.hash }
 
 // Inventory is the inventory the rules were compiled against.
-func (e *Engine) Inventory() *Inventory { return e.inventory }
+func (e *Engine) Inventory() *inventory.Inventory { return e.inventory }
 
 // Evaluate runs every enabled rule on r and returns the findings, in rule
 // order. A rule whose evaluation fails is reported in errs and skipped; the

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -31,7 +33,7 @@ func loadPack(t testing.TB) *Engine {
 	return e
 }
 
-func packInventory(t testing.TB) *Inventory {
+func packInventory(t testing.TB) *inventory.Inventory {
 	t.Helper()
 	_, srcs, err := packSources.Read()
 	if err != nil {
@@ -85,7 +87,7 @@ func TestPack(t *testing.T) {
 	for _, r := range all {
 		idsInOrder = append(idsInOrder, r.ID)
 		if r.Title == "" || !strings.Contains(r.Description, "False positives") || r.Severity == "" || len(r.MITRE) == 0 ||
-			!contains(r.MITRE, "DC0019") {
+			!slices.Contains(r.MITRE, "DC0019") {
 			t.Errorf("%s: title, description with false positives, severity and MITRE DC0019 are required", r.ID)
 		}
 	}
@@ -127,7 +129,7 @@ func TestFindingOutput(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	inv := &Inventory{}
+	inv := &inventory.Inventory{}
 	tests := []struct {
 		name, rules string
 		want        []string
@@ -202,7 +204,7 @@ rules:
   - id: in-string
     condition: pod.name == "names"
 `
-	e, err := Compile("r.yaml", []byte(file), &Inventory{})
+	e, err := Compile("r.yaml", []byte(file), &inventory.Inventory{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,40 +341,11 @@ func TestParseImage(t *testing.T) {
 	}
 }
 
-func TestLoadInventoryErrors(t *testing.T) {
-	tests := []struct{ name, yaml, want string }{
-		{"unknown key", "imagez: []\n", "field imagez not found"},
-		{"unknown workload key", "workloads: [{namespace: a, name: b, serviceaccount: c}]\n", "field serviceaccount not found"},
-		{"bad repository glob", "images: [{repository: \"ghcr.io/[acme\"}]\n", "images[0]: bad repository pattern"},
-		{"namespace without name", "namespaces: [{creators: [bob]}]\n", "namespaces[0]: name is empty"},
-		{"bad creator glob", "namespaces: [{name: shop, creators: [\"[ci\"]}]\n", "namespaces[0]: bad creator pattern"},
-		{"workload without a name", "workloads: [{namespace: shop}]\n", "workloads[0]: namespace and name are required"},
-		{"bad name pattern", "workloads: [{namespace: shop, name: a, name_pattern: \"[a\"}]\n", "workloads[0]: bad name_pattern"},
-		{"bad trusted identity", "trusted_identities: [\"[ci\"]\n", "trusted_identities[0]: bad pattern"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "inventory.yaml")
-			if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := LoadInventory(file)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), file) {
-				t.Fatalf("got %v, want an error naming %s and %q", err, file, tt.want)
-			}
-		})
-	}
-	inv, err := ParseInventory("empty.yaml", nil)
-	if err != nil || len(inv.SystemNamespaces) != 3 {
-		t.Fatalf("an empty inventory has the default system namespaces: %v %v", inv, err)
-	}
-}
-
 // TestInventoryAdditions: name_pattern, labels and service_account of
 // workloads, trusted identities and require_digest, through the functions
 // that read them.
 func TestInventoryAdditions(t *testing.T) {
-	inv, err := ParseInventory("inventory.yaml", []byte(`
+	inv, err := inventory.Parse("inventory.yaml", []byte(`
 workloads:
   - namespace: pay
     name: payments

@@ -5,6 +5,7 @@ package rules
 import (
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
 
@@ -96,7 +97,7 @@ func TestUnknownIsNotUnapproved(t *testing.T) {
 				t.Errorf("%s (strict %v): fired %v, want %v", tt.name, strict, got, want)
 			}
 			// the slow path (Inventory methods) agrees on creators
-			i, _ := ParseInventory("inv.yaml", []byte(inv))
+			i, _ := inventory.Parse("inv.yaml", []byte(inv))
 			if got := i.CreatorAllowed(&r); got != e.index.creatorAllowed(&r) {
 				t.Errorf("%s (strict %v): CreatorAllowed %v, the index says otherwise", tt.name, strict, got)
 			}
@@ -119,9 +120,9 @@ func TestUnapprovedImagesOutput(t *testing.T) {
 	}
 }
 
-func compileWith(t testing.TB, rules, inventory string) *Engine {
+func compileWith(t testing.TB, rules, invYAML string) *Engine {
 	t.Helper()
-	inv, err := ParseInventory("inv.yaml", []byte(inventory))
+	inv, err := inventory.Parse("inv.yaml", []byte(invYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

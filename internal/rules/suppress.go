@@ -5,6 +5,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,7 +56,7 @@ func (c SuppressionConfig) Validate() error {
 		errs = append(errs, errors.New("max_keys must not be negative"))
 	}
 	for _, k := range c.ActorKinds {
-		if !contains(actorKinds, k) {
+		if !slices.Contains(actorKinds, k) {
 			errs = append(errs, fmt.Errorf("actor_kinds: %q is not one of %s", k, strings.Join(actorKinds, ", ")))
 		}
 	}
@@ -149,7 +150,7 @@ func ownerKey(r *podrecord.Record) string {
 // not subject to suppression and the first of each key in its window. The
 // others are counted for the key's summary (Due). fs is reused.
 func (s *Suppressor) Filter(r *podrecord.Record, fs []Finding, now time.Time) []Finding {
-	if s == nil || s.cfg.Window <= 0 || len(fs) == 0 || !contains(s.kinds, r.Actor.Kind) {
+	if s == nil || s.cfg.Window <= 0 || len(fs) == 0 || !slices.Contains(s.kinds, r.Actor.Kind) {
 		return fs
 	}
 	owner := ownerKey(r)

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
 	"github.com/podtrail/podtrail/internal/samples"
@@ -357,7 +358,7 @@ func TestLearning(t *testing.T) {
 	dir := t.TempDir()
 	cfg := withRules(filepath.Join(packDir, "rules.yaml"), filepath.Join(packDir, "inventory.yaml"))
 	cfg.Learning = LearningConfig{File: filepath.Join(dir, "proposal.yaml"), Interval: time.Hour}
-	inventory, err := os.ReadFile(cfg.InventoryFile)
+	inUse, err := os.ReadFile(cfg.InventoryFile)
 	require.NoError(t, err)
 	p, sink := newTestProcessor(t, cfg, nil)
 	proposal, err := os.ReadFile(cfg.Learning.File)
@@ -372,15 +373,15 @@ func TestLearning(t *testing.T) {
 
 	proposal, err = os.ReadFile(cfg.Learning.File)
 	require.NoError(t, err)
-	inv, err := rules.ParseInventory(cfg.Learning.File, proposal)
+	inv, err := inventory.Parse(cfg.Learning.File, proposal)
 	require.NoError(t, err, "%s", proposal)
 	assert.Contains(t, string(proposal), "learned from 1 pod-creation records")
 	require.Len(t, inv.Namespaces, 1)
-	assert.Equal(t, rules.Namespace{Name: "kube-system", Creators: []string{"kubernetes-admin"}, Channels: []string{"kubectl"}}, inv.Namespaces[0])
+	assert.Equal(t, inventory.Namespace{Name: "kube-system", Creators: []string{"kubernetes-admin"}, Channels: []string{"kubectl"}}, inv.Namespaces[0])
 	require.Len(t, inv.Images, 1)
 	after, err := os.ReadFile(cfg.InventoryFile)
 	require.NoError(t, err)
-	assert.Equal(t, string(inventory), string(after))
+	assert.Equal(t, string(inUse), string(after))
 }
 
 // TestNodeOnlyRecordTime: a pod the node ran without an API create has no

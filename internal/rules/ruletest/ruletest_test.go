@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/rules"
 )
 
@@ -26,7 +27,7 @@ rules:
 
 func engine(t testing.TB) *rules.Engine {
 	t.Helper()
-	e, err := rules.Compile("rules.yaml", []byte(testRules), &rules.Inventory{})
+	e, err := rules.Compile("rules.yaml", []byte(testRules), &inventory.Inventory{})
 	if err != nil {
 		t.Fatal(err)
 	}

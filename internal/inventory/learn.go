@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package rules
+package inventory
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/podtrail/podtrail/internal/imageref"
 	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
 )
@@ -64,7 +65,7 @@ func (l *Learner) Observe(r *podrecord.Record) {
 		if c.Image == "" {
 			continue
 		}
-		ref := ParseImage(c.Image)
+		ref := imageref.Parse(c.Image)
 		if !ref.Valid() {
 			continue // no runtime pulls it: nothing to approve
 		}
@@ -167,7 +168,7 @@ func (l *Learner) Proposal(base *Inventory) *Inventory {
 // WriteFile writes the proposal to file, replacing it atomically (a
 // temporary file renamed over it), headed by a comment that says what it is
 // and from how many records it was learned. The result loads with
-// LoadInventory.
+// Load.
 func (l *Learner) WriteFile(file string, base *Inventory) error {
 	inv := l.Proposal(base)
 	l.mu.Lock()

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package rules
+package inventory
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/podtrail/podtrail/internal/cosign"
 	"github.com/podtrail/podtrail/internal/imageref"
 	"github.com/podtrail/podtrail/internal/lookalike"
 	"github.com/podtrail/podtrail/internal/podrecord"
@@ -97,7 +101,7 @@ type Image struct {
 	Tags       []string `yaml:"tags,omitempty" expr:"tags"`
 	Digests    []string `yaml:"digests,omitempty" expr:"digests"`
 	// Layers are the approved image's layer digests, base first: an image
-	// whose layers extend them is built on it (lineage.go).
+	// whose layers extend them is built on it (internal/rules: lineage.go).
 	Layers []string `yaml:"layers,omitempty" expr:"layers"`
 	// SignedBy names signing_keys: the repository's images must carry a
 	// cosign signature one of them verifies.
@@ -121,35 +125,38 @@ var DefaultSystemWorkloads = []Workload{
 	{Namespace: "kube-system", Name: "cilium", Kind: "DaemonSet", ServiceAccount: "cilium"},
 }
 
-// LoadInventory reads an inventory YAML file.
-func LoadInventory(file string) (*Inventory, error) {
+// Load reads an inventory YAML file.
+func Load(file string) (*Inventory, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
-	return ParseInventory(file, data)
+	return Parse(file, data)
 }
 
-// ParseInventory reads an inventory (the content of file, which names it in
+// Parse reads an inventory (the content of file, which names it in
 // errors). Unknown keys are errors.
-func ParseInventory(file string, data []byte) (*Inventory, error) {
-	inv, err := parseInventory(file, data)
+func Parse(file string, data []byte) (*Inventory, error) {
+	inv, err := Decode(file, data)
 	if err != nil {
 		return nil, err
 	}
-	inv.finish()
+	inv.Finish()
 	return inv, nil
 }
 
-// finish sets the defaults of what the inventory leaves out.
-func (inv *Inventory) finish() {
+// Finish sets the defaults of what the inventory leaves out (once, after
+// the last Merge).
+func (inv *Inventory) Finish() {
 	if len(inv.SystemNamespaces) == 0 {
 		inv.SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 	}
 }
 
-// parseInventory reads and checks one inventory file, without defaults.
-func parseInventory(file string, data []byte) (*Inventory, error) {
+// Decode reads and checks one inventory file, without defaults: unknown
+// keys, bad globs and digests, bad signing keys are errors naming file;
+// repositories are normalised as images are (imageref).
+func Decode(file string, data []byte) (*Inventory, error) {
 	inv := new(Inventory)
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
@@ -228,9 +235,8 @@ func normalizeRepos(repos []string) error {
 // repository exactly take precedence over glob entries (ghcr.io/acme/*), so
 // pinning one repository's digests is not undone by a wider pattern.
 // A reference that does not parse is never approved.
-func (inv *Inventory) ImageApproved(image string) bool { return inv.refApproved(ParseImage(image)) }
-
-func (inv *Inventory) refApproved(ref ImageRef) bool {
+func (inv *Inventory) ImageApproved(image string) bool {
+	ref := imageref.Parse(image)
 	if !ref.Valid() {
 		return false
 	}
@@ -238,7 +244,7 @@ func (inv *Inventory) refApproved(ref ImageRef) bool {
 	for _, im := range inv.Images {
 		if im.Repository == ref.Repository {
 			exact = true
-			if allows(im, ref) {
+			if im.Allows(ref) {
 				return true
 			}
 		}
@@ -247,22 +253,25 @@ func (inv *Inventory) refApproved(ref ImageRef) bool {
 		return false
 	}
 	for _, im := range inv.Images {
-		if g := compileGlob(im.Repository); g.match(ref.Repository) && allows(im, ref) {
+		if matchRepository(im.Repository, ref.Repository) && im.Allows(ref) {
 			return true
 		}
 	}
 	return false
 }
 
-func allows(im Image, ref ImageRef) bool {
+// Allows reports whether the entry allows ref's tag or digest (its
+// repository already matched): any when it lists neither; by digest, the
+// digest decides, or the tag when only tags are listed.
+func (im *Image) Allows(ref imageref.Ref) bool {
 	switch {
 	case len(im.Tags) == 0 && len(im.Digests) == 0:
 		return true
 	case ref.Digest != "":
 		// pinned by digest: the digest decides, or the tag when only tags are listed
-		return contains(im.Digests, ref.Digest) || len(im.Digests) == 0 && contains(im.Tags, ref.Tag)
+		return slices.Contains(im.Digests, ref.Digest) || len(im.Digests) == 0 && slices.Contains(im.Tags, ref.Tag)
 	default:
-		return contains(im.Tags, ref.Tag)
+		return slices.Contains(im.Tags, ref.Tag)
 	}
 }
 
@@ -276,7 +285,7 @@ func (inv *Inventory) CreatorAllowed(r *podrecord.Record) bool {
 		if ns.Name != r.Namespace {
 			continue
 		}
-		if len(ns.Channels) > 0 && !contains(ns.Channels, r.Channel) {
+		if len(ns.Channels) > 0 && !slices.Contains(ns.Channels, r.Channel) {
 			return false
 		}
 		if len(ns.Creators) == 0 {
@@ -315,10 +324,10 @@ func (inv *Inventory) Imitates(r *podrecord.Record) string {
 	base := lookalike.BaseName(name)
 	for _, list := range [][]Workload{inv.Workloads, DefaultSystemWorkloads} {
 		for _, w := range list {
-			if !resembles(name, base, w) {
+			if !w.Resembles(name, base) {
 				continue
 			}
-			if ownedBy(r, &w) {
+			if w.Owns(r) {
 				return ""
 			}
 			return w.Namespace + "/" + w.Name
@@ -327,10 +336,10 @@ func (inv *Inventory) Imitates(r *podrecord.Record) string {
 	return ""
 }
 
-// resembles: the pod's name is the workload's, derived from it, matches its
+// Resembles: the pod's name (base: lookalike.BaseName of it) is the workload's, derived from it, matches its
 // name pattern, or is within a small edit distance of it (kube-proxx,
 // kube-prxoy, coredns1).
-func resembles(name, base string, w Workload) bool {
+func (w *Workload) Resembles(name, base string) bool {
 	workload := w.Name
 	if base == workload || name == workload || hasDashPrefix(name, workload) {
 		return true
@@ -343,7 +352,10 @@ func resembles(name, base string, w Workload) bool {
 	return lookalike.NearMiss(base, workload)
 }
 
-func ownedBy(r *podrecord.Record, w *Workload) bool {
+// Owns reports whether r is one of the workload's own pods: its controlling
+// owner is the workload (or its ReplicaSet / Job, or the Node for static
+// pods) in the workload's namespace.
+func (w *Workload) Owns(r *podrecord.Record) bool {
 	if r.Namespace != w.Namespace || r.Owner.Kind == "" {
 		return false
 	}
@@ -351,16 +363,16 @@ func ownedBy(r *podrecord.Record, w *Workload) bool {
 	case "ReplicaSet", "Job":
 		// Deployment → ReplicaSet <name>-<hash>; CronJob → Job <name>-<schedule time>
 		base := lookalike.BaseName(r.Owner.Name)
-		return base == w.Name || r.Owner.Name == w.Name || controllerNamed(w, base)
+		return base == w.Name || r.Owner.Name == w.Name || w.controllerNamed(base)
 	case "Node":
 		return w.Kind == "Node"
 	default:
-		return r.Owner.Kind == w.Kind && (r.Owner.Name == w.Name || controllerNamed(w, r.Owner.Name))
+		return r.Owner.Kind == w.Kind && (r.Owner.Name == w.Name || w.controllerNamed(r.Owner.Name))
 	}
 }
 
 // controllerNamed: name matches one of the workload's controller_names.
-func controllerNamed(w *Workload, name string) bool {
+func (w *Workload) controllerNamed(name string) bool {
 	for _, p := range w.ControllerNames {
 		if ok, _ := path.Match(p, name); ok {
 			return true
@@ -374,11 +386,56 @@ func validGlob(p string) bool {
 	return err == nil
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
+// validateLineage checks one inventory file's lineage declarations: layers
+// are sha256 digests, signed_by names no empty key, each signing key parses.
+func validateLineage(inv *Inventory) error {
+	for i := range inv.Images {
+		for j, l := range inv.Images[i].Layers {
+			if !validDigest(l) {
+				return fmt.Errorf("images[%d] (%s): layers[%d]: %q is not a sha256 digest", i, inv.Images[i].Repository, j, l)
+			}
+		}
+		for _, k := range inv.Images[i].SignedBy {
+			if k == "" {
+				return fmt.Errorf("images[%d] (%s): signed_by: empty key name", i, inv.Images[i].Repository)
+			}
 		}
 	}
-	return false
+	for _, n := range slices.Sorted(maps.Keys(inv.SigningKeys)) {
+		if _, err := cosign.ParsePublicKey(inv.SigningKeys[n]); err != nil {
+			return fmt.Errorf("signing_keys[%s]: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func validDigest(d string) bool {
+	h, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+// hasDashPrefix: s is prefix, a dash, and more.
+func hasDashPrefix(s, prefix string) bool {
+	return len(s) > len(prefix) && s[len(prefix)] == '-' && s[:len(prefix)] == prefix
+}
+
+// matchRepository is path.Match with the inventory's one extension: a
+// pattern ending in /** matches what its head matches followed by / and
+// anything, across / (registry.k8s.io/** is every repository there).
+// internal/rules compiles the same patterns for its indexes.
+func matchRepository(pattern, repo string) bool {
+	if head, ok := strings.CutSuffix(pattern, "/**"); ok && head != "" {
+		for i := 0; i < len(repo)-1; i++ {
+			if repo[i] == '/' && matchRepository(head, repo[:i]) {
+				return true
+			}
+		}
+		return false
+	}
+	ok, _ := path.Match(pattern, repo)
+	return ok
 }
