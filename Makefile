@@ -6,7 +6,7 @@ BIN       := $(CURDIR)/bin
 COLLECTOR := $(BIN)/otelcol-podtrail
 DIST      := distributions/otelcol-podtrail/cmd/otelcol-podtrail
 # packages that run goroutines: the race detector runs on them
-RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./internal/rules/... ./internal/correlate/...
+RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./internal/rules/... ./internal/inventory/... ./internal/lookalike/... ./internal/correlate/...
 
 .PHONY: all build generate generate-metadata check-generated run test race vet bench fuzz clean
 
