@@ -85,6 +85,9 @@ func (s *scanner) eventField(ev *Event, f int) bool {
 	case fStage:
 		return s.str(&ev.Stage)
 	case fRequestURI:
+		if s.re != nil && s.re.SelectPodCreation && ev.Stage == StageRequestReceived {
+			return s.receivedURI(&ev.RequestURI)
+		}
 		return s.str(&ev.RequestURI)
 	case fVerb:
 		return s.str(&ev.Verb)
@@ -394,6 +397,32 @@ func (s *scanner) str(v *string) bool {
 	}
 	*v, ok = unescape(raw)
 	return ok
+}
+
+// receivedURI reads the requestURI of a RequestReceived stage for the
+// selection: when its path (before the query, which holds the escaped
+// "&"s) is plainly not a namespace's pods collection, the path alone,
+// without unescaping the query (the event stops there: select.go);
+// otherwise the whole URI, as str.
+func (s *scanner) receivedURI(v *string) bool {
+	raw, esc, ok := s.span()
+	if !ok {
+		return false
+	}
+	if esc {
+		path := raw
+		if i := bytes.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if p := unsafe.String(unsafe.SliceData(path), len(path)); bytes.IndexByte(path, '\\') < 0 && !podsCollectionURI(p) {
+			*v = p
+			return true
+		}
+		*v, ok = unescape(raw)
+		return ok
+	}
+	*v = unsafe.String(unsafe.SliceData(raw), len(raw))
+	return true
 }
 
 // strings reads an array of strings into v (empty, not nil, for []).

@@ -122,14 +122,23 @@ type Alert struct {
 }
 
 // Request is a pod create as its RequestReceived (or Panic) stage tells.
+// A RequestReceived stage comes before the request body is read: the
+// apiserver writes no requestObject and no objectRef name in it (live
+// capture, v1.33), so it names the namespace, the user, the URI and the
+// client, not the pod.
 type Request struct {
 	AuditID   string
 	Namespace string
-	// Name, or GenerateName when the name is made by the apiserver;
-	// neither at the Metadata level for a generateName pod.
+	// Name, or GenerateName when the apiserver makes the name: known from
+	// a Panic stage's objectRef or requestObject, not from RequestReceived.
 	Name, GenerateName string
 	User               string
-	// Received is the request's requestReceivedTimestamp (zero: unknown).
+	// URI is the requestURI (its query tells fieldManager, dryRun).
+	URI string
+	// Client is the first source IP.
+	Client string
+	// Received is when the apiserver received the request (the
+	// RequestReceived stage's timestamp; zero: unknown).
 	Received time.Time
 	// Panic: the request ended in a Panic stage.
 	Panic bool
@@ -152,6 +161,12 @@ func (r *Request) String() string {
 	s := "auditID=" + r.AuditID + " pod=" + r.Pod()
 	if r.User != "" {
 		s += " user=" + r.User
+	}
+	if r.URI != "" {
+		s += " uri=" + r.URI
+	}
+	if r.Client != "" {
+		s += " client=" + r.Client
 	}
 	if !r.Received.IsZero() {
 		s += " received=" + r.Received.UTC().Format(time.RFC3339Nano)
@@ -272,7 +287,11 @@ func (t *Tracker) Final(cluster string, req Request, panic bool, now time.Time) 
 	p := t.pending[req.AuditID]
 	if p != nil {
 		delete(t.pending, req.AuditID)
-		req, cluster = p.req, p.cluster
+		r := p.req // what the final stage knows of the pod beside it
+		if r.Name == "" && r.GenerateName == "" {
+			r.Name, r.GenerateName = req.Name, req.GenerateName
+		}
+		req, cluster = r, p.cluster
 	}
 	if len(t.done) < MaxStagePending { // a RequestReceived after it, or again (a retry), is not awaited
 		t.done[req.AuditID] = now
