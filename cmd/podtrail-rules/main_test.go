@@ -39,7 +39,7 @@ func TestDefaultPackFixtures(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "PASS: 41 rules (41 enabled)") || strings.Contains(out, "FAIL") || strings.Contains(out, "uncovered") {
+	if !strings.HasPrefix(last, "PASS: 44 rules (44 enabled)") || strings.Contains(out, "FAIL") || strings.Contains(out, "uncovered") {
 		t.Fatalf("%s", out)
 	}
 	t.Log(last)
@@ -66,7 +66,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing fixture", []string{"test", "--rules", rulesFile, "--inventory", invFile, filepath.Join(dir, "nope.yaml")}, 2, "nope.yaml"},
 		{"no flags", []string{"test"}, 2, "usage"},
 		{"unknown command", []string{"lint", "--rules", rulesFile, "--inventory", invFile}, 2, "usage"},
-		{"check", []string{"check", "--rules", rulesFile, "--inventory", invFile}, 0, "41 rules, 41 enabled, set "},
+		{"check", []string{"check", "--rules", rulesFile, "--inventory", invFile}, 0, "44 rules, 44 enabled, set "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runCmd(tt.args...)
@@ -129,7 +129,7 @@ func TestWalkthrough(t *testing.T) {
 
 func TestBench(t *testing.T) {
 	code, out, errOut := runCmd("bench", "--n", "200", "--rules", rulesFile, "--inventory", invFile, filepath.Join(pack, "tests", "demo.yaml"))
-	if code != 0 || !strings.Contains(out, "pack: 41 enabled rules, 11 records: p50 ") || !strings.Contains(out, "\nPT-0038 ") {
+	if code != 0 || !strings.Contains(out, "pack: 44 enabled rules, 11 records: p50 ") || !strings.Contains(out, "\nPT-0038 ") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -99,19 +100,50 @@ func Parse(file string, data []byte) ([]Case, error) {
 }
 
 // DecodeRecord turns a record written as YAML (the JSON field names of
-// podrecord.Record) into a Record. Unknown fields are errors.
+// podrecord.Record) into a Record. Unknown fields are errors. A container
+// may hold image_metadata (the JSON field names of podrecord.ImageMeta):
+// what the processor's registry lookup attaches to it.
 func DecodeRecord(m map[string]any) (*podrecord.Record, error) {
-	data, err := json.Marshal(m)
-	if err != nil {
+	metas := map[int]any{}
+	if ctrs, ok := m["containers"].([]any); ok {
+		out := make([]any, len(ctrs))
+		for i, c := range ctrs {
+			cm, ok := c.(map[string]any)
+			if meta, has := cm["image_metadata"]; ok && has {
+				metas[i] = meta
+				cm = maps.Clone(cm)
+				delete(cm, "image_metadata")
+				c = cm
+			}
+			out[i] = c
+		}
+		m = maps.Clone(m)
+		m["containers"] = out
+	}
+	r := new(podrecord.Record)
+	if err := decodeStrict(m, r); err != nil {
 		return nil, err
+	}
+	for i, meta := range metas {
+		im := new(podrecord.ImageMeta)
+		if err := decodeStrict(meta, im); err != nil {
+			return nil, fmt.Errorf("containers[%d].image_metadata: %w", i, err)
+		}
+		r.Containers[i].SetMeta(im)
+	}
+	return r, nil
+}
+
+// decodeStrict decodes v (from YAML) into dst by its JSON field names,
+// refusing unknown fields.
+func decodeStrict(v, dst any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	r := new(podrecord.Record)
-	if err := dec.Decode(r); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return dec.Decode(dst)
 }
 
 // merge returns over deep-merged onto base (maps merge, anything else in
