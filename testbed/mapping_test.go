@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/samples"
 )
 
 const mappingBase = `
@@ -104,7 +105,27 @@ func TestSIEMMappings(t *testing.T) {
 	procs := cfg["processors"].(map[string]any)
 	// a blind spot: the demo's audit file read, the stream is quiet; its
 	// finding has no pod and goes through the mappings as any other
-	procs["pod_creation"].(map[string]any)["blind_spots"] = map[string]any{"audit_silence": "3s"}
+	procs["pod_creation"].(map[string]any)["blind_spots"] = map[string]any{"audit_silence": "3s", "audit_stage_gap": "1s"}
+	// and an audit stage gap: a pod create's RequestReceived stage of the
+	// live capture whose ResponseComplete never comes
+	var received string
+	for _, l := range strings.Split(string(samples.Read(t, "k8s-audit-live", "levels", "audit.log")), "\n") {
+		if strings.Contains(l, `"stage":"RequestReceived"`) && strings.Contains(l, `"verb":"create"`) && strings.Contains(l, `"objectRef":{"resource":"pods"`) {
+			received = l + "\n"
+			break
+		}
+	}
+	if received == "" {
+		t.Fatal("no RequestReceived stage of a pod create in the live capture")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gap.log"), []byte(received), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg["receivers"].(map[string]any)["k8s_audit/gap"] = map[string]any{"file": map[string]any{"include": []any{"${env:OUT}/gap.log"}, "start_at": "beginning"}}
+	for _, pl := range cfg["service"].(map[string]any)["pipelines"].(map[string]any) {
+		pl := pl.(map[string]any)
+		pl["receivers"] = append(pl["receivers"].([]any), "k8s_audit/gap")
+	}
 	for _, m := range []string{"ecs", "cim", "ocsf"} {
 		data, err := os.ReadFile(distPath(t, "siem", m+".yaml"))
 		if err != nil {
@@ -126,16 +147,16 @@ func TestSIEMMappings(t *testing.T) {
 	// the GKE create one, each with its findings.
 	WaitFor(t, 60*time.Second, "the three outputs", func() bool {
 		for _, m := range []string{"ecs", "cim", "ocsf"} {
-			n, blind := 0, 0
+			n, blind := 0, map[string]bool{}
 			for _, r := range readOTLPRecords(t, filepath.Join(dir, m+".json")) {
 				if r.EventName() == attr.EventPodCreation {
 					n++
 				}
-				if _, ok := r.Attributes().Get(attr.BlindSpotKind); ok {
-					blind++
+				if k, ok := r.Attributes().Get(attr.BlindSpotKind); ok {
+					blind[k.Str()] = true
 				}
 			}
-			if n < 13 || blind < 1 {
+			if n < 13 || !blind["audit_silence"] || !blind["audit_stage_gap"] {
 				return false
 			}
 		}
@@ -215,7 +236,8 @@ func TestSIEMMappings(t *testing.T) {
 			if _, ok := a.Get(attr.BlindSpotKind); ok {
 				// a blind spot has no pod: its id is the rule, the state and since when
 				idKey := map[string]string{"ecs": "event.id", "cim": "id", "ocsf": "finding_info.uid"}[m]
-				if id := fmt.Sprint(mapped[idKey]); !strings.HasPrefix(id, "PT-0901:blind:") || strings.Contains(id, "<nil>") {
+				prefix := map[string]string{"audit_silence": "PT-0901:blind:", "audit_stage_gap": "PT-0905:blind:"}[fmt.Sprint(a.AsRaw()[attr.BlindSpotKind])]
+				if id := fmt.Sprint(mapped[idKey]); prefix == "" || !strings.HasPrefix(id, prefix) || strings.Contains(id, "<nil>") {
 					t.Errorf("%s: blind spot %s = %q", what, idKey, id)
 				}
 				if m == "ecs" && mapped["event.action"] != "podtrail-blind-spot" {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/podtrail/podtrail/internal/attr"
+	"github.com/podtrail/podtrail/internal/audit"
 	"github.com/podtrail/podtrail/internal/blindspot"
 	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/internal/podrecord"
@@ -30,6 +32,7 @@ var blindRules = map[blindspot.Kind]blindRule{
 	blindspot.NodeSilence:     {"PT-0902", "Node runtime events stopped arriving", "high", "Node runtime events arrive again"},
 	blindspot.Evicted:         {"PT-0903", "Records forced out as partial: correlation state full", "medium", "No more records forced out as partial"},
 	blindspot.RulesUnreadable: {"PT-0904", "Rules or inventory file cannot be read: an older rule set runs", "high", "Rules and inventory files load again"},
+	blindspot.StageGap:        {"PT-0905", "Audit events of a pod create lost: its request was received, its outcome never arrived", "high", "Pod creates' audit events arrive complete again"},
 }
 
 // blindTags and blindMITRE go on every blind-spot finding: the analytic
@@ -53,6 +56,50 @@ func (p *podCreationProcessor) noteRecords(recs []*podrecord.Record, now time.Ti
 				break
 			}
 		}
+	}
+}
+
+// noteAuditStage tells the tracker the stages of pod creates (core pods, no
+// subresource) from their attributes: a RequestReceived stage is awaited,
+// a final one ends the wait, a Panic is a gap at once (its body is read for
+// the pod's generateName). Strings are copied: the record is not kept.
+// Called with mu held, with blind_spots.audit_stage_gap on.
+func (p *podCreationProcessor) noteAuditStage(lr plog.LogRecord, a pcommon.Map, now time.Time) {
+	get := func(k string) string {
+		if v, ok := a.Get(k); ok {
+			return v.Str()
+		}
+		return ""
+	}
+	if get(attr.AuditVerb) != "create" || get(attr.AuditResource) != "pods" || get(attr.AuditSubresource) != "" || get(attr.AuditAPIGroup) != "" {
+		return
+	}
+	stage := get(attr.AuditStage)
+	req := blindspot.Request{AuditID: strings.Clone(get(attr.AuditID))}
+	if stage == audit.StageRequestReceived || stage == audit.StagePanic {
+		req.Namespace, req.Name = strings.Clone(get(attr.K8sNamespaceName)), strings.Clone(get(attr.K8sPodName))
+		req.User, req.URI = strings.Clone(get(attr.UserName)), strings.Clone(get(attr.AuditRequestURI))
+		req.Client = strings.Clone(get(attr.ClientAddress))
+		req.Received = lr.Timestamp().AsTime() // RequestReceived: its stage timestamp
+		if lr.Timestamp() == 0 {
+			req.Received = time.Time{}
+		}
+	}
+	switch stage {
+	case audit.StageRequestReceived:
+		p.blind.Received(p.cfg.Cluster.Name, req, now)
+	case audit.StageResponseComplete:
+		p.blind.Final(p.cfg.Cluster.Name, req, false, now)
+	case audit.StagePanic:
+		req.Received = time.Time{}
+		body := lr.Body().Str()
+		if ev, err := audit.DecodeShared(unsafe.Slice(unsafe.StringData(body), len(body))); err == nil {
+			req.Received = ev.RequestReceivedTimestamp
+			if o, err := audit.DecodeObject(ev.RequestObject); err == nil && o != nil && req.Name == "" {
+				req.Name, req.GenerateName = strings.Clone(o.Metadata.Name), strings.Clone(o.Metadata.GenerateName)
+			}
+		}
+		p.blind.Final(p.cfg.Cluster.Name, req, true, now)
 	}
 }
 
@@ -139,6 +186,11 @@ func appendBlindSpot(lr plog.LogRecord, a *blindspot.Alert) {
 	if !a.Since.IsZero() {
 		m.PutStr(attr.FindingPrefix+"since", a.Since.UTC().Format(time.RFC3339))
 	}
+	if r := a.Request; r != nil && !a.Recovered {
+		put(m, attr.FindingPrefix+"audit_id", r.AuditID)
+		put(m, attr.FindingPrefix+"pod", r.Pod())
+		put(m, attr.FindingPrefix+"user", r.User)
+	}
 }
 
 // blindSpotBody is the one-line body of a blind-spot finding.
@@ -153,7 +205,7 @@ func blindSpotBody(a *blindspot.Alert) string {
 	switch a.Kind {
 	case blindspot.NodeSilence:
 		b.WriteString(" node=" + a.Node)
-	case blindspot.AuditSilence:
+	case blindspot.AuditSilence, blindspot.StageGap:
 		if a.Cluster != "" {
 			b.WriteString(" cluster=" + a.Cluster)
 		}

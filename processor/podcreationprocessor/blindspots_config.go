@@ -32,6 +32,20 @@ type BlindSpotsConfig struct {
 	// reload makes a finding (the last good set runs); the next good load
 	// clears it.
 	RulesFiles bool `mapstructure:"rules_files"`
+	// AuditStageGap: a pod create whose RequestReceived audit stage
+	// arrived and whose final stage (ResponseComplete) did not within this
+	// long, or that ended in a Panic stage, makes a finding naming the
+	// cluster and the request (auditID, namespace, user, URI, client): the
+	// audit pipeline lost the event that says who created which pod with
+	// which outcome. One finding per cluster while it lasts (with a
+	// count); it clears once a pod create's final stage arrived and no gap
+	// came for this long. Needs an audit policy that keeps the
+	// RequestReceived stage; without one nothing is awaited. 0 (the
+	// default): off; set it (2m) on a gateway that receives the whole
+	// audit stream, not on gateways behind load_balancing: a create's
+	// RequestReceived names no pod and routes by namespace, its final
+	// stage by pod, to another gateway.
+	AuditStageGap time.Duration `mapstructure:"audit_stage_gap"`
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -41,5 +55,5 @@ func defaultBlindSpots() BlindSpotsConfig {
 }
 
 func (c BlindSpotsConfig) tracker() blindspot.Config {
-	return blindspot.Config{AuditSilence: c.AuditSilence, NodeSilence: c.NodeSilence, EvictionClear: c.EvictionClear, Rules: c.RulesFiles}
+	return blindspot.Config{AuditSilence: c.AuditSilence, NodeSilence: c.NodeSilence, EvictionClear: c.EvictionClear, Rules: c.RulesFiles, StageGap: c.AuditStageGap}
 }

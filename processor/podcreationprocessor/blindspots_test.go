@@ -3,6 +3,7 @@
 package podcreationprocessor
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -216,4 +217,162 @@ func unselectedLive(t *testing.T, n int) []string {
 	}
 	require.Len(t, out, n)
 	return out
+}
+
+// The six pod creates of the live capture (RequestReceived and
+// ResponseComplete stages each), by namespace and creator.
+var liveCreates = map[string]string{
+	"f6f64b16-327e-4c3d-b3e9-93916e65ab85": "lvl-metadata admin",
+	"6dc43f68-4aee-4aa7-bc44-d444287cd909": "lvl-metadata replicaset-controller",
+	"ced43352-a285-4e12-a9bd-0881a4608026": "lvl-request admin",
+	"b9d01a70-ed9d-4714-9ab3-ae93aec75d9f": "lvl-request replicaset-controller",
+	"5b69ba21-2e9e-4906-b780-6780ff944276": "default admin",
+	"98cdf199-4f83-4370-b298-d7468a5ac3ef": "default replicaset-controller",
+}
+
+// TestAuditStageGap: behind the real k8s_audit receiver (file input, its
+// default selection), the live capture's pod creates whose final stage
+// (ResponseComplete) is lost give one audit_stage_gap finding naming the
+// cluster and the first request, counting the others; a Panic stage is a
+// gap at once; the complete capture gives none; the lost stages arriving
+// late clear it. The RX-M webhook batches: the second batch lost, a gap.
+func TestAuditStageGap(t *testing.T) {
+	data := samples.Read(t, "k8s-audit-live", "levels", "audit.log")
+	lines := strings.SplitAfter(string(data), "\n")
+	final := func(l, id string) bool {
+		return strings.Contains(l, `"auditID":"`+id+`"`) && strings.Contains(l, `"stage":"ResponseComplete"`)
+	}
+	// edit keeps the capture's lines, less those drop takes (they come
+	// later, when late is set), with Panic for the final stage of panic.
+	type edit struct {
+		drop  []string // auditIDs whose final stage is lost
+		panic string   // auditID whose final stage is Panic
+	}
+	all := []string{}
+	for id := range liveCreates {
+		all = append(all, id)
+	}
+	tests := []struct {
+		name   string
+		edit   edit
+		late   bool     // the dropped lines arrive afterwards
+		want   []string // blind spots
+		detail []string // in the first finding's detail
+		count  int64    // on the recovery
+	}{
+		{name: "complete capture: no gap"},
+		{name: "the six creates' final stages lost, then late", edit: edit{drop: all}, late: true,
+			want: []string{"PT-0905 blind lab", "PT-0905 recovered lab"}, detail: []string{"auditID=", "uri=/api/v1/namespaces/", "client=127.0.0.1", "received=2026-11-22T21:11:"}, count: 6},
+		{name: "one lost at the Metadata level", edit: edit{drop: []string{"f6f64b16-327e-4c3d-b3e9-93916e65ab85"}},
+			want:   []string{"PT-0905 blind lab"},
+			detail: []string{"auditID=f6f64b16-327e-4c3d-b3e9-93916e65ab85 pod=lvl-metadata/ user=admin uri=/api/v1/namespaces/lvl-metadata/pods"}},
+		// the capture's later creates complete after it: it clears
+		{name: "Panic stage", edit: edit{panic: "ced43352-a285-4e12-a9bd-0881a4608026"}, count: 1,
+			want:   []string{"PT-0905 blind lab", "PT-0905 recovered lab"},
+			detail: []string{"auditID=ced43352-a285-4e12-a9bd-0881a4608026 pod=lvl-request/gen-* user=admin", "stage=Panic"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var kept, dropped strings.Builder
+			for _, l := range lines {
+				lost := false
+				for _, id := range tt.edit.drop {
+					lost = lost || final(l, id)
+				}
+				switch {
+				case lost:
+					dropped.WriteString(l)
+				case tt.edit.panic != "" && final(l, tt.edit.panic):
+					kept.WriteString(strings.Replace(l, `"stage":"ResponseComplete"`, `"stage":"Panic"`, 1))
+				default:
+					kept.WriteString(l)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "audit.log")
+			require.NoError(t, os.WriteFile(path, []byte(kept.String()), 0o600))
+			cfg := auditOnly()
+			cfg.Cluster.Name = "lab"
+			cfg.BlindSpots.AuditStageGap = 300 * time.Millisecond
+			p, sink := newTestProcessor(t, cfg, nil)
+			startReceiver(t, map[string]any{"file": map[string]any{
+				"include": []any{path}, "start_at": "beginning", "poll_interval": "20ms",
+			}}, p)
+			wantRecords := 6 - len(tt.edit.drop)
+			require.Eventually(t, func() bool { return len(byEvent(sink, attr.EventPodCreation)) >= wantRecords }, 20*time.Second, 10*time.Millisecond)
+			if len(tt.want) == 0 {
+				time.Sleep(time.Second) // three periods
+				require.Empty(t, blindSpots(sink))
+				return
+			}
+			waitBlindSpots(t, sink, tt.want[0])
+			lr := blindSpotRecords(sink)[0]
+			for _, d := range tt.detail {
+				require.Contains(t, str(lr, attr.BlindSpotDetail), d)
+			}
+			require.Equal(t, "audit_stage_gap", str(lr, attr.BlindSpotKind))
+			require.Equal(t, "audit", str(lr, attr.BlindSpotSource))
+			require.Equal(t, "HIGH", lr.SeverityText())
+			require.Contains(t, lr.Body().Str(), "finding HIGH PT-0905 Audit events of a pod create lost: its request was received, its outcome never arrived: audit_stage_gap cluster=lab source=audit since=")
+			id := str(lr, attr.FindingPrefix+"audit_id")
+			require.Contains(t, liveCreates, id)
+			require.Contains(t, liveCreates[id], str(lr, attr.FindingPrefix+"pod")[:strings.IndexByte(str(lr, attr.FindingPrefix+"pod"), '/')])
+			if tt.late {
+				time.Sleep(700 * time.Millisecond) // one finding for the gap, not one per request or tick
+				require.Len(t, blindSpots(sink), 1)
+				f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+				require.NoError(t, err)
+				_, err = f.WriteString(dropped.String())
+				require.NoError(t, err)
+				require.NoError(t, f.Close())
+			}
+			waitBlindSpots(t, sink, tt.want...)
+			time.Sleep(700 * time.Millisecond) // and no more
+			require.Len(t, blindSpots(sink), len(tt.want))
+			if len(tt.want) == 1 {
+				return
+			}
+			rec := blindSpotRecords(sink)[1]
+			require.Equal(t, tt.count, rec.Attributes().AsRaw()[attr.BlindSpotCount])
+			require.Equal(t, str(lr, attr.BlindSpotSince), str(rec, attr.BlindSpotSince))
+			require.Equal(t, "INFO", rec.SeverityText())
+		})
+	}
+}
+
+// TestAuditStageGapWebhook: the RX-M capture's two EventList batches (a
+// kubectl run's RequestReceived, then its ResponseComplete) through the
+// webhook: both, no gap; the second lost, one gap naming kube-system and
+// kubernetes-admin.
+func TestAuditStageGapWebhook(t *testing.T) {
+	batches := bytes.Split(samples.Read(t, "k8s-audit", "repo-RX-M-web-public-cks-mod-6-eventlist.log"), []byte("\n\n"))
+	require.Len(t, batches, 2)
+	for _, tt := range []struct {
+		name string
+		send int
+		want []string
+	}{{"both batches", 2, nil}, {"second batch lost", 1, []string{"PT-0905 blind cks"}}} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := auditOnly()
+			cfg.Cluster.Name = "cks"
+			cfg.BlindSpots.AuditStageGap = 300 * time.Millisecond
+			p, sink := newTestProcessor(t, cfg, nil)
+			ep := freeEndpoint(t)
+			startReceiver(t, map[string]any{"webhook": map[string]any{"endpoint": ep}}, p)
+			for _, b := range batches[:tt.send] {
+				resp, err := http.Post("http://"+ep+"/audit", "application/json", bytes.NewReader(b))
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, 200, resp.StatusCode)
+			}
+			if tt.want == nil {
+				require.Eventually(t, func() bool { return len(byEvent(sink, attr.EventPodCreation)) == 1 }, 10*time.Second, 10*time.Millisecond)
+				time.Sleep(time.Second)
+				require.Empty(t, blindSpots(sink))
+				return
+			}
+			waitBlindSpots(t, sink, tt.want...)
+			d := str(blindSpotRecords(sink)[0], attr.BlindSpotDetail)
+			require.True(t, strings.HasPrefix(d, "auditID=d2a97a82-f39e-41d0-8b31-dd74f42ac7fe pod=kube-system/ user=kubernetes-admin uri=/api/v1/namespaces/kube-system/pods?fieldManager=kubectl-run client=192.168.229.157 received=2021-02-"), d)
+		})
+	}
 }

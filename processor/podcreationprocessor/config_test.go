@@ -38,7 +38,7 @@ func TestLoadConfig(t *testing.T) {
 			Learning: LearningConfig{File: "/var/lib/podtrail/inventory.proposal.yaml", Interval: 5 * time.Minute},
 			Correlation: CorrelationConfig{Expect: []string{"audit", "scheduler"}, Window: 10 * time.Second, MaxPending: 1000, MaxOwners: 5000,
 				Tombstones: 2000, DenialWindow: 10 * time.Minute, DigestWait: 2 * time.Second, Storage: &storageID},
-			BlindSpots: BlindSpotsConfig{AuditSilence: 5 * time.Minute, NodeSilence: 90 * time.Second, EvictionClear: 15 * time.Minute},
+			BlindSpots: BlindSpotsConfig{AuditSilence: 5 * time.Minute, NodeSilence: 90 * time.Second, EvictionClear: 15 * time.Minute, AuditStageGap: 2 * time.Minute},
 			ImageMetadata: ImageMetadataConfig{Enabled: true, DockerConfig: "/etc/podtrail/docker/config.json", InsecureRegistries: []string{"registry.local:5000"},
 				Timeout: 3 * time.Second, Wait: time.Second, RateLimit: 10, Workers: 2, CacheSize: 500, RetryUnavailable: 30 * time.Second}}},
 		{name: "halfrules", wantErr: "set both or neither"},
@@ -58,7 +58,7 @@ func TestLoadConfig(t *testing.T) {
 			return c
 		}()},
 		{name: "clusteroverride", wantErr: "cluster: override needs a name"},
-		{name: "badblindspots", wantErr: "blind_spots: audit_silence must not be negative"},
+		{name: "badblindspots", wantErr: "blind_spots: audit_silence must not be negative (0: off)\naudit_stage_gap must not be negative"},
 		{name: "badimagemetadata", wantErr: "image_metadata: timeout must be positive\nworkers must be at least 1"},
 	}
 	for _, tt := range tests {

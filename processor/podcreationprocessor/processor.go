@@ -348,6 +348,9 @@ func (p *podCreationProcessor) consume(ctx context.Context, lr plog.LogRecord, n
 	switch lr.EventName() {
 	case attr.EventAudit:
 		p.blind.Audit(p.cfg.Cluster.Name, now)
+		if p.blind.StageGaps() {
+			p.noteAuditStage(lr, a, now)
+		}
 	case attr.EventAuditHeartbeat:
 		// audit events arrive, none of the receiver's selection
 		p.blind.Audit(p.cfg.Cluster.Name, now)
