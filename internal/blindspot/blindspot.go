@@ -226,6 +226,7 @@ type Tracker struct {
 	done      map[string]time.Time     // final stages before their RequestReceived, by auditID
 	gaps      map[string]*gapState     // by cluster
 	untracked int
+	reported  int // untracked as of the last TakeUntracked
 }
 
 type pendingStage struct {
@@ -363,6 +364,14 @@ func (t *Tracker) tickStages(now time.Time) {
 			t.active--
 		}
 	}
+}
+
+// TakeUntracked is how many RequestReceived stages were not followed
+// (MaxStagePending reached) since the last call.
+func (t *Tracker) TakeUntracked() int {
+	n := t.untracked - t.reported
+	t.reported = t.untracked
+	return n
 }
 
 // StageStats are the stage-gap tracker's numbers now.

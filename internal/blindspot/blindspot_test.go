@@ -241,11 +241,41 @@ func TestStageGapFields(t *testing.T) {
 	if s := tr.StageStats(); s.Pending != MaxStagePending || s.Untracked != 5 {
 		t.Fatalf("bound: %+v", s)
 	}
+	if n, again := tr.TakeUntracked(), tr.TakeUntracked(); n != 5 || again != 0 {
+		t.Fatalf("TakeUntracked: %d, then %d", n, again)
+	}
 	// off: nothing kept
 	off := New(Config{}, t0)
 	off.Received("prod", Request{AuditID: "x"}, at(1))
 	off.Final("prod", Request{AuditID: "x"}, true, at(1))
 	if len(off.Tick(at(999))) != 0 || off.StageStats().Pending != 0 || off.StageGaps() {
 		t.Fatal("off keeps state")
+	}
+}
+
+// BenchmarkStageGap: one pod create's RequestReceived and ResponseComplete
+// paired, with 1,000 others pending.
+func BenchmarkStageGap(b *testing.B) {
+	tr := New(Config{StageGap: time.Minute}, t0)
+	for i := 0; i < 1000; i++ {
+		tr.Received("prod", Request{AuditID: "pending-" + time.Duration(i).String()}, at(0))
+	}
+	ids := make([]string, 4096)
+	for i := range ids {
+		ids[i] = "req-" + time.Duration(i).String()
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := ids[i%len(ids)]
+		i++
+		tr.Received("prod", Request{AuditID: id, Namespace: "shop", User: "alice"}, at(1))
+		tr.Final("prod", Request{AuditID: id}, false, at(1))
+		if i%len(ids) == 0 {
+			tr.Tick(at(1000)) // forget the finals, keep the loop's maps small
+			for j := 0; j < 1000; j++ {
+				tr.Received("prod", Request{AuditID: "pending-" + time.Duration(j).String()}, at(1000))
+			}
+		}
 	}
 }

@@ -108,7 +108,12 @@ func (p *podCreationProcessor) noteAuditStage(lr plog.LogRecord, a pcommon.Map, 
 func (p *podCreationProcessor) sendBlindSpots(now time.Time) {
 	p.mu.Lock()
 	alerts := p.blind.Tick(now)
+	untracked := p.blind.TakeUntracked()
 	p.mu.Unlock()
+	if untracked > 0 {
+		p.set.Logger.Warn("audit stage gaps: pod creates not followed, too many await their final stage",
+			zap.Int("requests", untracked), zap.Int("max_pending", blindspot.MaxStagePending))
+	}
 	if len(alerts) == 0 {
 		return
 	}
