@@ -4,6 +4,7 @@ package audit
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/podtrail/podtrail/internal/samples"
@@ -128,4 +129,41 @@ func TestSelectedStages(t *testing.T) {
 			t.Errorf("%s %s %+v: Selected %v, want %v", tt.stage, tt.verb, tt.ref, got, tt.want)
 		}
 	}
+}
+
+// FuzzSelect: on any input a selecting Decoder agrees with a plain decode
+// and Selected: a selected event comes out the same (its stage, verb,
+// requestURI, objectRef), any other event a plain decode reads is
+// ErrNotSelected.
+func FuzzSelect(f *testing.F) {
+	for i, l := range records(samples.Read(f, "k8s-audit-live", "levels", "audit.log")) {
+		if i%40 == 0 || strings.Contains(string(l), `"stage":"RequestReceived","requestURI":"/api/v1/namespaces/lvl-`) {
+			f.Add(l)
+		}
+	}
+	f.Add([]byte(`{"auditID":"o","stage":"RequestReceived","requestURI":"/api/v1/namespaces/n/pods?a=1\u0026b=2","verb":"create","objectRef":{"resource":"pods"}}`))
+	f.Add([]byte(`{"auditID":"p","stage":"RequestReceived","requestURI":"/api/v1/namespaces/n/configmaps?a=1\u0026b=2","verb":"create","objectRef":{"resource":"configmaps"}}`))
+	f.Add([]byte(`{"auditID":"q","stage":"RequestReceived","requestURI":"\/api\/v1\/namespaces\/n\/pods","verb":"create","objectRef":{"resource":"pods"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, werr := Decode(data)
+		got, err := (&Decoder{SelectPodCreation: true}).Decode(data)
+		switch {
+		case werr != nil:
+			if err == nil {
+				t.Fatalf("plain decode fails (%v), selecting decode returns %+v", werr, got)
+			}
+		case Selected(want):
+			if err != nil {
+				t.Fatalf("selected event: %v", err)
+			}
+			if got.Stage != want.Stage || got.Verb != want.Verb || got.RequestURI != want.RequestURI || got.AuditID != want.AuditID ||
+				(got.ObjectRef == nil) != (want.ObjectRef == nil) || got.ObjectRef != nil && *got.ObjectRef != *want.ObjectRef {
+				t.Fatalf("selected event differs:\n%+v\n%+v", got, want)
+			}
+		default:
+			if !errors.Is(err, ErrNotSelected) {
+				t.Fatalf("event outside the selection: %v, %+v", err, got)
+			}
+		}
+	})
 }
