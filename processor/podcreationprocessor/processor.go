@@ -27,6 +27,7 @@ import (
 	"github.com/podtrail/podtrail/internal/blindspot"
 	"github.com/podtrail/podtrail/internal/correlate"
 	"github.com/podtrail/podtrail/internal/imagemeta"
+	"github.com/podtrail/podtrail/internal/inventory"
 	"github.com/podtrail/podtrail/internal/nodeevent"
 	"github.com/podtrail/podtrail/internal/podrecord"
 	"github.com/podtrail/podtrail/internal/rules"
@@ -56,7 +57,7 @@ type podCreationProcessor struct {
 	// suppress collapses repeated findings (rules.suppression); nil: off.
 	suppress *rules.Suppressor
 	// learner proposes an inventory (learning mode); nil: off.
-	learner *rules.Learner
+	learner *inventory.Learner
 	// blind tracks the sources' liveness (blind_spots); guarded by mu.
 	blind *blindspot.Tracker
 	// images looks images up in their registries (image_metadata); nil: off.
@@ -132,7 +133,7 @@ func (p *podCreationProcessor) Start(ctx context.Context, host component.Host) e
 		return fmt.Errorf("pod_creation: image_metadata: %w", err)
 	}
 	if p.cfg.Learning.File != "" {
-		p.learner = rules.NewLearner()
+		p.learner = inventory.NewLearner()
 		if err := p.writeProposal(); err != nil {
 			return fmt.Errorf("pod_creation: learning: %w", err)
 		}
@@ -165,7 +166,7 @@ func (p *podCreationProcessor) learnLoop() {
 }
 
 func (p *podCreationProcessor) writeProposal() error {
-	var base *rules.Inventory
+	var base *inventory.Inventory
 	if p.rules != nil {
 		base = p.rules.Engine().Inventory()
 	}
