@@ -2,8 +2,9 @@
 
 // Package blindspot tells when podtrail has gone blind: a source that
 // stopped speaking (a cluster's audit stream, a node's runtime events),
-// records forced out early because the state was full, a rules or
-// inventory file that cannot be read. Each condition gives one Alert when
+// pod creates whose audit stages show a gap (RequestReceived without its
+// final stage, or a Panic), records forced out early because the state was
+// full, a rules or inventory file that cannot be read. Each condition gives one Alert when
 // it begins and one recovery Alert when it ends; nothing in between.
 //
 // A Tracker is not safe for concurrent use: the pod_creation processor
