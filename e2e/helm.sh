@@ -66,7 +66,7 @@ helm_values() {
 			-e "s|@OTLP_PORT@|$OTLP_PORT|g" -e "s|@WEBHOOK_PORT@|$WEBHOOK_PORT|g" \
 			-e "s|@GATEWAY_HEALTH_PORT@|$GATEWAY_HEALTH_PORT|g" -e "s|@AGENT_HEALTH_PORT@|$AGENT_HEALTH_PORT|g" \
 			-e "s|@GATEWAY_METRICS_PORT@|$GATEWAY_METRICS_PORT|g" -e "s|@AGENT_METRICS_PORT@|$AGENT_METRICS_PORT|g" \
-			-e "s|@WINDOW@|$E2E_WINDOW|g" -e "s|@RECORDS@|$E2E_RECORDS|g" -e "s|@EVENTS@|$E2E_EVENTS|g" \
+			-e "s|@WINDOW@|$E2E_WINDOW|g" -e "s|@CREATE_WAIT@|$E2E_CREATE_WAIT|g" -e "s|@RECORDS@|$E2E_RECORDS|g" -e "s|@EVENTS@|$E2E_EVENTS|g" \
 			-e "s|@NODE_START_AT@|$E2E_NODE_START_AT|g" -e "s|@AUDIT_START_AT@|$E2E_AUDIT_START_AT|g" \
 			"$HERE/helm/$f.yaml" >"$WORK/helm/$f-$phase.yaml"
 	done

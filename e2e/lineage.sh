@@ -39,7 +39,7 @@ lineage_phase() {
 	mv "$LOGS/images.txt" "$LOGS/lineage-images.txt"
 
 	log "phase 3: podtrail started anew with image_metadata and blind_spots"
-	export E2E_RECORDS=$OUT/records-3.json E2E_EVENTS=$OUT/events-3.json E2E_WINDOW=20s
+	export E2E_RECORDS=$OUT/records-3.json E2E_EVENTS=$OUT/events-3.json E2E_WINDOW=20s E2E_CREATE_WAIT=20s
 	export E2E_AUDIT_START_AT=end E2E_NODE_START_AT=end
 	export E2E_LINEAGE_INVENTORY=$WORK/lineage/inventory.yaml E2E_AUDIT_SILENCE=20s E2E_NODE_SILENCE=15s
 	start_bg podtrail-gateway-3 "$PODTRAIL_BIN" --config "$HERE/config/gateway.yaml" --config "$HERE/config/gateway-lineage.yaml"

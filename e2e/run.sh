@@ -299,7 +299,7 @@ export E2E_GATEWAY_HEALTH=127.0.0.1:$GATEWAY_HEALTH_PORT E2E_AGENT_HEALTH=127.0.
 export E2E_AUDIT_LOG=$WORK/audit/audit.log
 # phase 1: podtrail from the cluster's start; phase 2 changes these (scenario_phase2)
 export E2E_RECORDS=$OUT/records.json E2E_EVENTS=$OUT/events.json
-export E2E_AUDIT_START_AT=beginning E2E_NODE_START_AT=beginning E2E_WINDOW=60s
+export E2E_AUDIT_START_AT=beginning E2E_NODE_START_AT=beginning E2E_WINDOW=60s E2E_CREATE_WAIT=3m
 
 # ---- 0. a clean start ------------------------------------------------------
 
@@ -551,7 +551,7 @@ ctr_ -n k8s.io images ls >"$OUT/images.txt" 2>>"$LOGS/cri.log" || log "ctr image
 
 log "phase 2: podtrail stopped (what it holds is emitted) and started with empty state"
 export E2E_RECORDS=$OUT/records-2.json E2E_EVENTS=$OUT/events-2.json
-export E2E_AUDIT_START_AT=end E2E_NODE_START_AT=end E2E_WINDOW=20s
+export E2E_AUDIT_START_AT=end E2E_NODE_START_AT=end E2E_WINDOW=20s E2E_CREATE_WAIT=20s
 if [[ $MODE == helm ]]; then
 	helm_uninstall
 	helm_install 2 # a new installation: empty state, the files from their ends

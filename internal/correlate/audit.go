@@ -147,6 +147,9 @@ func (c *Correlator) podCreate(ev *audit.Event, partial string, now time.Time) [
 		e.o.rec = *rec
 	} else {
 		c.open(e)
+		if !e.hasAudit && e.apiSeen && now.Sub(e.First) >= c.cfg.Window {
+			c.stats.CreateLate++ // held for it (CreateWait)
+		}
 		mergeAuditInto(e, rec)
 	}
 	o := e.o
@@ -463,6 +466,13 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 		return nil
 	}
 	if e.done {
+		c.stats.Late++
+		return nil
+	}
+	if r := &c.open(e).rec; ev.ObjectRef.UID == "" && !r.RequestedAt.IsZero() && ev.StageTimestamp.Before(r.RequestedAt) {
+		// Found by name (a Metadata-level delete has no uid): a pod of that
+		// name deleted before this one was requested, delivered late (a
+		// StatefulSet's replacement, a webhook batch retried).
 		c.stats.Late++
 		return nil
 	}

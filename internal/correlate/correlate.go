@@ -55,6 +55,17 @@ type Config struct {
 	// kubelet may run a pod deleted a moment after its binding); it ends
 	// when the node has told the sandbox and a container's start. 0: no wait.
 	DigestWait time.Duration
+	// CreateWait is how long after its first event a pod the API server
+	// knows (a kubelet status patch, a binding, a delete) but whose create
+	// has not arrived waits for it, beyond Window, before it is emitted as
+	// preexisting or create_unseen. The apiserver's batch audit webhook
+	// retries a batch it could not deliver for about two minutes (five
+	// tries, 10 s initial backoff, factor 1.5) and sends batches
+	// concurrently, so while podtrail's gateway restarts a pod's create can
+	// come after its later events. Such a record says nothing new to rules,
+	// so waiting costs nothing; a pod that ran without any API event
+	// (node_only) is not held. At most Window: no wait beyond it.
+	CreateWait time.Duration
 	// Expect lists the sources that make a record complete.
 	Expect []string
 	// MaxPending is the most pods waiting; when full, the oldest is emitted
@@ -79,7 +90,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Window: 30 * time.Second, DigestWait: 5 * time.Second, Expect: []string{SourceAudit, SourceScheduler, SourceNode},
+		Window: 30 * time.Second, DigestWait: 5 * time.Second, CreateWait: 3 * time.Minute, Expect: []string{SourceAudit, SourceScheduler, SourceNode},
 		MaxPending: 50_000, MaxOwners: 100_000, Tombstones: 100_000, MaxImages: 10_000, DenialWindow: 10 * time.Minute,
 	}
 }
@@ -100,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if c.DigestWait < 0 {
 		errs = append(errs, errors.New("digest_wait must not be negative (0 turns it off)"))
+	}
+	if c.CreateWait < 0 {
+		errs = append(errs, errors.New("create_wait must not be negative"))
 	}
 	if c.MaxPending < 1 || c.MaxOwners < 1 || c.Tombstones < 1 || c.MaxImages < 1 {
 		errs = append(errs, errors.New("max_pending, max_owners, tombstones and max_images must be at least 1"))
@@ -132,6 +146,9 @@ type Stats struct {
 	// Preexisting counts records of pods created before podtrail started
 	// (OriginPreexisting).
 	Preexisting uint64
+	// CreateWaits counts the pods held past Window for their create
+	// (Config.CreateWait), CreateLate those of them whose create came.
+	CreateWaits, CreateLate uint64
 	// CreateUnseen counts records of pods bound while podtrail watched
 	// whose create never arrived (OriginCreateUnseen).
 	CreateUnseen uint64
@@ -265,6 +282,12 @@ type Correlator struct {
 	// order of digestBy (DigestWait is the same for all), from waitHead.
 	waiting  []*entry
 	waitHead int
+	// createWaiting are the entries the API server knows whose create has
+	// not come, past Window, in the order of First, from createHead; they
+	// are emitted at First+CreateWait (Config.CreateWait). They are no
+	// longer in pending.
+	createWaiting []*entry
+	createHead    int
 	// pullWait lists, per node, the pending entries whose sandbox the node
 	// started: where a pull failure that names no pod is joined (pullfail.go).
 	pullWait map[string][]*entry

@@ -190,6 +190,14 @@ func (c *Correlator) evict() []*podrecord.Record {
 }
 
 func (c *Correlator) popOldest() *entry {
+	for c.createHead < len(c.createWaiting) { // the oldest: past Window
+		e := c.createWaiting[c.createHead]
+		c.createWaiting[c.createHead] = nil
+		c.createHead++
+		if !e.done {
+			return e
+		}
+	}
 	for c.head < len(c.pending) {
 		e := c.pending[c.head]
 		c.pending[c.head] = nil
@@ -225,6 +233,24 @@ func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 		}
 		c.pending[c.head] = nil
 		c.head++
+		if !e.done && c.holdForCreate(e) {
+			c.createWaiting = append(c.createWaiting, e)
+			c.stats.CreateWaits++
+			continue
+		}
+		if !e.done {
+			c.open(e)
+			out = append(out, c.emit(e, c.partialReason(e, PartialWindow))...)
+			c.settleSome()
+		}
+	}
+	for c.createHead < len(c.createWaiting) {
+		e := c.createWaiting[c.createHead]
+		if !e.done && now.Sub(e.First) < c.cfg.CreateWait {
+			break
+		}
+		c.createWaiting[c.createHead] = nil
+		c.createHead++
 		if !e.done {
 			c.open(e)
 			out = append(out, c.emit(e, c.partialReason(e, PartialWindow))...)
@@ -234,6 +260,13 @@ func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 	c.compact()
 	c.settle()
 	return out
+}
+
+// holdForCreate reports whether e, at the end of its Window, waits on for
+// its create (Config.CreateWait): the API server knows the pod, no create
+// came, and no container runtime ran it without the API.
+func (c *Correlator) holdForCreate(e *entry) bool {
+	return c.cfg.CreateWait > c.cfg.Window && e.apiSeen && !e.hasAudit && !e.ranSandbox
 }
 
 // partialReason is reason, or "" when e (opened) is complete: it waited
@@ -265,6 +298,12 @@ func (c *Correlator) compact() {
 		clear(c.pending[n:])
 		c.pending = c.pending[:n]
 		c.head = 0
+	}
+	if c.createHead > 256 && c.createHead > len(c.createWaiting)/2 {
+		n := copy(c.createWaiting, c.createWaiting[c.createHead:])
+		clear(c.createWaiting[n:])
+		c.createWaiting = c.createWaiting[:n]
+		c.createHead = 0
 	}
 	if c.waitHead > 256 && c.waitHead > len(c.waiting)/2 {
 		n := copy(c.waiting, c.waiting[c.waitHead:])

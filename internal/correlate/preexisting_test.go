@@ -61,8 +61,8 @@ func TestPreexisting(t *testing.T) {
 			[]want{{"node_only", "audit,digest,scheduler", "node-a", sbOld}}},
 		{"a sandbox named after an API pod on another node stays a bypass", []func(*sim){bypass, status("Request")},
 			[]want{{"node_only", "audit,digest,scheduler", "node-b", sbFake}, {"preexisting", "audit", "node-a", ""}}},
-		{"same, status first", []func(*sim){status("Request"), bypass},
-			[]want{{"preexisting", "audit", "node-a", ""}, {"node_only", "audit,digest,scheduler", "node-b", sbFake}}},
+		{"same, status first (the pre-existing record waits for a late create: CreateWait)", []func(*sim){status("Request"), bypass},
+			[]want{{"node_only", "audit,digest,scheduler", "node-b", sbFake}, {"preexisting", "audit", "node-a", ""}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestPreexisting(t *testing.T) {
 				step(s)
 				s.wait(100 * time.Millisecond)
 			}
-			s.wait(40 * time.Second)
+			s.wait(4 * time.Minute) // past CreateWait
 			if len(s.out) != len(tt.want) {
 				t.Fatalf("%d records, want %d:\n%s", len(s.out), len(tt.want), dump(s.out))
 			}
@@ -136,7 +136,7 @@ func TestCreateUnseen(t *testing.T) {
 			if tt.restart {
 				s.restart()
 			}
-			s.wait(40 * time.Second)
+			s.wait(4 * time.Minute) // past CreateWait
 			if len(s.out) != 1 {
 				t.Fatalf("%d records, want 1:\n%s", len(s.out), dump(s.out))
 			}
@@ -164,4 +164,58 @@ func (s *sim) restart() {
 		s.t.Fatal(err)
 	}
 	s.c = c
+}
+
+// TestLateCreate: while podtrail's gateway restarts, the apiserver's batch
+// webhook retries the batch that holds a pod's create for up to about two
+// minutes and delivers later batches first: the pod's binding and kubelet
+// status come before its create. The pod waits for it (CreateWait) and has
+// one record of its create, with its creator, not a pre-existing one; also
+// across a restart of podtrail from its state. A create later than
+// CreateWait is late: the record went out without it.
+func TestLateCreate(t *testing.T) {
+	p := pod{ns: "shop", name: "cart-6f7d9c8b4-lmnop", uid: "a1b2c3d4-0000-4000-8000-00000000f00d", ctrs: []ctr{{"cart", "ghcr.io/acme/cart:1.2.0"}}}
+	sb := sandboxID('5')
+	tests := []struct {
+		name    string
+		delay   time.Duration // of the create after its binding and status
+		restart bool
+		origin  string
+		actor   string
+		late    uint64
+	}{
+		{"create 90 s late", 90 * time.Second, false, "api", "mallory", 0},
+		{"create 90 s late, podtrail restarted meanwhile", 90 * time.Second, true, "api", "mallory", 0},
+		{"create 5 min late", 5 * time.Minute, false, "create_unseen", "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Persistent = true
+			s := newSim(t, cfg)
+			s.wait(time.Minute) // podtrail has been watching a while
+			created := s.now
+			s.audit(p.binding("b1", "node-a", created.Add(10*time.Millisecond)))
+			s.audit(p.statusPatch("st", "Request", "node-a", created.Add(time.Second),
+				status{"cart", "ghcr.io/acme/cart:1.2.0", "ghcr.io/acme/cart@" + sha('c'), ctrID(sb, 0), created.Add(time.Second)}))
+			if tt.restart {
+				s.wait(40 * time.Second)
+				s.restart()
+			}
+			s.wait(tt.delay - (s.now.Sub(created)))
+			s.audit(p.create("c1", person("mallory"), created))
+			s.wait(4 * time.Minute)
+			if len(s.out) != 1 {
+				t.Fatalf("%d records, want 1:\n%s", len(s.out), dump(s.out))
+			}
+			r := s.out[0].rec
+			if r.Origin != tt.origin || r.Actor.Username != tt.actor || r.Node != "node-a" {
+				t.Errorf("origin %s actor %q node %q, want %s %q\n%s", r.Origin, r.Actor.Username, r.Node, tt.origin, tt.actor, dump(s.out))
+			}
+			st := s.c.Stats()
+			if st.Late != tt.late || tt.late == 0 && !tt.restart && (st.CreateWaits != 1 || st.CreateLate != 1) {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
 }

@@ -112,7 +112,7 @@ func run(c *Correlator, in []input) []*podrecord.Record {
 		}
 		out = append(out, c.Expire(now)...)
 	}
-	return append(out, c.Expire(now.Add(c.cfg.Window+time.Second))...)
+	return append(out, c.Expire(now.Add(max(c.cfg.Window, c.cfg.CreateWait)+time.Second))...)
 }
 
 func byTime(in []input) []input {

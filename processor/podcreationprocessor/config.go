@@ -91,6 +91,13 @@ type CorrelationConfig struct {
 	// Window at the latest. 0: no wait; a digest that comes after the
 	// record is emitted as an update record either way.
 	DigestWait time.Duration `mapstructure:"digest_wait"`
+	// CreateWait is how long after its first event a pod the API server
+	// knows but whose create has not arrived waits for it, beyond Window,
+	// before it goes out as preexisting or create_unseen: the apiserver's
+	// batch audit webhook retries an undelivered batch for about two
+	// minutes and sends later batches meanwhile (a gateway restart). Not
+	// for pods no API event names (node_only). At most Window: no wait.
+	CreateWait time.Duration `mapstructure:"create_wait"`
 	// MaxPending is the most pods waiting at once; when full, the oldest is
 	// emitted as partial (evicted).
 	MaxPending int `mapstructure:"max_pending"`
@@ -188,7 +195,7 @@ var _ component.Config = (*Config)(nil)
 func (c CorrelationConfig) correlate() correlate.Config {
 	cc := correlate.DefaultConfig()
 	cc.Expect, cc.Window, cc.MaxPending, cc.MaxOwners, cc.Tombstones = c.Expect, c.Window, c.MaxPending, c.MaxOwners, c.Tombstones
-	cc.DenialWindow, cc.DigestWait = c.DenialWindow, c.DigestWait
+	cc.DenialWindow, cc.DigestWait, cc.CreateWait = c.DenialWindow, c.DigestWait, c.CreateWait
 	cc.Persistent = c.Storage != nil
 	return cc
 }

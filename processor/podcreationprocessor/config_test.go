@@ -37,7 +37,7 @@ func TestLoadConfig(t *testing.T) {
 			ReloadInterval: 10 * time.Second, Passthrough: true,
 			Learning: LearningConfig{File: "/var/lib/podtrail/inventory.proposal.yaml", Interval: 5 * time.Minute},
 			Correlation: CorrelationConfig{Expect: []string{"audit", "scheduler"}, Window: 10 * time.Second, MaxPending: 1000, MaxOwners: 5000,
-				Tombstones: 2000, DenialWindow: 10 * time.Minute, DigestWait: 2 * time.Second, Storage: &storageID},
+				Tombstones: 2000, DenialWindow: 10 * time.Minute, DigestWait: 2 * time.Second, CreateWait: 2 * time.Minute, Storage: &storageID},
 			BlindSpots: BlindSpotsConfig{AuditSilence: 5 * time.Minute, NodeSilence: 90 * time.Second, EvictionClear: 15 * time.Minute, AuditStageGap: 2 * time.Minute},
 			ImageMetadata: ImageMetadataConfig{Enabled: true, DockerConfig: "/etc/podtrail/docker/config.json", InsecureRegistries: []string{"registry.local:5000"},
 				Timeout: 3 * time.Second, Wait: time.Second, RateLimit: 10, Workers: 2, CacheSize: 500, RetryUnavailable: 30 * time.Second}}},

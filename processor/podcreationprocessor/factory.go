@@ -30,7 +30,7 @@ func createDefaultConfig() component.Config {
 		Rules:          RulesConfig{Suppression: SuppressionConfig{Window: 10 * time.Minute, MaxKeys: rules.DefaultSuppressionKeys}},
 		Correlation: CorrelationConfig{
 			Expect: d.Expect, Window: d.Window, MaxPending: d.MaxPending, MaxOwners: d.MaxOwners, Tombstones: d.Tombstones,
-			DenialWindow: d.DenialWindow, DigestWait: d.DigestWait,
+			DenialWindow: d.DenialWindow, DigestWait: d.DigestWait, CreateWait: d.CreateWait,
 		},
 		Cluster:       ClusterConfig{Name: os.Getenv(EnvClusterName), UID: os.Getenv(EnvClusterUID)},
 		BlindSpots:    defaultBlindSpots(),
