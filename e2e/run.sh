@@ -19,6 +19,12 @@ KEEP=${PODTRAIL_E2E_KEEP:-0} # 1: leave the cluster running until Enter is press
 # helm (make e2e-helm): podtrail as pods, installed by helm with its values
 # into the cluster (e2e/helm.sh); else the collector binary as processes
 MODE=${PODTRAIL_E2E_MODE:-binary}
+# The apiserver retries an undelivered audit webhook batch 5 times from this
+# backoff (factor 1.5). 1s keeps the binary runs quick; helm mode rolls the
+# gateway pod, which takes longer than 1s+1.5s+...: there the apiserver's
+# default, 10s (about two minutes of retries), as in a real cluster.
+WEBHOOK_BACKOFF=1s
+[[ $MODE != helm ]] || WEBHOOK_BACKOFF=10s
 # the pair under test (make e2e-matrix runs four): the Kubernetes version whose
 # module is e2e/tools (empty: its go.mod's, v1.33.13) or e2e/tools/<version>,
 # and containerd: "debian" (the package, 1.6 on Debian 12) or a 2.x version
@@ -436,7 +442,7 @@ log "kube-apiserver"
 APISERVER_AUDIT=(--audit-policy-file "$WORK/audit-policy.yaml"
 	--audit-log-path "$E2E_AUDIT_LOG" --audit-log-format json --audit-log-maxsize 0
 	--audit-webhook-config-file "$PKI/audit-webhook.kubeconfig"
-	--audit-webhook-mode batch --audit-webhook-batch-max-wait 1s --audit-webhook-initial-backoff 1s)
+	--audit-webhook-mode batch --audit-webhook-batch-max-wait 1s --audit-webhook-initial-backoff "$WEBHOOK_BACKOFF")
 start_apiserver() {
 	local audit=("${APISERVER_AUDIT[@]}")
 	[[ ${1:-} != noaudit ]] || audit=()

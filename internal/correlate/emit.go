@@ -263,10 +263,10 @@ func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 }
 
 // holdForCreate reports whether e, at the end of its Window, waits on for
-// its create (Config.CreateWait): the API server knows the pod, no create
-// came, and no container runtime ran it without the API.
+// its create (Config.CreateWait): the API server knows the pod and no
+// create came. (A pod no API event names, node_only, is not held.)
 func (c *Correlator) holdForCreate(e *entry) bool {
-	return c.cfg.CreateWait > c.cfg.Window && e.apiSeen && !e.hasAudit && !e.ranSandbox
+	return c.cfg.CreateWait > c.cfg.Window && e.apiSeen && !e.hasAudit
 }
 
 // partialReason is reason, or "" when e (opened) is complete: it waited

@@ -76,7 +76,7 @@ func TestStaticPod(t *testing.T) {
 				step(s)
 				s.wait(200 * time.Millisecond)
 			}
-			s.wait(40 * time.Second)
+			s.wait(4 * time.Minute) // past CreateWait
 			if len(s.out) != 1 {
 				t.Fatalf("%d records, want 1:\n%s", len(s.out), dump(s.out))
 			}
