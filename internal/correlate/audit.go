@@ -469,10 +469,10 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 		c.stats.Late++
 		return nil
 	}
-	if r := &c.open(e).rec; ev.ObjectRef.UID == "" && !r.RequestedAt.IsZero() && ev.StageTimestamp.Before(r.RequestedAt) {
+	if r := &c.open(e).rec; ev.ObjectRef.UID == "" && deletedBefore(r, ev.StageTimestamp) {
 		// Found by name (a Metadata-level delete has no uid): a pod of that
-		// name deleted before this one was requested, delivered late (a
-		// StatefulSet's replacement, a webhook batch retried).
+		// name deleted before this one was requested or ran, delivered late
+		// (a StatefulSet's replacement, a webhook batch retried).
 		c.stats.Late++
 		return nil
 	}
@@ -495,4 +495,34 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 		return c.evict()
 	}
 	return c.emit(e, "")
+}
+
+// nodeClockSkew is how much earlier than the node's lines say a pod's
+// delete may have been written and still be this pod's: the kubelet may
+// start a pod a moment after its delete (a sandbox requested 3 ms before
+// it), and node and apiserver clocks differ a little.
+const nodeClockSkew = 500 * time.Millisecond
+
+// deletedBefore reports whether a delete written at t is of another, older
+// pod of r's name: r's create was requested after t, or, its create unknown,
+// everything the node said of r (sandbox, containers) came more than
+// nodeClockSkew after t.
+func deletedBefore(r *podrecord.Record, t time.Time) bool {
+	if !r.RequestedAt.IsZero() {
+		return t.Before(r.RequestedAt)
+	}
+	var first time.Time
+	seen := func(x time.Time) {
+		if !x.IsZero() && (first.IsZero() || x.Before(first)) {
+			first = x
+		}
+	}
+	seen(r.ScheduledAt)
+	seen(r.Sandbox.RequestedAt)
+	seen(r.Sandbox.ReadyAt)
+	seen(r.StartedAt)
+	for i := range r.Containers {
+		seen(r.Containers[i].StartedAt)
+	}
+	return !first.IsZero() && t.Before(first.Add(-nodeClockSkew))
 }

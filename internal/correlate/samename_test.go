@@ -43,3 +43,38 @@ func TestSameNameDeleteAfterNewCreate(t *testing.T) {
 	}
 	t.Logf("%d records", len(recs))
 }
+
+// TestSameNameDeleteBeforeNodeRan: the old pod's uid-less delete reaches a
+// replacement podtrail knows only from its node (its create lost while the
+// gateway itself was replaced): the node ran it seconds after that delete,
+// so the delete is not its own; a delete after it ran is.
+func TestSameNameDeleteBeforeNodeRan(t *testing.T) {
+	at := time.Date(2026, 12, 6, 23, 50, 3, 0, time.UTC)
+	nw := pod{ns: "podtrail", name: "podtrail-gateway-0", uid: "9a1a2e24-838f-4f61-917a-0b7189bb2dd8", ctrs: []ctr{{"c", "docker.io/library/nginx:1.27"}}}
+	admin := person("system:serviceaccount:kube-system:statefulset-controller")
+	for _, tt := range []struct {
+		name    string
+		del     time.Time
+		deleted bool
+	}{
+		{"the old pod's delete, 2 s before the node ran the new one", at, false},
+		{"its own delete, after it ran", at.Add(10 * time.Second), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSim(t, DefaultConfig())
+			s.now = at.Add(3 * time.Second)
+			s.node(nw.runs("n1", nw.uid, sandboxID('9'), at.Add(2*time.Second))...)
+			s.now = tt.del.Add(time.Second)
+			s.audit(nw.deleteEv("d1", admin, tt.del))
+			s.wait(4 * time.Minute)
+			for _, o := range s.out {
+				if o.rec.UID == nw.uid && o.rec.DeletedAt.IsZero() == tt.deleted {
+					t.Errorf("deleted_at %v, want deleted %v: %s", o.rec.DeletedAt, tt.deleted, js(o.rec))
+				}
+			}
+			if len(s.out) == 0 {
+				t.Fatal("no record")
+			}
+		})
+	}
+}
