@@ -489,7 +489,7 @@ func (c *Correlator) podDelete(ev *audit.Event, now time.Time) []*podrecord.Reco
 	if c.cfg.DigestWait > 0 && c.scheduled(e) && !c.complete(e) {
 		if e.digestBy.IsZero() { // not for a delete delivered twice
 			e.digestBy = c.now.Add(c.cfg.DigestWait)
-			c.waiting = append(c.waiting, e)
+			c.waiting.push(e)
 			c.stats.DeleteWaits++
 		}
 		return c.evict()

@@ -273,21 +273,17 @@ type Correlator struct {
 	byAudit   map[string]*entry // pod create auditID
 	bySandbox map[string]*entry
 	byCtr     map[string]*entry // container id
-	pending   []*entry          // FIFO by First; Done entries are skipped
+	pending   fifo              // by First
 	nameless  candidates        // API creates without the pod's name
 	unjoined  candidates        // pods without an API create, by name
-	head      int
 	nPending  int
 	// waiting are the entries complete but for a container's digest, in the
-	// order of digestBy (DigestWait is the same for all), from waitHead.
-	waiting  []*entry
-	waitHead int
+	// order of digestBy (DigestWait is the same for all).
+	waiting fifo
 	// createWaiting are the entries the API server knows whose create has
-	// not come, past Window, in the order of First, from createHead; they
-	// are emitted at First+CreateWait (Config.CreateWait). They are no
-	// longer in pending.
-	createWaiting []*entry
-	createHead    int
+	// not come, past Window, in the order of First; they are emitted at
+	// First+CreateWait (Config.CreateWait). They are no longer in pending.
+	createWaiting fifo
 	// pullWait lists, per node, the pending entries whose sandbox the node
 	// started: where a pull failure that names no pod is joined (pullfail.go).
 	pullWait map[string][]*entry

@@ -136,7 +136,7 @@ func (c *Correlator) check(e *entry) []*podrecord.Record {
 		// containers' start by about a second.
 		if e.digestBy.IsZero() {
 			e.digestBy = c.now.Add(c.cfg.DigestWait)
-			c.waiting = append(c.waiting, e)
+			c.waiting.push(e)
 			c.stats.DigestWaits++
 			c.touch(e)
 		}
@@ -190,73 +190,26 @@ func (c *Correlator) evict() []*podrecord.Record {
 }
 
 func (c *Correlator) popOldest() *entry {
-	for c.createHead < len(c.createWaiting) { // the oldest: past Window
-		e := c.createWaiting[c.createHead]
-		c.createWaiting[c.createHead] = nil
-		c.createHead++
-		if !e.done {
-			return e
-		}
+	if e := c.createWaiting.popUndone(); e != nil { // the oldest: past Window
+		return e
 	}
-	for c.head < len(c.pending) {
-		e := c.pending[c.head]
-		c.pending[c.head] = nil
-		c.head++
-		if !e.done {
-			return e
-		}
-	}
-	return nil
+	return c.pending.popUndone()
 }
 
 // Expire emits the records whose window or digest wait has passed.
 func (c *Correlator) Expire(now time.Time) []*podrecord.Record {
 	c.at(now)
-	var out []*podrecord.Record
-	for c.waitHead < len(c.waiting) {
-		e := c.waiting[c.waitHead]
-		if !e.done && now.Before(e.digestBy) {
-			break
-		}
-		c.waiting[c.waitHead] = nil
-		c.waitHead++
-		if !e.done {
-			c.open(e)
-			out = append(out, c.emit(e, "")...)
-			c.settleSome()
-		}
-	}
-	for c.head < len(c.pending) {
-		e := c.pending[c.head]
-		if !e.done && now.Sub(e.First) < c.cfg.Window {
-			break
-		}
-		c.pending[c.head] = nil
-		c.head++
-		if !e.done && c.holdForCreate(e) {
-			c.createWaiting = append(c.createWaiting, e)
+	out := c.expire(&c.waiting, func(e *entry) bool { return !now.Before(e.digestBy) }, "", nil, nil)
+	out = c.expire(&c.pending, func(e *entry) bool { return now.Sub(e.First) >= c.cfg.Window }, PartialWindow,
+		func(e *entry) bool {
+			if !c.holdForCreate(e) {
+				return false
+			}
+			c.createWaiting.push(e)
 			c.stats.CreateWaits++
-			continue
-		}
-		if !e.done {
-			c.open(e)
-			out = append(out, c.emit(e, c.partialReason(e, PartialWindow))...)
-			c.settleSome()
-		}
-	}
-	for c.createHead < len(c.createWaiting) {
-		e := c.createWaiting[c.createHead]
-		if !e.done && now.Sub(e.First) < c.cfg.CreateWait {
-			break
-		}
-		c.createWaiting[c.createHead] = nil
-		c.createHead++
-		if !e.done {
-			c.open(e)
-			out = append(out, c.emit(e, c.partialReason(e, PartialWindow))...)
-			c.settleSome()
-		}
-	}
+			return true
+		}, out)
+	out = c.expire(&c.createWaiting, func(e *entry) bool { return now.Sub(e.First) >= c.cfg.CreateWait }, PartialWindow, nil, out)
 	c.compact()
 	c.settle()
 	return out
@@ -293,24 +246,9 @@ func (c *Correlator) Drain(reason string) []*podrecord.Record {
 }
 
 func (c *Correlator) compact() {
-	if c.head > 1024 && c.head > len(c.pending)/2 {
-		n := copy(c.pending, c.pending[c.head:])
-		clear(c.pending[n:])
-		c.pending = c.pending[:n]
-		c.head = 0
-	}
-	if c.createHead > 256 && c.createHead > len(c.createWaiting)/2 {
-		n := copy(c.createWaiting, c.createWaiting[c.createHead:])
-		clear(c.createWaiting[n:])
-		c.createWaiting = c.createWaiting[:n]
-		c.createHead = 0
-	}
-	if c.waitHead > 256 && c.waitHead > len(c.waiting)/2 {
-		n := copy(c.waiting, c.waiting[c.waitHead:])
-		clear(c.waiting[n:])
-		c.waiting = c.waiting[:n]
-		c.waitHead = 0
-	}
+	c.pending.compact(1024)
+	c.createWaiting.compact(256)
+	c.waiting.compact(256)
 }
 
 // emit finishes e's record (e opened) and turns e into a tombstone.

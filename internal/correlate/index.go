@@ -457,7 +457,7 @@ func (c *Correlator) newEntry(id string, now time.Time) *entry {
 }
 
 func (c *Correlator) enqueue(e *entry) {
-	c.pending = append(c.pending, e)
+	c.pending.push(e)
 	c.nPending++
 }
 

@@ -377,7 +377,7 @@ func TestRestoreMany(t *testing.T) {
 		}
 		return out
 	}
-	if g, w := ids(c2.pending[c2.head:]), ids(c.pending[c.head:]); !reflect.DeepEqual(g, w) {
+	if g, w := ids(c2.pending.live()), ids(c.pending.live()); !reflect.DeepEqual(g, w) {
 		t.Errorf("pending order differs")
 	}
 	for name, pair := range map[string][2]candidates{"nameless": {c.nameless, c2.nameless}, "unjoined": {c.unjoined, c2.unjoined}} {

@@ -288,10 +288,11 @@ func (c *Correlator) Restore(get func(key string) ([]byte, error)) error {
 		c.enqueue(p.e)
 		c.listAs(p.e, p.list) // in the order of First: each add is at the end
 		if !p.e.digestBy.IsZero() {
-			c.waiting = append(c.waiting, p.e)
+			c.waiting.push(p.e)
 		}
 	}
-	sort.SliceStable(c.waiting, func(i, j int) bool { return c.waiting[i].digestBy.Before(c.waiting[j].digestBy) })
+	w := c.waiting.live()
+	sort.SliceStable(w, func(i, j int) bool { return w[i].digestBy.Before(w[j].digestBy) })
 	sort.Slice(done, func(i, j int) bool { return done[i].First.Before(done[j].First) })
 	for _, e := range done {
 		c.bury(e)
