@@ -205,55 +205,61 @@ func NormalizePrefix(p string) string {
 	return p
 }
 
-// Cache memoises Parse for the references a cluster runs, which repeat
-// from pod to pod. A hit takes a read lock and does not allocate; the cache
+// Memo memoises a function of image references, which repeat from pod to
+// pod in a cluster. A hit takes a read lock and does not allocate; the memo
 // holds at most Max entries and starts again empty when full (the
 // references in use come back at once). Its zero value holds
 // DefaultCacheSize.
-type Cache struct {
+type Memo[V any] struct {
 	// Max is the most entries kept; 0 means DefaultCacheSize.
 	Max int
 	mu  sync.RWMutex
-	m   map[string]Ref
+	m   map[string]V
 }
 
-// DefaultCacheSize is a Cache's bound when Max is 0.
+// DefaultCacheSize is a Memo's bound when Max is 0.
 const DefaultCacheSize = 4096
 
-// Parse is Parse, memoised.
-func (c *Cache) Parse(ref string) Ref {
+// Get returns compute(ref), computed once while ref stays in the memo.
+func (c *Memo[V]) Get(ref string, compute func(string) V) V {
 	c.mu.RLock()
-	r, ok := c.m[ref]
+	v, ok := c.m[ref]
 	c.mu.RUnlock()
 	if ok {
-		return r
+		return v
 	}
 	// Keep neither the caller's string nor substrings of it: it may be a
 	// slice of a large decoded buffer.
 	key := strings.Clone(ref)
-	r = Parse(key)
+	v = compute(key)
 	max := c.Max
 	if max <= 0 {
 		max = DefaultCacheSize
 	}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = make(map[string]Ref, 64)
+		c.m = make(map[string]V, 64)
 	}
 	if len(c.m) >= max {
 		clear(c.m)
 	}
-	c.m[key] = r
+	c.m[key] = v
 	c.mu.Unlock()
-	return r
+	return v
 }
 
-// Len is the number of cached references.
-func (c *Cache) Len() int {
+// Len is the number of memoised references.
+func (c *Memo[V]) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.m)
 }
+
+// Cache memoises Parse.
+type Cache struct{ Memo[Ref] }
+
+// Parse is Parse, memoised.
+func (c *Cache) Parse(ref string) Ref { return c.Get(ref, Parse) }
 
 var shared Cache
 

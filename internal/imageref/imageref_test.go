@@ -156,7 +156,7 @@ func TestNormalizePrefix(t *testing.T) {
 
 // TestCache: hits do not allocate; the cache stays within its bound.
 func TestCache(t *testing.T) {
-	c := Cache{Max: 8}
+	c := Cache{Memo[Ref]{Max: 8}}
 	ref := "registry.k8s.io/kube-proxy:v1.33.13"
 	if got, want := c.Parse(ref), Parse(ref); got != want {
 		t.Fatalf("cached %v, parsed %v", got, want)

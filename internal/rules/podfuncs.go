@@ -45,7 +45,7 @@ type index struct {
 	wlImages []int
 	strict   bool
 	names    nameIndex
-	verdicts imageVerdicts
+	verdicts imageref.Memo[*imageVerdict]
 	lineage  *lineage // lineage.go
 }
 
